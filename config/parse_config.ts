@@ -1,0 +1,297 @@
+/**
+ * Turns the text of a JSON config file into a {@linkcode Config}: checks every
+ * key and fills every default. The defaults live here and nowhere else.
+ *
+ * @module
+ */
+
+import type {
+  CollectorConfig,
+  Config,
+  ControlConfig,
+  InputConfig,
+  LogConfig,
+  ProbeConfig,
+  RsyslogdConfig,
+  SpoolConfig,
+} from "./config.ts";
+import { parseAddress } from "./address.ts";
+import { ConfigError } from "./config_error.ts";
+import { parseSize } from "./size.ts";
+import { jsonProblem } from "./_json_problem.ts";
+import { type Check, Section } from "./_section.ts";
+import { show } from "./_show.ts";
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+const GIB = 1024 * MIB;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+const TOP_KEYS = ["inputs", "collectors", "spool", "rsyslogd", "control", "log"];
+const INPUT_KEYS = [
+  "type",
+  "address",
+  "path",
+  "maxMessageSize",
+  "maxConnections",
+  "idleTimeoutMs",
+];
+const COLLECTOR_KEYS = [
+  "address",
+  "protocol",
+  "framing",
+  "replayWindow",
+  "ca",
+  "cert",
+  "key",
+  "serverName",
+  "connectTimeoutMs",
+  "writeTimeoutMs",
+];
+const SPOOL_KEYS = ["dir", "mode", "maxBytes", "whenFull", "sync", "syncIntervalMs"];
+const RSYSLOGD_KEYS = ["mode", "command", "pidFile", "restartCommand", "probe"];
+const PROBE_KEYS = ["target", "intervalMs", "timeoutMs", "failures"];
+const CONTROL_KEYS = ["socket", "group", "metrics"];
+const LOG_KEYS = ["level", "format"];
+const TLS_KEYS = ["ca", "cert", "key", "serverName"];
+
+const INPUT_TYPES = ["tcp", "udp", "unix", "relp"] as const;
+const DEFAULT_INPUTS: readonly unknown[] = [
+  { type: "tcp", address: "127.0.0.1:5514" },
+  { type: "udp", address: "127.0.0.1:5514" },
+];
+const DEFAULT_COLLECTORS: readonly unknown[] = [{ address: "127.0.0.1:514" }];
+
+/**
+ * Parses and validates the JSON `text` of a config file; `source` names the
+ * file in a JSON syntax error. Unknown keys are errors at every level; absent
+ * keys get the defaults of SPEC.md; sizes become bytes.
+ *
+ * @throws {ConfigError} holding every problem found, one line each, such as
+ *   `config: collectors[0].address: expected "host:port", got "logs"`.
+ */
+export function parseConfig(text: string, source: string): Config {
+  let json: unknown;
+  try {
+    json = JSON.parse(text.replace(/^\uFEFF/, ""));
+  } catch (error) {
+    throw new ConfigError([jsonProblem(text, source, error)]);
+  }
+  const problems: string[] = [];
+  const root = new Section(json, "", TOP_KEYS, problems);
+  const inputs = root.list("inputs", DEFAULT_INPUTS, INPUT_KEYS).map(input);
+  const collectors = root.list("collectors", DEFAULT_COLLECTORS, COLLECTOR_KEYS);
+  if (Array.isArray(root.raw("collectors")) && collectors.length === 0) {
+    root.report("collectors", "expected at least one collector, got []");
+  }
+  const config: Config = {
+    inputs,
+    collectors: collectors.map(collector),
+    spool: spool(root.section("spool", SPOOL_KEYS)),
+    rsyslogd: rsyslogd(root.section("rsyslogd", RSYSLOGD_KEYS)),
+    control: control(root.section("control", CONTROL_KEYS)),
+    log: log(root.section("log", LOG_KEYS)),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+function input(s: Section): InputConfig {
+  const type = s.required("type", oneOfText(INPUT_TYPES), oneOf(INPUT_TYPES));
+  let address = "";
+  let path = "";
+  if (type === "unix") {
+    s.forbid("address", 'not allowed with type "unix" (it listens on "path")');
+    path = s.required("path", "a socket path", text) ?? "";
+  } else if (type !== undefined) {
+    s.forbid("path", `not allowed with type ${show(type)} (only with "unix")`);
+    address = s.required("address", `"host:port" (required for type ${show(type)})`, hostPort) ??
+      "";
+  }
+  return {
+    type: type ?? "tcp",
+    address,
+    path,
+    maxMessageSize: s.get("maxMessageSize", 64 * KIB, size(64, "64B", 16 * MIB, "16MiB")),
+    maxConnections: s.get("maxConnections", 1024, integer(1)),
+    idleTimeoutMs: s.get("idleTimeoutMs", 300_000, duration),
+  };
+}
+
+function collector(s: Section): CollectorConfig {
+  const protocols = ["tcp", "tls", "relp"] as const;
+  const address = s.required("address", '"host:port"', hostPort) ?? "";
+  const protocol = s.get("protocol", "tcp", oneOf(protocols));
+  const protocolValid = !s.has("protocol") || protocols.some((p) => p === s.raw("protocol"));
+  if (protocolValid && protocol !== "tls") {
+    for (const key of TLS_KEYS) {
+      s.forbid(key, `not allowed with protocol ${show(protocol)} (only with "tls")`);
+    }
+  }
+  const cert = s.get("cert", "", string);
+  const key = s.get("key", "", string);
+  if (protocol === "tls" && (cert === "") !== (key === "")) {
+    const [missing, given] = cert === "" ? ["cert", "key"] : ["key", "cert"];
+    s.report(s.pathOf(missing), `missing, expected a file path because "${given}" is set`);
+  }
+  return {
+    address,
+    protocol,
+    framing: s.get("framing", "octet-counted", oneOf(["octet-counted", "lf"] as const)),
+    replayWindow: s.get("replayWindow", 2 * MIB, parseSize),
+    ca: s.get("ca", "", string),
+    cert,
+    key,
+    serverName: s.get("serverName", "", string),
+    connectTimeoutMs: s.get("connectTimeoutMs", 5000, duration),
+    writeTimeoutMs: s.get("writeTimeoutMs", 5000, duration),
+  };
+}
+
+function spool(s: Section): SpoolConfig {
+  return {
+    dir: s.get("dir", "/var/spool/syslog-agent", text),
+    mode: s.get("mode", "fallback", oneOf(["fallback", "always"] as const)),
+    maxBytes: s.get("maxBytes", GIB, size(64 * KIB, "64KiB")),
+    whenFull: s.get("whenFull", "drop-oldest", oneOf(["drop-oldest", "drop-newest"] as const)),
+    sync: s.get("sync", "interval", oneOf(["always", "interval", "never"] as const)),
+    syncIntervalMs: s.get("syncIntervalMs", 200, duration),
+  };
+}
+
+function rsyslogd(s: Section): RsyslogdConfig {
+  return {
+    mode: s.get("mode", "off", oneOf(["off", "child", "external"] as const)),
+    command: s.get(
+      "command",
+      ["/usr/sbin/rsyslogd", "-n", "-iNONE", "-f", "/etc/rsyslog.conf"],
+      argv,
+    ),
+    pidFile: s.get("pidFile", "/run/rsyslogd.pid", text),
+    restartCommand: s.get("restartCommand", ["systemctl", "restart", "rsyslog"], argv),
+    probe: probe(s.section("probe", PROBE_KEYS)),
+  };
+}
+
+function probe(s: Section): ProbeConfig {
+  return {
+    target: s.get("target", "unix:///dev/log", probeTarget),
+    intervalMs: s.get("intervalMs", 5000, duration),
+    timeoutMs: s.get("timeoutMs", 2000, duration),
+    failures: s.get("failures", 3, integer(1)),
+  };
+}
+
+function control(s: Section): ControlConfig {
+  return {
+    socket: s.get("socket", "/run/syslog-agent/agent.sock", text),
+    group: s.get("group", "adm", text),
+    metrics: s.get("metrics", "127.0.0.1:9514", metrics),
+  };
+}
+
+function log(s: Section): LogConfig {
+  return {
+    level: s.get("level", "info", oneOf(["debug", "info", "warn", "error"] as const)),
+    format: s.get("format", "text", oneOf(["text", "json"] as const)),
+  };
+}
+
+// Checks: each returns the typed value or throws `expected <what>, got <value>`.
+
+function expected(what: string, value: unknown): Error {
+  return new Error(`expected ${what}, got ${show(value)}`);
+}
+
+function oneOfText(values: readonly string[]): string {
+  return `one of ${values.map((v) => show(v)).join(", ")}`;
+}
+
+function oneOf<T extends string>(values: readonly T[]): Check<T> {
+  return (value) => {
+    const found = values.find((v) => v === value);
+    if (found === undefined) throw expected(oneOfText(values), value);
+    return found;
+  };
+}
+
+function string(value: unknown): string {
+  if (typeof value !== "string") throw expected("a string", value);
+  return value;
+}
+
+function text(value: unknown): string {
+  if (typeof value !== "string" || value === "") throw expected("a non-empty string", value);
+  return value;
+}
+
+function hostPort(value: unknown): string {
+  if (typeof value !== "string") throw expected('"host:port"', value);
+  parseAddress(value);
+  return value;
+}
+
+function metrics(value: unknown): string {
+  if (value === "") return "";
+  if (typeof value !== "string") throw expected('"host:port" or "" (off)', value);
+  parseAddress(value);
+  return value;
+}
+
+function probeTarget(value: unknown): string {
+  const forms = '"unix://PATH", "udp://HOST:PORT", "tcp://HOST:PORT" or "none"';
+  if (typeof value !== "string") throw expected(forms, value);
+  if (value === "none") return value;
+  const match = /^(unix|udp|tcp):\/\/(.+)$/.exec(value);
+  if (match === null) throw expected(forms, value);
+  if (match[1] !== "unix") {
+    try {
+      parseAddress(match[2] ?? "");
+    } catch {
+      throw expected(`"${match[1]}://HOST:PORT" with a port from 1 to 65535`, value);
+    }
+  }
+  return value;
+}
+
+function argv(value: unknown): string[] {
+  if (
+    !Array.isArray(value) || value.length === 0 ||
+    !value.every((v): v is string => typeof v === "string") || value[0] === ""
+  ) {
+    throw expected(
+      'a non-empty array of strings (program first), like ["/usr/bin/x", "-n"]',
+      value,
+    );
+  }
+  return [...value];
+}
+
+function integer(min: number): Check<number> {
+  return (value) => {
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
+      throw expected(`an integer of at least ${min}`, value);
+    }
+    return value;
+  };
+}
+
+function duration(value: unknown): number {
+  if (
+    typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > MAX_TIMER_MS
+  ) {
+    throw expected(`a duration in milliseconds (an integer from 1 to ${MAX_TIMER_MS})`, value);
+  }
+  return value;
+}
+
+function size(min: number, minText: string, max?: number, maxText?: string): Check<number> {
+  return (value) => {
+    const bytes = parseSize(value);
+    if (max !== undefined && (bytes < min || bytes > max)) {
+      throw expected(`a size from ${minText} to ${maxText}`, value);
+    }
+    if (bytes < min) throw expected(`a size of at least ${minText}`, value);
+    return bytes;
+  };
+}

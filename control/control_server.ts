@@ -1,0 +1,160 @@
+/**
+ * The control socket: one JSON request and one JSON response per line.
+ *
+ * @module
+ */
+
+import type { Logger } from "./logger.ts";
+
+/** Handles one request: returns the `result`, or throws an Error whose message is the `error`. */
+export type ControlHandler = (
+  command: string,
+  request: Record<string, unknown>,
+) => Promise<unknown>;
+
+/** Requests longer than this are answered with an error and the connection is closed. */
+const MAX_REQUEST = 64 * 1024;
+const LF = 0x0a;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * A unix stream socket, created with mode 0660 and owned by `group` (root and
+ * that group only; root only when the group does not exist). Each line is a
+ * request `{"command": "status"}`; each answer is `{"ok": true, "result": …}`
+ * or `{"ok": false, "error": "…"}` on one line.
+ *
+ * @example
+ * ```ts
+ * const server = new ControlServer("/run/syslog-agent/agent.sock", "adm", handler, log);
+ * await server.listen();
+ * ```
+ */
+export class ControlServer {
+  #path: string;
+  #group: string;
+  #handler: ControlHandler;
+  #log: Logger;
+  #listener: Deno.Listener | undefined;
+  #conns = new Set<Deno.Conn>();
+
+  constructor(path: string, group: string, handler: ControlHandler, log: Logger) {
+    this.#path = path;
+    this.#group = group;
+    this.#handler = handler;
+    this.#log = log;
+  }
+
+  /** Creates the socket and starts serving. */
+  async listen(): Promise<void> {
+    const dir = this.#path.slice(0, this.#path.lastIndexOf("/")) || "/";
+    try {
+      await Deno.mkdir(dir, { recursive: true });
+      await Deno.remove(this.#path).catch(() => {});
+      this.#listener = Deno.listen({ transport: "unix", path: this.#path });
+      await Deno.chmod(this.#path, 0o660);
+      const gid = await groupId(this.#group);
+      if (gid !== undefined) await Deno.chown(this.#path, null, gid);
+    } catch (e) {
+      throw new Error(
+        `control: cannot create the socket ${this.#path}: ${
+          e instanceof Error ? e.message : e
+        }; check that ${dir} is writable or change control.socket`,
+      );
+    }
+    this.#accept(this.#listener);
+  }
+
+  /** Stops serving and removes the socket file. */
+  async close(): Promise<void> {
+    try {
+      this.#listener?.close();
+    } catch {
+      // Already closed.
+    }
+    for (const c of this.#conns) closeQuietly(c);
+    await Deno.remove(this.#path).catch(() => {});
+  }
+
+  async #accept(listener: Deno.Listener): Promise<void> {
+    try {
+      for await (const conn of listener) this.#serve(conn);
+    } catch {
+      // Closed.
+    }
+  }
+
+  async #serve(conn: Deno.Conn): Promise<void> {
+    this.#conns.add(conn);
+    const buf = new Uint8Array(MAX_REQUEST + 1);
+    let fill = 0;
+    try {
+      for (;;) {
+        const n = await conn.read(buf.subarray(fill));
+        if (n === null) break;
+        fill += n;
+        let nl: number;
+        while ((nl = buf.subarray(0, fill).indexOf(LF)) >= 0) {
+          const line = decoder.decode(buf.subarray(0, nl));
+          buf.copyWithin(0, nl + 1, fill);
+          fill -= nl + 1;
+          await this.#reply(conn, await this.#answer(line));
+        }
+        if (fill > MAX_REQUEST) {
+          await this.#reply(conn, { ok: false, error: `request longer than ${MAX_REQUEST} bytes` });
+          break;
+        }
+      }
+    } catch (e) {
+      this.#log.debug(`control: connection ended: ${e instanceof Error ? e.message : e}`);
+    } finally {
+      this.#conns.delete(conn);
+      closeQuietly(conn);
+    }
+  }
+
+  async #answer(line: string): Promise<Record<string, unknown>> {
+    let request: unknown;
+    try {
+      request = JSON.parse(line);
+    } catch {
+      return { ok: false, error: 'request is not JSON; send {"command": "status"}' };
+    }
+    if (typeof request !== "object" || request === null || Array.isArray(request)) {
+      return { ok: false, error: 'request must be a JSON object like {"command": "status"}' };
+    }
+    const command = (request as Record<string, unknown>).command;
+    if (typeof command !== "string") {
+      return { ok: false, error: 'request has no "command" string' };
+    }
+    try {
+      return { ok: true, result: await this.#handler(command, request as Record<string, unknown>) };
+    } catch (e) {
+      return { ok: false, error: e instanceof Error ? e.message : String(e) };
+    }
+  }
+
+  async #reply(conn: Deno.Conn, response: Record<string, unknown>): Promise<void> {
+    const data = encoder.encode(JSON.stringify(response) + "\n");
+    let off = 0;
+    while (off < data.length) off += await conn.write(data.subarray(off));
+  }
+}
+
+/** The id of a group from /etc/group, or undefined when there is none. */
+async function groupId(name: string): Promise<number | undefined> {
+  const text = await Deno.readTextFile("/etc/group").catch(() => "");
+  for (const line of text.split("\n")) {
+    const [group, , gid] = line.split(":");
+    if (group === name && gid !== undefined) return Number(gid);
+  }
+  return undefined;
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
+}

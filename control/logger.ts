@@ -1,0 +1,80 @@
+/**
+ * The agent's own log: leveled lines on stderr.
+ *
+ * @module
+ */
+
+/** Log levels, least severe first. */
+export type Level = "debug" | "info" | "warn" | "error";
+
+const RANK: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+/** syslog priorities that journald reads from a `<N>` prefix (sd-daemon(3)). */
+const PRIORITY: Record<Level, number> = { debug: 7, info: 6, warn: 4, error: 3 };
+
+/** Options of {@linkcode Logger}. */
+export interface LoggerOptions {
+  level: Level;
+  format: "text" | "json";
+  /** Prefix lines with `<N>` priorities for journald; default: whether `JOURNAL_STREAM` is set. */
+  journal?: boolean;
+  /** Where lines go; default stderr. */
+  write?: (line: string) => void;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * A small leveled logger. Text lines read `2026-11-25T10:00:00.000Z warn relay: …`;
+ * under journald the timestamp is left to journald and the line starts with the
+ * priority (`<4>relay: …`) so that levels survive.
+ *
+ * @example
+ * ```ts
+ * const log = new Logger({ level: "info", format: "text" });
+ * log.warn("relay: collector 127.0.0.1:514 down");
+ * ```
+ */
+export class Logger {
+  #rank: number;
+  #format: "text" | "json";
+  #journal: boolean;
+  #write: (line: string) => void;
+
+  constructor(opts: LoggerOptions) {
+    this.#rank = RANK[opts.level];
+    this.#format = opts.format;
+    this.#journal = opts.journal ?? (Deno.env.get("JOURNAL_STREAM") ?? "") !== "";
+    this.#write = opts.write ?? ((line) => Deno.stderr.writeSync(encoder.encode(line + "\n")));
+  }
+
+  /** Detail for debugging. */
+  debug(msg: string): void {
+    this.#log("debug", msg);
+  }
+
+  /** Normal events. */
+  info(msg: string): void {
+    this.#log("info", msg);
+  }
+
+  /** Something is wrong but handled. */
+  warn(msg: string): void {
+    this.#log("warn", msg);
+  }
+
+  /** Something failed. */
+  error(msg: string): void {
+    this.#log("error", msg);
+  }
+
+  #log(level: Level, msg: string): void {
+    if (RANK[level] < this.#rank) return;
+    if (this.#format === "json") {
+      this.#write(JSON.stringify({ time: new Date().toISOString(), level, msg }));
+    } else if (this.#journal) {
+      this.#write(`<${PRIORITY[level]}>${msg}`);
+    } else {
+      this.#write(`${new Date().toISOString()} ${level} ${msg}`);
+    }
+  }
+}

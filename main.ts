@@ -1,0 +1,74 @@
+/**
+ * The `agent` command line. The only place that calls `Deno.exit`.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { ConfigError } from "./config/config_error.ts";
+import { checkConfig } from "./cli/check_config.ts";
+import { help } from "./cli/help.ts";
+import { run } from "./cli/run.ts";
+import { VERSION } from "./cli/version.ts";
+
+function usageError(message: string): never {
+  console.error(`agent: ${message}; see "agent help"`);
+  Deno.exit(2);
+}
+
+async function main(args: string[]): Promise<number> {
+  const [command = "help", ...rest] = args;
+  type Options = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>["options"]>;
+  const parse = (options: Options, positionals = 0) => {
+    try {
+      const parsed = parseArgs({ args: rest, options, allowPositionals: positionals > 0 });
+      if (parsed.positionals.length > positionals) {
+        usageError(`${command}: unexpected argument "${parsed.positionals[positionals]}"`);
+      }
+      return parsed;
+    } catch (e) {
+      usageError(`${command}: ${e instanceof Error ? e.message : e}`);
+    }
+  };
+  switch (command) {
+    case "run": {
+      const { values } = parse({ config: { type: "string" }, dev: { type: "boolean" } });
+      const opts: { config?: string; dev?: boolean } = {};
+      if (typeof values.config === "string") opts.config = values.config;
+      if (values.dev === true) opts.dev = true;
+      return await run(opts);
+    }
+    case "check-config": {
+      const { positionals } = parse({}, 1);
+      return await checkConfig(positionals[0], (line) => console.error(line));
+    }
+    case "version":
+      parse({});
+      console.log(`agent ${VERSION}\ndeno ${Deno.version.deno}\ntarget ${Deno.build.target}`);
+      return 0;
+    case "help":
+    case "--help":
+    case "-h": {
+      const { positionals } = parse({}, 1);
+      const text = help(positionals[0]);
+      if (text === undefined) usageError(`help: unknown command "${positionals[0]}"`);
+      console.log(text);
+      return 0;
+    }
+    default:
+      usageError(`unknown command "${command}"`);
+  }
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      for (const line of e.problems) console.error(line);
+      Deno.exit(2);
+    }
+    console.error(`agent: ${e instanceof Error ? e.message : e}`);
+    Deno.exit(1);
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * syslog-agent's public API: the parts of the agent, for embedding and tests.
+ *
+ * @example
+ * ```ts
+ * import { Agent, Logger, parseConfig } from "./mod.ts";
+ * const config = parseConfig("{}", "inline");
+ * const agent = await Agent.start(config, new Logger(config.log));
+ * await agent.stop();
+ * ```
+ *
+ * @module
+ */
+
+export { Agent } from "./cli/agent.ts";
+export type { Config } from "./config/config.ts";
+export { ConfigError } from "./config/config_error.ts";
+export { parseConfig } from "./config/parse_config.ts";
+export { loadConfig } from "./config/load_config.ts";
+export { Logger } from "./control/logger.ts";
+export { Spool } from "./spool/spool.ts";
+export { StreamFramer } from "./relay/framer.ts";
+export { Forwarder } from "./relay/forwarder.ts";
+export { Queue } from "./relay/queue.ts";
+export type { Status } from "./control/status.ts";

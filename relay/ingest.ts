@@ -1,0 +1,102 @@
+/**
+ * Collects messages from every input into batches for the queue.
+ *
+ * @module
+ */
+
+import type { Batch } from "./batch.ts";
+import type { Counters } from "./counters.ts";
+import type { FrameSink } from "./framer.ts";
+import { eachFrame, writeOctetHeader } from "./_octet.ts";
+
+/** A batch is handed on once it holds this many bytes, or at the end of the event-loop turn. */
+const FLUSH_BYTES = 128 * 1024;
+
+/**
+ * The single entry point of received data: inputs call {@linkcode Ingest.frames}
+ * and {@linkcode Ingest.message}; complete batches of octet-counted frames go to
+ * `deliver`. Per message this costs one length header and one copy; runs of
+ * frames that arrived octet-counted are copied as one block.
+ *
+ * @example
+ * ```ts
+ * const ingest = new Ingest(counters, (batch) => queue.push(batch));
+ * ingest.message(new TextEncoder().encode("<13>hello"), 0, 9);
+ * ingest.flush();
+ * ```
+ */
+export class Ingest implements FrameSink {
+  #counters: Counters;
+  #deliver: (batch: Batch) => void;
+  #buf: Uint8Array;
+  #len = 0;
+  #count = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #filter: ((src: Uint8Array, start: number, end: number) => boolean) | undefined;
+
+  /**
+   * @param counters `received` is counted here
+   * @param deliver called with each complete batch, in order
+   * @param maxMessageSize the largest message any input passes on
+   */
+  constructor(counters: Counters, deliver: (batch: Batch) => void, maxMessageSize = 65536) {
+    this.#counters = counters;
+    this.#deliver = deliver;
+    this.#buf = new Uint8Array(FLUSH_BYTES + maxMessageSize + 16);
+  }
+
+  /**
+   * Sets a test run on every message before it is queued; a message for which it
+   * returns `true` is consumed by it (the watchdog's canaries), not forwarded.
+   * Runs of frames are then split into single messages.
+   */
+  set filter(fn: ((src: Uint8Array, start: number, end: number) => boolean) | undefined) {
+    this.#filter = fn;
+  }
+
+  /** {@inheritDoc FrameSink.frames} */
+  frames(src: Uint8Array, start: number, end: number, count: number): void {
+    if (this.#filter !== undefined) {
+      eachFrame(src, start, end, (s, e) => this.message(src, s, e));
+      return;
+    }
+    const n = end - start;
+    if (this.#len + n > this.#buf.length) this.flush();
+    this.#buf.set(src.subarray(start, end), this.#len);
+    this.#len += n;
+    this.#count += count;
+    this.#counters.received += count;
+    this.#added();
+  }
+
+  /** {@inheritDoc FrameSink.message} */
+  message(src: Uint8Array, start: number, end: number): void {
+    if (this.#filter?.(src, start, end)) return;
+    const n = end - start;
+    if (this.#len + n + 11 > this.#buf.length) this.flush();
+    const p = writeOctetHeader(this.#buf, this.#len, n);
+    this.#buf.set(src.subarray(start, end), p);
+    this.#len = p + n;
+    this.#count++;
+    this.#counters.received++;
+    this.#added();
+  }
+
+  /** Hands on whatever is collected now. */
+  flush(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    if (this.#count === 0) return;
+    const batch: Batch = { data: this.#buf.slice(0, this.#len), count: this.#count };
+    this.#len = 0;
+    this.#count = 0;
+    this.#deliver(batch);
+  }
+
+  #added(): void {
+    if (this.#len >= FLUSH_BYTES) this.flush();
+    else if (this.#timer === undefined) this.#timer = setTimeout(() => this.flush(), 0);
+  }
+}

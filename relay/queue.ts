@@ -1,0 +1,149 @@
+/**
+ * The queue between inputs and the forwarder: memory while the collector keeps
+ * up, the spool when it does not.
+ *
+ * @module
+ */
+
+import type { Batch } from "./batch.ts";
+import type { Spool } from "../spool/spool.ts";
+
+/** Memory held for the forwarder before the spool takes over (fallback mode). */
+export const DEFAULT_MEMORY_BYTES = 16 * 1024 * 1024;
+
+/**
+ * One FIFO in two tiers. In `fallback` mode batches stay in memory while the
+ * forwarder is up and keeps up; once it is down, or more than `memoryBytes` wait,
+ * everything in memory and everything after it goes to the spool, and stays on
+ * that path until the forwarder has read the spool empty: new messages queue
+ * behind the spool, so order is kept. In `always` mode every batch goes through
+ * the spool. {@linkcode Queue.push} never waits.
+ *
+ * @example
+ * ```ts
+ * const queue = new Queue(spool, "fallback");
+ * queue.up = true;
+ * queue.push(batch);
+ * const next = await queue.take();
+ * ```
+ */
+export class Queue {
+  #spool: Spool;
+  #always: boolean;
+  #memoryBytes: number;
+  #mem: Batch[] = [];
+  #memHead = 0;
+  #memSize = 0;
+  #memCount = 0;
+  #spooling: boolean;
+  #up = false;
+  #wake: ((taken: boolean) => void) | undefined;
+
+  /**
+   * @param spool the spool behind the memory tier
+   * @param mode `fallback` or `always` (spec: `spool.mode`)
+   * @param memoryBytes the most bytes held in memory
+   */
+  constructor(spool: Spool, mode: "fallback" | "always", memoryBytes = DEFAULT_MEMORY_BYTES) {
+    this.#spool = spool;
+    this.#always = mode === "always";
+    this.#memoryBytes = memoryBytes;
+    // Whatever the spool holds from before a restart comes first.
+    this.#spooling = this.#always || spool.hasUnread;
+  }
+
+  /** Whether the forwarder can deliver now; while it is not, new batches are spooled. */
+  set up(value: boolean) {
+    this.#up = value;
+  }
+
+  /** Messages and bytes waiting in memory. */
+  get memory(): { messages: number; bytes: number } {
+    return { messages: this.#memCount, bytes: this.#memSize };
+  }
+
+  /** Queues a batch. */
+  push(batch: Batch): void {
+    if (!this.#spooling && (!this.#up || this.#memSize + batch.data.length > this.#memoryBytes)) {
+      this.#spooling = true;
+      for (const b of this.#drainMemory()) this.#spool.append(b);
+    }
+    if (this.#spooling) {
+      this.#spool.append(batch);
+    } else {
+      this.#mem.push(batch);
+      this.#memSize += batch.data.length;
+      this.#memCount += batch.count;
+    }
+    this.#notify();
+  }
+
+  /**
+   * The oldest batch, waiting for one if there is none; `undefined` once
+   * {@linkcode Queue.interrupt} is called while waiting.
+   */
+  async take(): Promise<Batch | undefined> {
+    for (;;) {
+      if (this.#memHead < this.#mem.length) {
+        const batch = this.#mem[this.#memHead]!;
+        this.#mem[this.#memHead++] = undefined as unknown as Batch;
+        if (this.#memHead > 1024 && this.#memHead * 2 > this.#mem.length) {
+          this.#mem = this.#mem.slice(this.#memHead);
+          this.#memHead = 0;
+        }
+        this.#memSize -= batch.data.length;
+        this.#memCount -= batch.count;
+        return batch;
+      }
+      if (this.#spooling) {
+        const batch = await this.#spool.read();
+        if (batch !== undefined) return batch;
+        // The spool is read empty: back to memory unless every batch must go through it.
+        if (!this.#always && this.#up && !this.#spool.hasUnread) this.#spooling = false;
+      }
+      if (this.#memHead < this.#mem.length) continue;
+      // Wait for a push; poll now and then in case the spool has data it could not read yet.
+      const taken = await new Promise<boolean>((resolve) => {
+        this.#wake = resolve;
+        if (this.#spool.hasUnread) setTimeout(() => this.#notify(), 50);
+      });
+      if (!taken) return undefined;
+    }
+  }
+
+  /** Marks a taken batch delivered: a batch read from the spool is checkpointed. */
+  ack(batch: Batch): void {
+    if (batch.end !== undefined) this.#spool.ack(batch.end);
+  }
+
+  /** Makes a waiting {@linkcode Queue.take} return `undefined`. */
+  interrupt(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.(false);
+  }
+
+  /**
+   * For a stop: moves what memory holds into the spool (behind what is there),
+   * then closes the spool with `inHand` (see `Spool.close`).
+   */
+  async close(inHand: Batch[]): Promise<void> {
+    for (const b of this.#drainMemory()) this.#spool.append(b);
+    await this.#spool.close(inHand);
+  }
+
+  #drainMemory(): Batch[] {
+    const batches = this.#mem.slice(this.#memHead);
+    this.#mem = [];
+    this.#memHead = 0;
+    this.#memSize = 0;
+    this.#memCount = 0;
+    return batches;
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.(true);
+  }
+}

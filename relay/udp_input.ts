@@ -1,0 +1,76 @@
+/**
+ * The UDP input.
+ *
+ * @module
+ */
+
+import type { InputConfig } from "../config/config.ts";
+import type { Counters } from "./counters.ts";
+import type { FrameSink } from "./framer.ts";
+import { parseAddress } from "../config/address.ts";
+
+/**
+ * Receives one message per datagram (RFC 5426) and passes it on byte for byte;
+ * a datagram longer than `maxMessageSize` is cut to it and counted.
+ *
+ * @example
+ * ```ts
+ * const input = new UdpInput(cfg, ingest, counters);
+ * await input.listen();
+ * ```
+ */
+export class UdpInput {
+  #cfg: InputConfig;
+  #sink: FrameSink;
+  #counters: Counters;
+  #socket: Deno.DatagramConn | undefined;
+
+  constructor(cfg: InputConfig, sink: FrameSink, counters: Counters) {
+    this.#cfg = cfg;
+    this.#sink = sink;
+    this.#counters = counters;
+  }
+
+  /** What it listens on, for messages. */
+  get name(): string {
+    return `udp:${this.#cfg.address}`;
+  }
+
+  /** Binds the socket and starts receiving. */
+  listen(): Promise<void> {
+    const { hostname, port } = parseAddress(this.#cfg.address);
+    try {
+      this.#socket = Deno.listenDatagram({ transport: "udp", hostname, port });
+    } catch (e) {
+      throw new Error(
+        `input ${this.name}: cannot listen: ${
+          e instanceof Error ? e.message : e
+        }; free the address or change inputs[].address`,
+      );
+    }
+    this.#receive(this.#socket);
+    return Promise.resolve();
+  }
+
+  /** Stops receiving. */
+  close(): void {
+    try {
+      this.#socket?.close();
+    } catch {
+      // Already closed.
+    }
+  }
+
+  async #receive(socket: Deno.DatagramConn): Promise<void> {
+    const max = this.#cfg.maxMessageSize;
+    try {
+      for await (const [data] of socket) {
+        if (data.length === 0) continue;
+        if (data.length > max) this.#counters.truncated++;
+        this.#sink.message(data, 0, Math.min(data.length, max));
+      }
+    } catch {
+      // Closed.
+    }
+  }
+}
