@@ -40,7 +40,9 @@ export class Agent {
   #ingest!: Ingest;
   #inputs: (StreamInput | UdpInput)[] = [];
   #control: ControlServer | undefined;
-  #drops: { at: number; dropped: number }[] = [];
+  /** Counter samples, one a second over the last minute, for rates and recent drops. */
+  #history: { at: number; received: number; forwarded: number; dropped: number }[] = [];
+  #sampler: ReturnType<typeof setInterval> | undefined;
 
   private constructor(config: Config, log: Logger) {
     this.#config = config;
@@ -95,6 +97,8 @@ export class Agent {
     );
     await this.#control.listen();
     this.#forwarder.start();
+    this.#sample();
+    this.#sampler = setInterval(() => this.#sample(), 1000);
     this.#log.info(
       `agent ${VERSION}: ready: inputs ${this.#inputs.map((i) => i.name).join(", ")}; collectors ${
         cfg.collectors.map((c) => c.address).join(", ")
@@ -105,8 +109,7 @@ export class Agent {
   /** The status document of the spec. */
   status(): Status {
     const now = Date.now();
-    this.#drops.push({ at: now, dropped: this.#counters.dropped });
-    while (this.#drops.length > 1 && this.#drops[0]!.at < now - 60_000) this.#drops.shift();
+    const minuteAgo = this.#history[0] ?? { dropped: 0 };
     return buildStatus({
       now,
       startedAt: this.#startedAt,
@@ -114,7 +117,7 @@ export class Agent {
       spool: this.#spool.stats(now),
       memory: this.#queue.memory,
       counters: this.#counters,
-      droppedLastMinute: this.#counters.dropped - this.#drops[0]!.dropped,
+      droppedLastMinute: this.#counters.dropped - minuteAgo.dropped,
     });
   }
 
@@ -123,6 +126,7 @@ export class Agent {
    * and the forwarder hold goes into the spool, which is synced and closed.
    */
   async stop(): Promise<void> {
+    if (this.#sampler !== undefined) clearInterval(this.#sampler);
     for (const input of this.#inputs) input.close();
     this.#ingest?.flush();
     const inHand = this.#forwarder ? await this.#forwarder.stop() : [];
@@ -130,6 +134,12 @@ export class Agent {
     await this.#control?.close();
     const spooled = this.#spool?.stats().messages ?? 0;
     this.#log.info(`agent: stopped; ${spooled} message(s) left in the spool`);
+  }
+
+  #sample(): void {
+    const { received, forwarded, dropped } = this.#counters;
+    this.#history.push({ at: Date.now(), received, forwarded, dropped });
+    if (this.#history.length > 61) this.#history.shift();
   }
 
   #command(command: string): Promise<unknown> {

@@ -52,9 +52,16 @@ export class Queue {
     this.#spooling = this.#always || spool.hasUnread;
   }
 
-  /** Whether the forwarder can deliver now; while it is not, new batches are spooled. */
+  /**
+   * Whether the forwarder can deliver now. When it goes down, what waits in
+   * memory moves to the spool, and new batches follow it there.
+   */
   set up(value: boolean) {
     this.#up = value;
+    if (!value && !this.#spooling && this.#memHead < this.#mem.length) {
+      this.#spooling = true;
+      for (const b of this.#drainMemory()) this.#spool.append(b);
+    }
   }
 
   /** Messages and bytes waiting in memory. */

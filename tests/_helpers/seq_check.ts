@@ -68,9 +68,13 @@ export function checkSeqs(lines: Iterable<string>, expected: number, tag?: strin
       if (m?.[1] === undefined) continue;
       seq = Number(m[1]);
     } else {
-      const m = /(\S+) - - - seq=(\d+)/.exec(line);
-      if (m?.[2] === undefined || m[1] !== tag) continue;
-      seq = Number(m[2]);
+      // indexOf, not a regex: a regex with a leading \S+ backtracks quadratically on long lines.
+      const marker = ` ${tag} - - - seq=`;
+      const at = line.indexOf(marker);
+      if (at < 0) continue;
+      const m = /^\d+/.exec(line.slice(at + marker.length));
+      if (m === null) continue;
+      seq = Number(m[0]);
     }
     received++;
     const first = seq < expected ? seen[seq] === 0 : !extra.has(seq);

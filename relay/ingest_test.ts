@@ -1,0 +1,147 @@
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { Ingest } from "./ingest.ts";
+import { Counters } from "./counters.ts";
+import type { Batch } from "./batch.ts";
+import { waitFor } from "../tests/_helpers/wait_for.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** The messages of a batch; throws unless it is exactly `count` well-formed `LEN SP MSG` frames. */
+function parseBatch(batch: Batch): string[] {
+  const out: string[] = [];
+  const d = batch.data;
+  let p = 0;
+  while (p < d.length) {
+    let len = 0;
+    let digits = 0;
+    while (d[p] !== 0x20) {
+      const c = d[p]!;
+      assert(c >= 0x30 && c <= 0x39, `digit expected at ${p}`);
+      assert(digits > 0 || c !== 0x30, "no leading zero");
+      len = len * 10 + c - 0x30;
+      digits++;
+      p++;
+    }
+    assert(digits > 0, "a length");
+    p++;
+    assert(p + len <= d.length, "frame inside the batch");
+    out.push(dec.decode(d.subarray(p, p + len)));
+    p += len;
+  }
+  assertEquals(out.length, batch.count, "batch.count matches its frames");
+  return out;
+}
+
+function send(ingest: Ingest, msg: string): void {
+  const bytes = enc.encode(`xx${msg}yy`);
+  ingest.message(bytes, 2, bytes.length - 2);
+}
+
+function octets(msgs: string[]): Uint8Array {
+  return enc.encode(msgs.map((m) => `${enc.encode(m).length} ${m}`).join(""));
+}
+
+Deno.test("ingest: messages and runs come out as well-formed octet-counted batches, in order", async () => {
+  const counters = new Counters();
+  const batches: Batch[] = [];
+  const ingest = new Ingest(counters, (b) => batches.push(b));
+  send(ingest, "<13>one");
+  const run = octets(["<13>two", "<13>three\nwith LF", "<13>" + "x".repeat(1000)]);
+  const padded = new Uint8Array(run.length + 10);
+  padded.set(run, 5);
+  ingest.frames(padded, 5, 5 + run.length, 3);
+  send(ingest, "<13>\u00fcml\u00e4ut");
+  // Nothing is handed on within the turn; the batch follows at the end of it.
+  assertEquals(batches.length, 0);
+  await waitFor(() => batches.length > 0, { timeoutMs: 2000, what: "the batch" });
+  assertEquals(batches.length, 1);
+  assertEquals(parseBatch(batches[0]!), [
+    "<13>one",
+    "<13>two",
+    "<13>three\nwith LF",
+    "<13>" + "x".repeat(1000),
+    "<13>\u00fcml\u00e4ut",
+  ]);
+  assertEquals(counters.received, 5);
+  // A batch is a copy: later input does not change it.
+  const before = batches[0]!.data.slice();
+  send(ingest, "<13>later");
+  ingest.flush();
+  assertEquals(batches[0]!.data, before);
+  assertEquals(parseBatch(batches[1]!), ["<13>later"]);
+  assertEquals(counters.received, 6);
+});
+
+Deno.test("ingest: a batch is handed on at once when it reaches the flush size", () => {
+  const counters = new Counters();
+  const batches: Batch[] = [];
+  const ingest = new Ingest(counters, (b) => batches.push(b), 4096);
+  const msg = "<13>" + "m".repeat(1000);
+  let sent = 0;
+  while (batches.length < 3) {
+    send(ingest, `${msg} ${sent++}`);
+    assert(sent < 1000, "flushes by size without waiting for the timer");
+  }
+  ingest.flush();
+  const all = batches.flatMap(parseBatch);
+  assertEquals(all, Array.from({ length: sent }, (_, i) => `${msg} ${i}`));
+  for (const b of batches.slice(0, 3)) {
+    assert(b.data.length >= 128 * 1024, `flushed at ${b.data.length} bytes`);
+    assert(b.data.length < 128 * 1024 + 1100, `no more than one message past the size`);
+  }
+  assertEquals(counters.received, sent);
+});
+
+Deno.test("ingest: large runs of frames keep order across size flushes", () => {
+  const counters = new Counters();
+  const batches: Batch[] = [];
+  const ingest = new Ingest(counters, (b) => batches.push(b), 65536);
+  const expected: string[] = [];
+  for (let i = 0; i < 40; i++) {
+    const msgs = Array.from({ length: 20 }, (_, j) => `<13>run ${i} msg ${j} ${"r".repeat(2000)}`);
+    expected.push(...msgs);
+    const run = octets(msgs);
+    ingest.frames(run, 0, run.length, msgs.length);
+    send(ingest, `<13>single ${i}`);
+    expected.push(`<13>single ${i}`);
+  }
+  ingest.flush();
+  assert(batches.length > 1);
+  assertEquals(batches.flatMap(parseBatch), expected);
+  assertEquals(counters.received, expected.length);
+  for (const b of batches) assert(b.data.length <= 128 * 1024 + 65536 + 16);
+});
+
+Deno.test("ingest: the filter consumes the messages it claims, from runs as well", () => {
+  const counters = new Counters();
+  const batches: Batch[] = [];
+  const ingest = new Ingest(counters, (b) => batches.push(b));
+  const seen: string[] = [];
+  ingest.filter = (src, start, end) => {
+    const text = dec.decode(src.subarray(start, end));
+    seen.push(text);
+    return text.includes("CANARY");
+  };
+  send(ingest, "<13>a");
+  send(ingest, "<13>CANARY 1");
+  const run = octets(["<13>b", "<13>CANARY 2", "<13>c"]);
+  ingest.frames(run, 0, run.length, 3);
+  ingest.flush();
+  assertEquals(seen, ["<13>a", "<13>CANARY 1", "<13>b", "<13>CANARY 2", "<13>c"]);
+  assertEquals(batches.flatMap(parseBatch), ["<13>a", "<13>b", "<13>c"]);
+  assertEquals(counters.received, 3);
+  // Without a filter, runs are copied whole again.
+  ingest.filter = undefined;
+  ingest.frames(run, 0, run.length, 3);
+  ingest.flush();
+  assertEquals(parseBatch(batches[1]!), ["<13>b", "<13>CANARY 2", "<13>c"]);
+  assertEquals(batches[1]!.data, run);
+});
+
+Deno.test("ingest: flush with nothing collected hands on nothing", () => {
+  const batches: Batch[] = [];
+  const ingest = new Ingest(new Counters(), (b) => batches.push(b));
+  ingest.flush();
+  assertEquals(batches.length, 0);
+});
