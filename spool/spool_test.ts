@@ -1,0 +1,385 @@
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { Spool } from "./spool.ts";
+import type { SpoolConfig } from "../config/config.ts";
+import type { Batch } from "../relay/batch.ts";
+import { Logger } from "../control/logger.ts";
+import { waitFor } from "../tests/_helpers/wait_for.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const MAX_RECORD = 1024;
+const KiB = 1024;
+
+function testLogger(): { log: Logger; lines: string[] } {
+  const lines: string[] = [];
+  return {
+    log: new Logger({
+      level: "debug",
+      format: "text",
+      journal: false,
+      write: (l) => lines.push(l),
+    }),
+    lines,
+  };
+}
+
+function config(dir: string, over: Partial<SpoolConfig> = {}): SpoolConfig {
+  return {
+    dir,
+    mode: "fallback",
+    maxBytes: 256 * KiB,
+    whenFull: "drop-oldest",
+    sync: "interval",
+    syncIntervalMs: 10,
+    ...over,
+  };
+}
+
+/** Message `seq`, about 100 bytes. */
+function message(seq: number): string {
+  return `<13>Jan  1 00:00:00 host app: seq=${String(seq).padStart(7, "0")} ${"p".repeat(60)}`;
+}
+
+function seqOf(msg: string): number {
+  const m = /seq=(\d{7})/.exec(msg);
+  assert(m, `not a test message: ${msg}`);
+  return Number(m[1]);
+}
+
+/** A batch of octet-counted frames holding messages `from` to `to - 1`. */
+function batchOf(from: number, to: number): Batch {
+  let text = "";
+  for (let i = from; i < to; i++) {
+    const m = message(i);
+    text += `${enc.encode(m).length} ${m}`;
+  }
+  return { data: enc.encode(text), count: to - from };
+}
+
+/** The sequence numbers of a batch; checks that it is `count` well-formed frames. */
+function seqs(batch: Batch): number[] {
+  const out: number[] = [];
+  const d = batch.data;
+  let p = 0;
+  while (p < d.length) {
+    let len = 0;
+    while (d[p] !== 0x20) {
+      assert(d[p]! >= 0x30 && d[p]! <= 0x39, "digit");
+      len = len * 10 + d[p++]! - 0x30;
+    }
+    p++;
+    out.push(seqOf(dec.decode(d.subarray(p, p + len))));
+    p += len;
+  }
+  assertEquals(out.length, batch.count);
+  return out;
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from }, (_, i) => from + i);
+}
+
+/** Reads until the spool has nothing more; acks each batch when `ack` is set. */
+async function readAll(spool: Spool, ack = true): Promise<{ seqs: number[]; batches: Batch[] }> {
+  const out: number[] = [];
+  const batches: Batch[] = [];
+  for (;;) {
+    const b = await spool.read();
+    if (b === undefined) break;
+    assert(b.end !== undefined, "a spool batch has a position");
+    out.push(...seqs(b));
+    batches.push(b);
+    if (ack) spool.ack(b.end);
+  }
+  return { seqs: out, batches };
+}
+
+async function segmentFiles(dir: string): Promise<{ name: string; size: number }[]> {
+  const out: { name: string; size: number }[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    if (e.isFile && e.name.endsWith(".seg")) {
+      out.push({ name: e.name, size: (await Deno.stat(`${dir}/${e.name}`)).size });
+    }
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+async function diskBytes(dir: string): Promise<number> {
+  return (await segmentFiles(dir)).reduce((s, f) => s + f.size, 0);
+}
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "spool_test_" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("spool: FIFO order across many segments, appends and reads interleaved", async () => {
+  await withDir(async (dir) => {
+    const { log } = testLogger();
+    const spool = await Spool.open(config(dir), MAX_RECORD, log);
+    let next = 0;
+    for (let i = 0; i < 10; i++) {
+      spool.append(batchOf(next, next + 100));
+      next += 100;
+    }
+    assertEquals(spool.stats().messages, 1000);
+    assert(spool.hasUnread);
+    const first = await readAll(spool);
+    assertEquals(first.seqs, range(0, 1000));
+    assert(first.batches.length > 1, "read in several batches");
+    // The data went through several segment files.
+    assert((await segmentFiles(dir)).length >= 1);
+    for (let i = 0; i < 5; i++) {
+      spool.append(batchOf(next, next + 150));
+      next += 150;
+      const b = await spool.read();
+      assert(b !== undefined);
+      spool.ack(b.end!);
+      const rest = await readAll(spool);
+      assertEquals([...seqs(b), ...rest.seqs], range(next - 150, next));
+    }
+    assertEquals(spool.stats().messages, 0);
+    assert(!spool.hasUnread);
+    assertEquals(await spool.read(), undefined);
+    await spool.close([]);
+  });
+});
+
+Deno.test("spool: many segments are written and read back in order", async () => {
+  await withDir(async (dir) => {
+    const { log } = testLogger();
+    const spool = await Spool.open(config(dir, { maxBytes: 256 * KiB }), MAX_RECORD, log);
+    // ~200 KiB: fits, in several 32 KiB segments.
+    spool.append(batchOf(0, 1800));
+    await spool.close([]);
+    const files = await segmentFiles(dir);
+    assert(files.length >= 5, `${files.length} segment files`);
+    const again = await Spool.open(config(dir), MAX_RECORD, log);
+    assertEquals(again.stats().messages, 1800);
+    assertEquals((await readAll(again)).seqs, range(0, 1800));
+    await again.close([]);
+  });
+});
+
+Deno.test("spool: ack deletes whole segments; a reopened spool resends from the acked position", async () => {
+  await withDir(async (dir) => {
+    const { log } = testLogger();
+    const spool = await Spool.open(config(dir), MAX_RECORD, log);
+    spool.append(batchOf(0, 1800));
+    const before = (await segmentFiles(dir)).length;
+    const { seqs: all, batches } = await readAll(spool, false);
+    assertEquals(all, range(0, 1800));
+    assert(batches.length >= 4, `${batches.length} batches`);
+    // Deliver the first half of the batches only.
+    const acked = batches.slice(0, Math.floor(batches.length / 2));
+    for (const b of acked) spool.ack(b.end!);
+    const ackedCount = acked.reduce((s, b) => s + b.count, 0);
+    const cp = acked[acked.length - 1]!.end!;
+    await waitFor(async () => {
+      const text = await Deno.readTextFile(`${dir}/checkpoint.json`).catch(() => "");
+      return text === JSON.stringify(cp);
+    }, { timeoutMs: 3000, what: "the checkpoint of the ack" });
+    const after = (await segmentFiles(dir)).length;
+    assert(after < before, `segments deleted by the ack: ${before} -> ${after}`);
+    // A crash now: the files as they are, without close.
+    const crashed = await Deno.makeTempDir({ prefix: "spool_test_crash_" });
+    try {
+      for await (const e of Deno.readDir(dir)) {
+        if (e.isFile) await Deno.copyFile(`${dir}/${e.name}`, `${crashed}/${e.name}`);
+      }
+      const again = await Spool.open(config(crashed), MAX_RECORD, log);
+      // What was read but not acked comes again; nothing acked does.
+      assertEquals((await readAll(again)).seqs, range(ackedCount, 1800));
+      await again.close([]);
+    } finally {
+      await Deno.remove(crashed, { recursive: true });
+    }
+    await spool.close([]);
+  });
+});
+
+Deno.test("spool: close(inHand) puts the in-hand batches first, then the unread rest", async () => {
+  await withDir(async (dir) => {
+    const { log } = testLogger();
+    let spool = await Spool.open(config(dir), MAX_RECORD, log);
+    spool.append(batchOf(0, 1000));
+    const b1 = (await spool.read())!;
+    const b2 = (await spool.read())!;
+    assert(b1 && b2);
+    spool.ack(b1.end!);
+    const inHandFrom = seqs(b2)[0]!;
+    const unreadFrom = seqs(b2).at(-1)! + 1;
+    spool.append(batchOf(1000, 1200));
+    // b2 was read and not delivered; a batch taken from memory also waits in hand.
+    await spool.close([b2]);
+    spool = await Spool.open(config(dir), MAX_RECORD, log);
+    assertEquals(spool.stats().messages, 1200 - inHandFrom);
+    const firstRun = await readAll(spool);
+    assertEquals(firstRun.seqs, range(inHandFrom, 1200));
+    assert(unreadFrom > inHandFrom);
+    // A second stop with batches in hand that never were in the spool.
+    spool.append(batchOf(1300, 1400));
+    const taken = (await spool.read())!;
+    await spool.close([batchOf(1200, 1300), taken]);
+    spool = await Spool.open(config(dir), MAX_RECORD, log);
+    assertEquals((await readAll(spool)).seqs, range(1200, 1400));
+    await spool.close([]);
+    spool = await Spool.open(config(dir), MAX_RECORD, log);
+    assertEquals(spool.stats().messages, 0);
+    assertEquals(await spool.read(), undefined);
+    await spool.close([]);
+  });
+});
+
+for (const whenFull of ["drop-oldest", "drop-newest"] as const) {
+  Deno.test(`spool: ${whenFull} never exceeds maxBytes on disk and counts every drop`, async () => {
+    await withDir(async (dir) => {
+      const { log } = testLogger();
+      const maxBytes = 256 * KiB;
+      const spool = await Spool.open(config(dir, { maxBytes, whenFull }), MAX_RECORD, log);
+      let onDrop = 0;
+      spool.onDrop = (n) => onDrop += n;
+      const total = 8000; // about 3 times maxBytes
+      let peak = 0;
+      for (let from = 0; from < total; from += 200) {
+        spool.append(batchOf(from, from + 200));
+        assert(spool.stats().bytes <= maxBytes, `accounted ${spool.stats().bytes}`);
+        // Let the write loop run, then look at the files.
+        await new Promise((r) => setTimeout(r, 0));
+        peak = Math.max(peak, await diskBytes(dir));
+        assert(peak <= maxBytes, `${peak} bytes on disk > ${maxBytes}`);
+      }
+      const dropped = spool.stats().dropped;
+      assert(dropped > 0);
+      assertEquals(onDrop, dropped);
+      const out = (await readAll(spool)).seqs;
+      assertEquals(out.length + dropped, total, "every message comes out or is counted dropped");
+      if (whenFull === "drop-oldest") assertEquals(out, range(total - out.length, total));
+      else assertEquals(out, range(0, out.length));
+      await spool.close([]);
+      assert(await diskBytes(dir) <= maxBytes);
+      // Nothing dropped comes back after a restart either.
+      const again = await Spool.open(config(dir, { maxBytes, whenFull }), MAX_RECORD, log);
+      assertEquals((await readAll(again)).seqs, []);
+      await again.close([]);
+    });
+  });
+}
+
+Deno.test("spool: drop-oldest while a reader is part way counts only unread messages", async () => {
+  await withDir(async (dir) => {
+    const { log } = testLogger();
+    const maxBytes = 256 * KiB;
+    const spool = await Spool.open(config(dir, { maxBytes }), MAX_RECORD, log);
+    spool.append(batchOf(0, 1000));
+    const taken = [...seqs((await spool.read())!), ...seqs((await spool.read())!)];
+    assertEquals(taken, range(0, taken.length));
+    spool.append(batchOf(1000, 5000));
+    const out = [...taken, ...(await readAll(spool)).seqs];
+    for (let i = 1; i < out.length; i++) assert(out[i]! > out[i - 1]!, `order at ${i}`);
+    assertEquals(new Set(out).size, out.length, "no duplicates");
+    assertEquals(out.length + spool.stats().dropped, 5000);
+    await spool.close([]);
+  });
+});
+
+/** Record offsets of a segment file: `CRC(4) LEN(4) PAYLOAD`. */
+function recordOffsets(bytes: Uint8Array): { at: number; len: number }[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: { at: number; len: number }[] = [];
+  for (let p = 0; p + 8 <= bytes.length;) {
+    const len = view.getUint32(p + 4, true);
+    out.push({ at: p, len });
+    p += 8 + len;
+  }
+  return out;
+}
+
+for (const where of ["payload", "length", "crc"] as const) {
+  Deno.test(`spool: recovery skips a torn tail and a damaged record (${where}) and counts both`, async () => {
+    await withDir(async (dir) => {
+      const { log, lines } = testLogger();
+      const total = 1800;
+      let spool = await Spool.open(config(dir), MAX_RECORD, log);
+      spool.append(batchOf(0, total));
+      await spool.close([]);
+      const files = await segmentFiles(dir);
+      assert(files.length >= 3);
+      // Flip a byte of a record in the middle of a middle segment.
+      const mid = `${dir}/${files[Math.floor(files.length / 2)]!.name}`;
+      const bytes = await Deno.readFile(mid);
+      const recs = recordOffsets(bytes);
+      const victim = recs[Math.floor(recs.length / 2)]!;
+      const payload = dec.decode(bytes.subarray(victim.at + 8, victim.at + 8 + victim.len));
+      const damaged = seqOf(payload);
+      const at = where === "payload"
+        ? victim.at + 8 + 40
+        : where === "length"
+        ? victim.at + 5
+        : victim.at + 1;
+      bytes[at]! ^= 0x10;
+      await Deno.writeFile(mid, bytes);
+      // Tear the last record of the last segment.
+      const last = `${dir}/${files[files.length - 1]!.name}`;
+      const size = (await Deno.stat(last)).size;
+      await Deno.truncate(last, size - 5);
+      spool = await Spool.open(config(dir), MAX_RECORD, log);
+      const out = (await readAll(spool)).seqs;
+      const expected = range(0, total - 1).filter((s) => s !== damaged);
+      assertEquals(out, expected);
+      assertEquals(spool.stats().corrupt, 2);
+      assert(lines.some((l) => l.includes("torn")), "the torn tail is logged");
+      assert(lines.some((l) => l.includes("damaged")), "the damaged record is logged");
+      await spool.close([]);
+      // The damage is not counted again after another restart.
+      spool = await Spool.open(config(dir), MAX_RECORD, log);
+      assertEquals(spool.stats().corrupt, 0);
+      assertEquals(spool.stats().messages, 0);
+      await spool.close([]);
+    });
+  });
+}
+
+for (const sync of ["always", "never"] as const) {
+  Deno.test(`spool: sync "${sync}" appends, reads and survives a restart`, async () => {
+    await withDir(async (dir) => {
+      const { log } = testLogger();
+      let spool = await Spool.open(config(dir, { sync }), MAX_RECORD, log);
+      spool.append(batchOf(0, 500));
+      const b = (await spool.read())!;
+      spool.ack(b.end!);
+      const afterFirst = seqs(b).at(-1)! + 1;
+      spool.append(batchOf(500, 1000));
+      await spool.close([]);
+      spool = await Spool.open(config(dir, { sync }), MAX_RECORD, log);
+      assertEquals((await readAll(spool)).seqs, range(afterFirst, 1000));
+      await spool.close([]);
+    });
+  });
+}
+
+Deno.test("spool: stats report messages, bytes and the age of the oldest", async () => {
+  await withDir(async (dir) => {
+    const { log } = testLogger();
+    const spool = await Spool.open(config(dir), MAX_RECORD, log);
+    assertEquals(spool.stats(), {
+      messages: 0,
+      bytes: 0,
+      oldestAgeSeconds: 0,
+      dropped: 0,
+      corrupt: 0,
+    });
+    spool.append(batchOf(0, 10));
+    const recordBytes = 10 * (8 + enc.encode(message(0)).length);
+    const s = spool.stats(Date.now() + 5000);
+    assertEquals(s.messages, 10);
+    assertEquals(s.bytes, recordBytes);
+    await spool.read();
+    assert(s.oldestAgeSeconds === 0 || s.oldestAgeSeconds >= 4);
+    await spool.close([]);
+  });
+});
