@@ -9,6 +9,10 @@ import { ConfigError } from "./config/config_error.ts";
 import { checkConfig } from "./cli/check_config.ts";
 import { help } from "./cli/help.ts";
 import { run } from "./cli/run.ts";
+import { statusCommand } from "./cli/status.ts";
+import { controlRequest, UnreachableError } from "./cli/control_client.ts";
+import { configPath } from "./config/config_path.ts";
+import { loadConfig } from "./config/load_config.ts";
 import { VERSION } from "./cli/version.ts";
 
 function usageError(message: string): never {
@@ -38,6 +42,32 @@ async function main(args: string[]): Promise<number> {
       if (values.dev === true) opts.dev = true;
       return await run(opts);
     }
+    case "status": {
+      const { values } = parse({
+        json: { type: "boolean" },
+        watch: { type: "boolean" },
+        socket: { type: "string" },
+        config: { type: "string" },
+      });
+      if (values.json && values.watch) usageError("status: --json and --watch do not go together");
+      const abort = new AbortController();
+      if (values.watch) Deno.addSignalListener("SIGINT", () => abort.abort());
+      return await statusCommand({
+        socket: await controlSocket(values.socket, values.config),
+        json: values.json === true,
+        watch: values.watch === true,
+        signal: abort.signal,
+      });
+    }
+    case "reload": {
+      const { values } = parse({ socket: { type: "string" }, config: { type: "string" } });
+      const result = await controlRequest(
+        await controlSocket(values.socket, values.config),
+        { command: "reload" },
+      );
+      console.log(result);
+      return 0;
+    }
     case "check-config": {
       const { positionals } = parse({}, 1);
       return await checkConfig(positionals[0], (line) => console.error(line));
@@ -60,6 +90,21 @@ async function main(args: string[]): Promise<number> {
   }
 }
 
+/**
+ * The control socket to talk to: `--socket`, else the one in the config
+ * (`--config`, `$SYSLOG_AGENT_CONFIG` or the default path) when it can be read,
+ * else the default.
+ */
+async function controlSocket(socket: unknown, config: unknown): Promise<string> {
+  if (typeof socket === "string") return socket;
+  try {
+    return (await loadConfig(configPath(typeof config === "string" ? config : undefined)))
+      .control.socket;
+  } catch {
+    return "/run/syslog-agent/agent.sock";
+  }
+}
+
 if (import.meta.main) {
   try {
     Deno.exit(await main(Deno.args));
@@ -67,6 +112,10 @@ if (import.meta.main) {
     if (e instanceof ConfigError) {
       for (const line of e.problems) console.error(line);
       Deno.exit(2);
+    }
+    if (e instanceof UnreachableError) {
+      console.error(e.message);
+      Deno.exit(3);
     }
     console.error(`agent: ${e instanceof Error ? e.message : e}`);
     Deno.exit(1);

@@ -15,7 +15,19 @@ import { StreamInput } from "../relay/stream_input.ts";
 import { UdpInput } from "../relay/udp_input.ts";
 import { Spool } from "../spool/spool.ts";
 import { buildStatus, type Status } from "../control/status.ts";
+import { ConfigError } from "../config/config_error.ts";
+import { parseAddress } from "../config/address.ts";
+import { renderMetrics } from "../control/metrics.ts";
+import { SdNotify } from "../control/sd_notify.ts";
 import { VERSION } from "./version.ts";
+
+/** Options of {@linkcode Agent.start}. */
+export interface AgentOptions {
+  /** Re-reads the config for a reload (SIGHUP, `agent reload`); without it reload is refused. */
+  load?: () => Promise<Config>;
+  /** systemd notifications; default from `NOTIFY_SOCKET` and `WATCHDOG_USEC`. */
+  notify?: SdNotify;
+}
 
 /**
  * One agent. {@linkcode Agent.start} recovers the spool, binds every input and
@@ -43,15 +55,23 @@ export class Agent {
   /** Counter samples, one a second over the last minute, for rates and recent drops. */
   #history: { at: number; received: number; forwarded: number; dropped: number }[] = [];
   #sampler: ReturnType<typeof setInterval> | undefined;
+  #load: (() => Promise<Config>) | undefined;
+  #notify: SdNotify;
+  #metrics: Deno.HttpServer | undefined;
+  #notifier: ReturnType<typeof setInterval> | undefined;
+  #statusLine = "";
+  #reloading: Promise<string> | undefined;
 
-  private constructor(config: Config, log: Logger) {
+  private constructor(config: Config, log: Logger, opts: AgentOptions) {
     this.#config = config;
     this.#log = log;
+    this.#load = opts.load;
+    this.#notify = opts.notify ?? SdNotify.fromEnv();
   }
 
   /** Starts an agent; throws with a message naming what failed and the fix. */
-  static async start(config: Config, log: Logger): Promise<Agent> {
-    const agent = new Agent(config, log);
+  static async start(config: Config, log: Logger, opts: AgentOptions = {}): Promise<Agent> {
+    const agent = new Agent(config, log, opts);
     try {
       await agent.#start();
     } catch (e) {
@@ -92,13 +112,16 @@ export class Agent {
     this.#control = new ControlServer(
       cfg.control.socket,
       cfg.control.group,
-      (command) => this.#command(command),
+      (command, request) => this.#command(command, request),
       this.#log,
     );
     await this.#control.listen();
     this.#forwarder.start();
+    this.#serveMetrics(cfg.control.metrics);
     this.#sample();
     this.#sampler = setInterval(() => this.#sample(), 1000);
+    await this.#notify.send(`READY=1\nSTATUS=${this.#summary()}`);
+    this.#startNotifier();
     this.#log.info(
       `agent ${VERSION}: ready: inputs ${this.#inputs.map((i) => i.name).join(", ")}; collectors ${
         cfg.collectors.map((c) => c.address).join(", ")
@@ -126,12 +149,16 @@ export class Agent {
    * and the forwarder hold goes into the spool, which is synced and closed.
    */
   async stop(): Promise<void> {
+    await this.#notify.send("STOPPING=1");
+    if (this.#notifier !== undefined) clearInterval(this.#notifier);
     if (this.#sampler !== undefined) clearInterval(this.#sampler);
+    await this.#metrics?.shutdown();
     for (const input of this.#inputs) input.close();
     this.#ingest?.flush();
     const inHand = this.#forwarder ? await this.#forwarder.stop() : [];
     if (this.#queue) await this.#queue.close(inHand);
     await this.#control?.close();
+    this.#notify.close();
     const spooled = this.#spool?.stats().messages ?? 0;
     this.#log.info(`agent: stopped; ${spooled} message(s) left in the spool`);
   }
@@ -142,12 +169,180 @@ export class Agent {
     if (this.#history.length > 61) this.#history.shift();
   }
 
-  #command(command: string): Promise<unknown> {
-    switch (command) {
-      case "status":
-        return Promise.resolve(this.status());
-      default:
-        return Promise.reject(new Error(`unknown command "${command}"; known: status`));
+  /** Messages per second over the last minute. */
+  rates(): { received: number; forwarded: number; dropped: number } {
+    const first = this.#history[0];
+    const now = Date.now();
+    const secs = first ? (now - first.at) / 1000 : 0;
+    if (!first || secs <= 0) return { received: 0, forwarded: 0, dropped: 0 };
+    const c = this.#counters;
+    return {
+      received: (c.received - first.received) / secs,
+      forwarded: (c.forwarded - first.forwarded) / secs,
+      dropped: (c.dropped - first.dropped) / secs,
+    };
+  }
+
+  /**
+   * Re-reads the config (SIGHUP, `agent reload`) and applies it without losing a
+   * queued message: inputs whose settings changed are rebound, collectors are
+   * reconnected when their list changed (what the forwarder held goes first),
+   * metrics and log settings follow. An invalid config is rejected: the running
+   * one stays, and the error says why. Spool, rsyslogd and control socket
+   * changes need a restart, and the answer says so. Reloads arriving while one
+   * runs share its result.
+   */
+  reload(): Promise<string> {
+    this.#reloading ??= this.#reload().finally(() => this.#reloading = undefined);
+    return this.#reloading;
+  }
+
+  async #reload(): Promise<string> {
+    if (this.#load === undefined) {
+      throw new Error("reload: this agent was started without a config file");
+    }
+    let next: Config;
+    try {
+      next = await this.#load();
+    } catch (e) {
+      const why = e instanceof ConfigError ? e.problems.join("; ") : errorText(e);
+      this.#log.error(`reload: rejected, the running config stays: ${why}`);
+      throw new Error(`reload rejected, the running config stays: ${why}`);
+    }
+    await this.#notify.send("RELOADING=1");
+    const cur = this.#config;
+    const done: string[] = [];
+    const later: string[] = [];
+    try {
+      this.#log.configure(next.log);
+      // Inputs: keep the unchanged ones, rebind the rest.
+      const kept: (StreamInput | UdpInput)[] = [];
+      const curKeys = cur.inputs.map((i) => JSON.stringify(i));
+      const nextKeys = next.inputs.map((i) => JSON.stringify(i));
+      for (const [i, input] of this.#inputs.entries()) {
+        if (nextKeys.includes(curKeys[i]!)) kept.push(input);
+        else {
+          input.close();
+          done.push(`input ${input.name} closed`);
+        }
+      }
+      const inputs: (StreamInput | UdpInput)[] = [];
+      for (const [i, cfg] of next.inputs.entries()) {
+        const old = curKeys.indexOf(nextKeys[i]!);
+        if (old >= 0 && kept.includes(this.#inputs[old]!)) {
+          inputs.push(this.#inputs[old]!);
+          continue;
+        }
+        const input = cfg.type === "udp"
+          ? new UdpInput(cfg, this.#ingest, this.#counters)
+          : new StreamInput(cfg, this.#ingest, this.#counters, this.#log);
+        await input.listen();
+        inputs.push(input);
+        done.push(`input ${input.name} listening`);
+      }
+      this.#inputs = inputs;
+      if (JSON.stringify(next.collectors) !== JSON.stringify(cur.collectors)) {
+        const inHand = await this.#forwarder.stop();
+        this.#forwarder = new Forwarder(next.collectors, this.#queue, this.#counters, this.#log, {
+          inHand,
+        });
+        this.#forwarder.start();
+        done.push(`collectors ${next.collectors.map((c) => c.address).join(", ")}`);
+      }
+      if (next.control.metrics !== cur.control.metrics) {
+        await this.#metrics?.shutdown();
+        this.#metrics = undefined;
+        this.#serveMetrics(next.control.metrics);
+        done.push(`metrics ${next.control.metrics || "off"}`);
+      }
+      if (JSON.stringify(next.spool) !== JSON.stringify(cur.spool)) later.push("spool");
+      if (JSON.stringify(next.rsyslogd) !== JSON.stringify(cur.rsyslogd)) later.push("rsyslogd");
+      if (next.control.socket !== cur.control.socket || next.control.group !== cur.control.group) {
+        later.push("control socket");
+      }
+      this.#config = {
+        ...next,
+        spool: cur.spool,
+        rsyslogd: cur.rsyslogd,
+        control: { ...next.control, socket: cur.control.socket, group: cur.control.group },
+      };
+    } catch (e) {
+      this.#log.error(`reload: failed part way: ${errorText(e)}`);
+      throw new Error(
+        `reload failed part way (${done.join("; ") || "nothing applied"}): ${errorText(e)}`,
+      );
+    } finally {
+      await this.#notify.send(`READY=1\nSTATUS=${this.#summary()}`);
+    }
+    const summary = `reloaded: ${done.length > 0 ? done.join("; ") : "no changes to apply"}${
+      later.length > 0 ? `; ${later.join(", ")} changes take effect at the next restart` : ""
+    }`;
+    this.#log.info(summary);
+    return summary;
+  }
+
+  #serveMetrics(address: string): void {
+    if (address === "") return;
+    const { hostname, port } = parseAddress(address);
+    try {
+      this.#metrics = Deno.serve({ hostname, port, onListen: () => {} }, (req) => {
+        if (new URL(req.url).pathname !== "/metrics") {
+          return new Response("see /metrics\n", { status: 404 });
+        }
+        return new Response(renderMetrics(this.status()), {
+          headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+        });
+      });
+    } catch (e) {
+      throw new Error(
+        `control.metrics ${address}: cannot listen: ${
+          errorText(e)
+        }; free the port, change control.metrics, or set it to "" to turn metrics off`,
+      );
     }
   }
+
+  /** STATUS= kept current, and WATCHDOG=1 while the agent's loop and forwarder make progress. */
+  #startNotifier(): void {
+    if (!this.#notify.enabled) return;
+    const every = Math.min(this.#notify.watchdogIntervalMs ?? 2000, 2000);
+    const limit = this.#notify.watchdogMs;
+    this.#notifier = setInterval(() => {
+      const lines: string[] = [];
+      // This timer firing shows the event loop runs; a forwarder stuck in one write shows here.
+      if (limit !== undefined && this.#forwarder.stuckForMs() < limit) lines.push("WATCHDOG=1");
+      const summary = this.#summary();
+      if (summary !== this.#statusLine) lines.push(`STATUS=${summary}`);
+      this.#statusLine = summary;
+      if (lines.length > 0) this.#notify.send(lines.join("\n"));
+    }, every);
+  }
+
+  /** One line for systemd's STATUS=. */
+  #summary(): string {
+    const s = this.status();
+    const r = this.rates();
+    return `${s.state}: ${Math.round(r.received)}/s in, ${
+      Math.round(r.forwarded)
+    }/s out; spool ${s.spool.messages}; ${
+      s.collectors.filter((c) => c.state === "up").length
+    }/${s.collectors.length} collector(s) up`;
+  }
+
+  #command(command: string, request: Record<string, unknown>): Promise<unknown> {
+    switch (command) {
+      case "status":
+        return Promise.resolve(
+          request.detail === true ? { ...this.status(), rates: this.rates() } : this.status(),
+        );
+      case "reload":
+        return this.reload();
+      default:
+        return Promise.reject(new Error(`unknown command "${command}"; known: status, reload`));
+    }
+  }
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }

@@ -10,6 +10,13 @@ const USAGE: Record<string, string> = {
   $SYSLOG_AGENT_CONFIG, else /etc/syslog-agent/agent.json. --dev uses an embedded
   config that needs no root: inputs on 127.0.0.1:5514, collector 127.0.0.1:10514,
   spool and control socket under ./.state. Stops cleanly on SIGTERM or SIGINT.`,
+  status: `agent status [--json|--watch] [--socket P] [--config PATH]
+  Health at a glance: state and reasons, rsyslogd, collectors, spool, rates.
+  --json prints the status document; --watch redraws every second until Ctrl-C.
+  Exit 0 ok, 1 degraded, 2 critical, 3 agent not reachable (a Nagios/Icinga check).`,
+  reload: `agent reload [--socket P] [--config PATH]
+  Re-read the config (same as SIGHUP to the agent). An invalid config is rejected
+  with the reason and the running config stays (exit 1); 3 when not reachable.`,
   "check-config": `agent check-config [PATH]
   Validate a config file. Exit 0 when valid, 2 with one line per problem otherwise.`,
   version: `agent version
@@ -26,6 +33,7 @@ export function help(command?: string): string | undefined {
 Usage:
 ${Object.values(USAGE).map((u) => "  " + u.split("\n")[0]).join("\n")}
 
-Exit codes: 0 success; 1 runtime failure; 2 usage or config error.
+Exit codes: 0 success; 1 degraded (status) or runtime failure; 2 usage or config
+error (critical, for status); 3 agent not reachable.
 Run "agent help COMMAND" for details.`;
 }

@@ -35,16 +35,21 @@ const encoder = new TextEncoder();
  * ```
  */
 export class Logger {
-  #rank: number;
-  #format: "text" | "json";
-  #journal: boolean;
-  #write: (line: string) => void;
+  #rank = RANK.info;
+  #format: "text" | "json" = "text";
+  #journal = false;
+  #write: (line: string) => void = (line) => Deno.stderr.writeSync(encoder.encode(line + "\n"));
 
   constructor(opts: LoggerOptions) {
+    this.configure(opts);
+  }
+
+  /** Changes level, format and (when given) the destination, as on a config reload. */
+  configure(opts: LoggerOptions): void {
     this.#rank = RANK[opts.level];
     this.#format = opts.format;
     this.#journal = opts.journal ?? (Deno.env.get("JOURNAL_STREAM") ?? "") !== "";
-    this.#write = opts.write ?? ((line) => Deno.stderr.writeSync(encoder.encode(line + "\n")));
+    this.#write = opts.write ?? this.#write;
   }
 
   /** Detail for debugging. */

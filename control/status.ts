@@ -9,12 +9,40 @@ import type { Counters } from "../relay/counters.ts";
 import type { SpoolStats } from "../spool/spool.ts";
 import { VERSION } from "../cli/version.ts";
 
+/** The `rsyslogd` block of the status (spec: Status). */
+export interface RsyslogdStatus {
+  mode: "off" | "child" | "external";
+  state: "running" | "starting" | "restarting" | "down" | "failed" | "unmanaged";
+  /** 0 when not running or not managed. */
+  pid: number;
+  restarts: number;
+  /** How the last run ended (`exit code 1`, `signal SIGKILL`), "" if none. */
+  lastExit: string;
+  /** ISO 8601 UTC, "" if never. */
+  lastRestartAt: string;
+  /** ISO 8601 UTC, "" if never. */
+  lastRotateAt: string;
+  probe: { ok: boolean; lastOkAt: string; latencyMs: number };
+}
+
+/** The rsyslogd block when the agent does not manage rsyslogd. */
+export const UNMANAGED: RsyslogdStatus = {
+  mode: "off",
+  state: "unmanaged",
+  pid: 0,
+  restarts: 0,
+  lastExit: "",
+  lastRestartAt: "",
+  lastRotateAt: "",
+  probe: { ok: false, lastOkAt: "", latencyMs: 0 },
+};
+
 /** The status document of the spec. */
 export interface Status {
   state: "ok" | "degraded" | "critical";
   reasons: string[];
   agent: { version: string; pid: number; uptimeSeconds: number };
-  rsyslogd: { mode: string; state: string };
+  rsyslogd: RsyslogdStatus;
   collectors: CollectorStatus[];
   spool: SpoolStats;
   counters: {
@@ -36,6 +64,8 @@ export interface StatusInput {
   counters: Counters;
   /** Messages dropped in the last minute. */
   droppedLastMinute: number;
+  /** The watchdog's view, when rsyslogd is managed. */
+  rsyslogd?: RsyslogdStatus;
 }
 
 /**
@@ -69,7 +99,7 @@ export function buildStatus(s: StatusInput): Status {
       pid: Deno.pid,
       uptimeSeconds: Math.floor((s.now - s.startedAt) / 1000),
     },
-    rsyslogd: { mode: "off", state: "unmanaged" },
+    rsyslogd: s.rsyslogd ?? UNMANAGED,
     collectors: s.collectors,
     spool: s.spool,
     counters: {

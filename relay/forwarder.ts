@@ -37,6 +37,8 @@ export interface ForwarderOptions {
   failbackAfterMs?: number;
   /** How long a stop waits for a write in progress before cutting the connection. */
   stopWaitMs?: number;
+  /** Batches to deliver before anything from the queue: what a previous forwarder had in hand. */
+  inHand?: Batch[];
 }
 
 interface Target {
@@ -135,6 +137,7 @@ export class Forwarder {
     this.#random = opts.random ?? Math.random;
     this.#failbackAfterMs = opts.failbackAfterMs ?? 30_000;
     this.#stopWaitMs = opts.stopWaitMs ?? 2_000;
+    this.#pending = [...(opts.inHand ?? [])];
     this.#lastProgress = now;
   }
 

@@ -1,0 +1,144 @@
+/**
+ * `agent status`: health at a glance, as JSON, or redrawn every second.
+ *
+ * @module
+ */
+
+import type { Status } from "../control/status.ts";
+import { controlRequest, UnreachableError } from "./control_client.ts";
+
+/** Messages per second over the last minute, as the control socket's detailed status gives them. */
+export interface Rates {
+  received: number;
+  forwarded: number;
+  dropped: number;
+}
+
+/** Status with rates (`{"command":"status","detail":true}`). */
+export type DetailedStatus = Status & { rates?: Rates };
+
+/** Exit codes of `agent status` (Nagios/Icinga plugin convention). */
+export const STATUS_EXIT = { ok: 0, degraded: 1, critical: 2, unreachable: 3 } as const;
+
+/** Options of {@linkcode statusCommand}. */
+export interface StatusOptions {
+  socket: string;
+  json: boolean;
+  watch: boolean;
+  /** Colour: default when stdout is a terminal. */
+  color?: boolean;
+  out?: (text: string) => void;
+  err?: (text: string) => void;
+  /** Ends `--watch` (Ctrl-C in the CLI). */
+  signal?: AbortSignal;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Prints the agent's status and resolves to the exit code: 0 ok, 1 degraded,
+ * 2 critical, 3 agent not reachable. `json` prints the spec's document as is;
+ * `watch` redraws the human view every second until `signal` aborts.
+ */
+export async function statusCommand(opts: StatusOptions): Promise<number> {
+  const out = opts.out ?? ((t: string) => Deno.stdout.writeSync(encoder.encode(t)));
+  const err = opts.err ?? ((t: string) => Deno.stderr.writeSync(encoder.encode(t)));
+  const color = opts.color ?? Deno.stdout.isTerminal();
+  for (;;) {
+    let status: DetailedStatus;
+    try {
+      status = await controlRequest(opts.socket, {
+        command: "status",
+        detail: !opts.json,
+      }) as DetailedStatus;
+    } catch (e) {
+      err(`${e instanceof Error ? e.message : e}\n`);
+      return e instanceof UnreachableError ? STATUS_EXIT.unreachable : STATUS_EXIT.critical;
+    }
+    if (opts.json) {
+      out(JSON.stringify(status, null, 2) + "\n");
+      return STATUS_EXIT[status.state];
+    }
+    const view = renderStatus(status, color);
+    out(opts.watch && color ? `\x1b[H\x1b[2J${view}` : view);
+    if (!opts.watch) return STATUS_EXIT[status.state];
+    const stopped = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 1000);
+      opts.signal?.addEventListener("abort", () => {
+        clearTimeout(timer);
+        resolve(true);
+      }, { once: true });
+    });
+    if (stopped || opts.signal?.aborted) return STATUS_EXIT[status.state];
+    if (!color) out("\n");
+  }
+}
+
+/** The human view: state and reasons first, then rsyslogd, collectors, spool, rates, counters. */
+export function renderStatus(s: DetailedStatus, color: boolean): string {
+  const paint = (code: string, text: string) => color ? `\x1b[${code}m${text}\x1b[0m` : text;
+  const stateColor = { ok: "32", degraded: "33", critical: "31" }[s.state];
+  const lines: string[] = [];
+  lines.push(`agent: ${paint(`1;${stateColor}`, s.state.toUpperCase())}`);
+  for (const r of s.reasons) lines.push(`  ${paint(stateColor, "!")} ${r}`);
+  lines.push("");
+  const r = s.rsyslogd;
+  if (r.mode === "off") {
+    lines.push(`rsyslogd    not managed`);
+  } else {
+    const probe = r.probe.ok ? `probe ok ${r.probe.latencyMs} ms` : "probe failing";
+    const last = r.lastExit ? `, last exit ${r.lastExit}` : "";
+    lines.push(
+      `rsyslogd    ${r.state} (${r.mode}, pid ${r.pid}), ${r.restarts} restart(s)${last}, ${probe}`,
+    );
+  }
+  for (const [i, c] of s.collectors.entries()) {
+    const mark = c.state === "up" ? paint("32", "up") : paint("31", c.state);
+    const error = c.state !== "up" && c.lastError ? ` ${c.lastError}` : "";
+    lines.push(
+      `${i === 0 ? "collectors" : "          "}  ${c.address} (${c.protocol}) ${mark} since ${
+        c.since.slice(11, 19)
+      }${error}`,
+    );
+  }
+  const sp = s.spool;
+  lines.push(
+    `spool       ${n(sp.messages)} messages, ${bytes(sp.bytes)}, oldest ${sp.oldestAgeSeconds}s, ` +
+      `dropped ${n(sp.dropped)}, corrupt ${n(sp.corrupt)}`,
+  );
+  if (s.rates) {
+    lines.push(
+      `rates       ${n(s.rates.received)}/s in, ${n(s.rates.forwarded)}/s out, ${
+        n(s.rates.dropped)
+      }/s dropped (last minute)`,
+    );
+  }
+  const c = s.counters;
+  lines.push(
+    `counters    received ${n(c.received)}, forwarded ${n(c.forwarded)}, dropped ${
+      n(c.dropped)
+    }, malformed ${n(c.malformed)}, truncated ${n(c.truncated)}`,
+  );
+  lines.push(
+    `agent       ${s.agent.version}, pid ${s.agent.pid}, up ${duration(s.agent.uptimeSeconds)}`,
+  );
+  return lines.join("\n") + "\n";
+}
+
+function n(v: number): string {
+  return Math.round(v).toLocaleString("en-US");
+}
+
+function bytes(v: number): string {
+  if (v < 1024) return `${v} B`;
+  if (v < 1024 * 1024) return `${(v / 1024).toFixed(1)} KiB`;
+  if (v < 1024 ** 3) return `${(v / 1024 / 1024).toFixed(1)} MiB`;
+  return `${(v / 1024 ** 3).toFixed(2)} GiB`;
+}
+
+function duration(secs: number): string {
+  if (secs < 60) return `${secs}s`;
+  if (secs < 3600) return `${Math.floor(secs / 60)}m${secs % 60}s`;
+  if (secs < 86400) return `${Math.floor(secs / 3600)}h${Math.floor(secs % 3600 / 60)}m`;
+  return `${Math.floor(secs / 86400)}d${Math.floor(secs % 86400 / 3600)}h`;
+}

@@ -1,0 +1,110 @@
+/**
+ * Prometheus text exposition of the agent's status.
+ *
+ * @module
+ */
+
+import type { Status } from "./status.ts";
+
+type Kind = "counter" | "gauge";
+
+/** Escapes a label value for the text format. */
+function label(value: string): string {
+  return value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+}
+
+/**
+ * Renders `status` in the Prometheus text format (version 0.0.4): every
+ * family with `# HELP` and `# TYPE`, counters ending in `_total`, names prefixed
+ * `syslog_agent_`.
+ *
+ * @example
+ * ```ts
+ * const body = renderMetrics(agent.status());
+ * ```
+ */
+export function renderMetrics(status: Status): string {
+  const out: string[] = [];
+  const family = (
+    name: string,
+    kind: Kind,
+    help: string,
+    samples: [labels: string, value: number][],
+  ) => {
+    out.push(`# HELP syslog_agent_${name} ${help}`, `# TYPE syslog_agent_${name} ${kind}`);
+    for (const [labels, value] of samples) out.push(`syslog_agent_${name}${labels} ${value}`);
+  };
+  const c = status.counters;
+  family("build_info", "gauge", "Version of the running agent.", [
+    [`{version="${label(status.agent.version)}",deno="${label(Deno.version.deno)}"}`, 1],
+  ]);
+  family("uptime_seconds", "gauge", "Seconds since the agent started.", [[
+    "",
+    status.agent.uptimeSeconds,
+  ]]);
+  family("received_messages_total", "counter", "Messages accepted from inputs.", [[
+    "",
+    c.received,
+  ]]);
+  family("forwarded_messages_total", "counter", "Messages written to a collector.", [[
+    "",
+    c.forwarded,
+  ]]);
+  family("dropped_messages_total", "counter", "Messages dropped because the spool was full.", [[
+    "",
+    c.dropped,
+  ]]);
+  family("malformed_frames_total", "counter", "Frames with a framing error.", [["", c.malformed]]);
+  family("truncated_messages_total", "counter", "Messages cut to the maximum size.", [[
+    "",
+    c.truncated,
+  ]]);
+  family("spool_messages", "gauge", "Messages in the spool not yet forwarded.", [[
+    "",
+    status.spool.messages,
+  ]]);
+  family("spool_bytes", "gauge", "Bytes of the spool's files.", [["", status.spool.bytes]]);
+  family("spool_oldest_age_seconds", "gauge", "Age of the oldest spooled message.", [[
+    "",
+    status.spool.oldestAgeSeconds,
+  ]]);
+  family("spool_corrupt_records_total", "counter", "Damaged spool records skipped.", [[
+    "",
+    status.spool.corrupt,
+  ]]);
+  family(
+    "collector_up",
+    "gauge",
+    "1 when the collector is connected and taking writes.",
+    status.collectors.map((col) => [
+      `{address="${label(col.address)}",protocol="${label(col.protocol)}"}`,
+      col.state === "up" ? 1 : 0,
+    ]),
+  );
+  const r = status.rsyslogd;
+  family("rsyslogd_up", "gauge", "1 when the managed rsyslogd runs (unmanaged: absent).", [
+    ...(r.mode === "off" ? [] : [["", r.state === "running" ? 1 : 0] as [string, number]]),
+  ]);
+  family("rsyslogd_restarts_total", "counter", "Restarts of rsyslogd by the agent.", [[
+    "",
+    r.restarts,
+  ]]);
+  if (r.mode !== "off") {
+    family("rsyslogd_probe_ok", "gauge", "1 when the last canary came back in time.", [[
+      "",
+      r.probe.ok ? 1 : 0,
+    ]]);
+    family("rsyslogd_probe_latency_seconds", "gauge", "Round trip of the last canary.", [[
+      "",
+      r.probe.latencyMs / 1000,
+    ]]);
+  }
+  const state = status.state;
+  family(
+    "state",
+    "gauge",
+    "1 for the agent's overall state.",
+    (["ok", "degraded", "critical"] as const).map((s) => [`{state="${s}"}`, state === s ? 1 : 0]),
+  );
+  return out.join("\n") + "\n";
+}
