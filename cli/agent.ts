@@ -13,6 +13,11 @@ import { Ingest } from "../relay/ingest.ts";
 import { Queue } from "../relay/queue.ts";
 import { StreamInput } from "../relay/stream_input.ts";
 import { UdpInput } from "../relay/udp_input.ts";
+import { RelpInput } from "../relay/relp_input.ts";
+import type { InputConfig } from "../config/config.ts";
+
+/** Any of the listening inputs. */
+type Input = StreamInput | UdpInput | RelpInput;
 import { Spool } from "../spool/spool.ts";
 import { buildStatus, type Status } from "../control/status.ts";
 import { ConfigError } from "../config/config_error.ts";
@@ -20,6 +25,7 @@ import { parseAddress } from "../config/address.ts";
 import { renderMetrics } from "../control/metrics.ts";
 import { SdNotify } from "../control/sd_notify.ts";
 import { VERSION } from "./version.ts";
+import { Watchdog, type WatchdogOptions } from "../watchdog/watchdog.ts";
 
 /** Options of {@linkcode Agent.start}. */
 export interface AgentOptions {
@@ -27,6 +33,8 @@ export interface AgentOptions {
   load?: () => Promise<Config>;
   /** systemd notifications; default from `NOTIFY_SOCKET` and `WATCHDOG_USEC`. */
   notify?: SdNotify;
+  /** Clock, spawner and restart tuning of the rsyslogd watchdog (tests, benchmarks). */
+  watchdog?: WatchdogOptions;
 }
 
 /**
@@ -50,7 +58,7 @@ export class Agent {
   #queue!: Queue;
   #forwarder!: Forwarder;
   #ingest!: Ingest;
-  #inputs: (StreamInput | UdpInput)[] = [];
+  #inputs: Input[] = [];
   #control: ControlServer | undefined;
   /** Counter samples, one a second over the last minute, for rates and recent drops. */
   #history: { at: number; received: number; forwarded: number; dropped: number }[] = [];
@@ -61,12 +69,15 @@ export class Agent {
   #notifier: ReturnType<typeof setInterval> | undefined;
   #statusLine = "";
   #reloading: Promise<string> | undefined;
+  #watchdog: Watchdog | undefined;
+  #watchdogOptions: WatchdogOptions;
 
   private constructor(config: Config, log: Logger, opts: AgentOptions) {
     this.#config = config;
     this.#log = log;
     this.#load = opts.load;
     this.#notify = opts.notify ?? SdNotify.fromEnv();
+    this.#watchdogOptions = opts.watchdog ?? {};
   }
 
   /** Starts an agent; throws with a message naming what failed and the fix. */
@@ -83,32 +94,21 @@ export class Agent {
 
   async #start(): Promise<void> {
     const cfg = this.#config;
-    const relp = cfg.inputs.find((i) => i.type === "relp");
-    if (relp) {
-      throw new Error(
-        `input relp:${relp.address}: RELP inputs are not available in this version; use type "tcp"`,
-      );
-    }
-    const other = cfg.collectors.find((c) => c.protocol !== "tcp");
-    if (other) {
-      throw new Error(
-        `collector ${other.address}: protocol "${other.protocol}" is not available in this version; use "tcp"`,
-      );
-    }
     const maxRecord = Math.max(65536, ...cfg.inputs.map((i) => i.maxMessageSize));
     this.#spool = await Spool.open(cfg.spool, maxRecord, this.#log);
     this.#spool.onDrop = (n) => this.#counters.dropped += n;
     this.#queue = new Queue(this.#spool, cfg.spool.mode);
     this.#forwarder = new Forwarder(cfg.collectors, this.#queue, this.#counters, this.#log);
     this.#ingest = new Ingest(this.#counters, (b) => this.#queue.push(b), maxRecord);
-    for (const input of cfg.inputs) {
-      this.#inputs.push(
-        input.type === "udp"
-          ? new UdpInput(input, this.#ingest, this.#counters)
-          : new StreamInput(input, this.#ingest, this.#counters, this.#log),
-      );
-    }
+    this.#ingest.backpressure = () => this.#spool.backlog();
+    for (const input of cfg.inputs) this.#inputs.push(this.#makeInput(input));
     for (const input of this.#inputs) await input.listen();
+    if (cfg.rsyslogd.mode !== "off") {
+      // After the inputs: the canaries come back through them.
+      this.#watchdog = new Watchdog(cfg.rsyslogd, this.#log, this.#watchdogOptions);
+      this.#ingest.filter = this.#watchdog.filter;
+      await this.#watchdog.start();
+    }
     this.#control = new ControlServer(
       cfg.control.socket,
       cfg.control.group,
@@ -141,6 +141,10 @@ export class Agent {
       memory: this.#queue.memory,
       counters: this.#counters,
       droppedLastMinute: this.#counters.dropped - minuteAgo.dropped,
+      ...(this.#watchdog === undefined ? {} : {
+        rsyslogd: this.#watchdog.status(),
+        rsyslogdProblem: this.#watchdog.problem(),
+      }),
     });
   }
 
@@ -153,6 +157,9 @@ export class Agent {
     if (this.#notifier !== undefined) clearInterval(this.#notifier);
     if (this.#sampler !== undefined) clearInterval(this.#sampler);
     await this.#metrics?.shutdown();
+    // A child rsyslogd is ended while the inputs still listen: what it flushes
+    // on SIGTERM reaches the spool instead of being lost.
+    await this.#watchdog?.stop();
     for (const input of this.#inputs) input.close();
     this.#ingest?.flush();
     const inHand = this.#forwarder ? await this.#forwarder.stop() : [];
@@ -161,6 +168,27 @@ export class Agent {
     this.#notify.close();
     const spooled = this.#spool?.stats().messages ?? 0;
     this.#log.info(`agent: stopped; ${spooled} message(s) left in the spool`);
+  }
+
+  /**
+   * The input for `cfg`. A RELP input acknowledges a message once the queue
+   * has it safely (written to the spool when it goes through the spool).
+   */
+  #makeInput(cfg: InputConfig): Input {
+    switch (cfg.type) {
+      case "udp":
+        return new UdpInput(cfg, this.#ingest, this.#counters);
+      case "relp":
+        return new RelpInput(
+          cfg,
+          this.#ingest,
+          () => this.#queue.settled(),
+          this.#counters,
+          this.#log,
+        );
+      default:
+        return new StreamInput(cfg, this.#ingest, this.#counters, this.#log);
+    }
   }
 
   #sample(): void {
@@ -216,7 +244,7 @@ export class Agent {
     try {
       this.#log.configure(next.log);
       // Inputs: keep the unchanged ones, rebind the rest.
-      const kept: (StreamInput | UdpInput)[] = [];
+      const kept: Input[] = [];
       const curKeys = cur.inputs.map((i) => JSON.stringify(i));
       const nextKeys = next.inputs.map((i) => JSON.stringify(i));
       for (const [i, input] of this.#inputs.entries()) {
@@ -226,16 +254,14 @@ export class Agent {
           done.push(`input ${input.name} closed`);
         }
       }
-      const inputs: (StreamInput | UdpInput)[] = [];
+      const inputs: Input[] = [];
       for (const [i, cfg] of next.inputs.entries()) {
         const old = curKeys.indexOf(nextKeys[i]!);
         if (old >= 0 && kept.includes(this.#inputs[old]!)) {
           inputs.push(this.#inputs[old]!);
           continue;
         }
-        const input = cfg.type === "udp"
-          ? new UdpInput(cfg, this.#ingest, this.#counters)
-          : new StreamInput(cfg, this.#ingest, this.#counters, this.#log);
+        const input = this.#makeInput(cfg);
         await input.listen();
         inputs.push(input);
         done.push(`input ${input.name} listening`);
@@ -337,8 +363,19 @@ export class Agent {
         );
       case "reload":
         return this.reload();
+      case "rotate":
+        if (this.#watchdog === undefined) {
+          return Promise.reject(
+            new Error(
+              'rotate: rsyslogd is not managed by the agent (rsyslogd.mode is "off"); set rsyslogd.mode to "child" or "external", or HUP rsyslogd yourself (/usr/lib/rsyslog/rsyslog-rotate)',
+            ),
+          );
+        }
+        return this.#watchdog.rotate();
       default:
-        return Promise.reject(new Error(`unknown command "${command}"; known: status, reload`));
+        return Promise.reject(
+          new Error(`unknown command "${command}"; known: status, reload, rotate`),
+        );
     }
   }
 }

@@ -12,6 +12,11 @@ export interface FrameSink {
   frames(src: Uint8Array, start: number, end: number, count: number): void;
   /** One message body, to be framed by the sink. */
   message(src: Uint8Array, start: number, end: number): void;
+  /**
+   * Inputs call this before each read: a promise means "wait for it first" (the
+   * spool's writes have fallen behind), undefined means "go on".
+   */
+  ready?(): Promise<void> | undefined;
 }
 
 const SP = 0x20;

@@ -33,6 +33,7 @@ export class Ingest implements FrameSink {
   #count = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #filter: ((src: Uint8Array, start: number, end: number) => boolean) | undefined;
+  #ready: () => Promise<void> | undefined = () => undefined;
 
   /**
    * @param counters `received` is counted here
@@ -52,6 +53,16 @@ export class Ingest implements FrameSink {
    */
   set filter(fn: ((src: Uint8Array, start: number, end: number) => boolean) | undefined) {
     this.#filter = fn;
+  }
+
+  /** Sets what {@linkcode Ingest.ready} asks: the spool's write backlog. */
+  set backpressure(fn: () => Promise<void> | undefined) {
+    this.#ready = fn;
+  }
+
+  /** {@inheritDoc FrameSink.ready} */
+  ready(): Promise<void> | undefined {
+    return this.#ready();
   }
 
   /** {@inheritDoc FrameSink.frames} */

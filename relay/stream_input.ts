@@ -120,6 +120,8 @@ export class StreamInput {
     const framer = new StreamFramer(this.#sink, this.#counters, this.#cfg.maxMessageSize);
     try {
       for (;;) {
+        const wait = this.#sink.ready?.();
+        if (wait !== undefined) await wait;
         const n = await conn.read(framer.space);
         if (n === null) break;
         c.lastActive = Date.now();

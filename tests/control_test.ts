@@ -107,6 +107,27 @@ Deno.test(
       assert.equal(critical.state, "critical");
       assert.match(critical.reasons[0], /dropped/);
 
+      // --watch redraws until Ctrl-C (plain text when not on a terminal).
+      const watch = new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-all", MAIN, "status", "--watch", "--socket", socket],
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const chunks: string[] = [];
+      const reading = (async () => {
+        for await (const c of watch.stdout) chunks.push(dec.decode(c));
+      })();
+      await waitFor(() => chunks.join("").split("agent: CRITICAL").length > 2, {
+        timeoutMs: 10_000,
+        what: "two redraws of --watch",
+      });
+      watch.kill("SIGINT");
+      const watched = await watch.status;
+      await reading;
+      await watch.stderr.cancel();
+      assert.equal(watched.code, 2, "--watch exits with the state's code on Ctrl-C");
+      assert.ok(!chunks.join("").includes("\x1b["), "no colour when not on a terminal");
+
       await agent.stop();
       const gone = await cli("status", "--socket", socket);
       assert.equal(gone.code, 3);
