@@ -10,6 +10,7 @@ import { checkConfig } from "./cli/check_config.ts";
 import { help } from "./cli/help.ts";
 import { run } from "./cli/run.ts";
 import { statusCommand } from "./cli/status.ts";
+import { rotateCommand } from "./watchdog/rotate_command.ts";
 import { controlRequest, UnreachableError } from "./cli/control_client.ts";
 import { configPath } from "./config/config_path.ts";
 import { loadConfig } from "./config/load_config.ts";
@@ -67,6 +68,10 @@ async function main(args: string[]): Promise<number> {
       );
       console.log(result);
       return 0;
+    }
+    case "rotate": {
+      const { values } = parse({ socket: { type: "string" }, config: { type: "string" } });
+      return await rotateCommand(await controlSocket(values.socket, values.config));
     }
     case "check-config": {
       const { positionals } = parse({}, 1);

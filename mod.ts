@@ -22,4 +22,5 @@ export { Spool } from "./spool/spool.ts";
 export { StreamFramer } from "./relay/framer.ts";
 export { Forwarder } from "./relay/forwarder.ts";
 export { Queue } from "./relay/queue.ts";
+export { type RotateResult, Watchdog, type WatchdogOptions } from "./watchdog/watchdog.ts";
 export type { Status } from "./control/status.ts";

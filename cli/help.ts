@@ -17,6 +17,11 @@ const USAGE: Record<string, string> = {
   reload: `agent reload [--socket P] [--config PATH]
   Re-read the config (same as SIGHUP to the agent). An invalid config is rejected
   with the reason and the running config stays (exit 1); 3 when not reachable.`,
+  rotate: `agent rotate [--socket P] [--config PATH]
+  For logrotate's postrotate: the agent sends rsyslogd SIGHUP, then proves it
+  survived (same process alive, a canary back through rsyslogd); otherwise it
+  restarts rsyslogd. Exit 0 when rsyslogd is healthy afterwards (a restart is
+  reported on stderr), 1 when it is not, 3 when the agent is not reachable.`,
   "check-config": `agent check-config [PATH]
   Validate a config file. Exit 0 when valid, 2 with one line per problem otherwise.`,
   version: `agent version

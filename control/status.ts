@@ -16,7 +16,7 @@ export interface RsyslogdStatus {
   /** 0 when not running or not managed. */
   pid: number;
   restarts: number;
-  /** How the last run ended (`exit code 1`, `signal SIGKILL`), "" if none. */
+  /** How the last run ended (`pid 42 exited with code 1`, `pid 42 killed by SIGKILL`), "" if none. */
   lastExit: string;
   /** ISO 8601 UTC, "" if never. */
   lastRestartAt: string;
@@ -66,12 +66,16 @@ export interface StatusInput {
   droppedLastMinute: number;
   /** The watchdog's view, when rsyslogd is managed. */
   rsyslogd?: RsyslogdStatus;
+  /** Why rsyslogd is failed, down, restarting or failing its probe; "" or absent when fine. */
+  rsyslogdProblem?: string;
 }
 
 /**
  * Builds the status and its overall state: `critical` when messages were dropped
- * in the last minute, `degraded` when a collector is down or the spool holds
- * messages, `ok` otherwise. Reasons come most severe first.
+ * in the last minute or a managed rsyslogd is down or failed, `degraded` when a
+ * collector is down, the spool holds messages, or rsyslogd is restarting, fails
+ * its probe or restarted in the last 5 minutes; `ok` otherwise. Reasons come
+ * most severe first.
  */
 export function buildStatus(s: StatusInput): Status {
   const critical: string[] = [];
@@ -90,6 +94,7 @@ export function buildStatus(s: StatusInput): Status {
       `spooling: ${s.spool.messages} message(s) on disk, oldest ${s.spool.oldestAgeSeconds}s`,
     );
   }
+  rsyslogdReasons(s, critical, degraded);
   const c = s.counters;
   return {
     state: critical.length > 0 ? "critical" : degraded.length > 0 ? "degraded" : "ok",
@@ -110,4 +115,30 @@ export function buildStatus(s: StatusInput): Status {
       truncated: c.truncated,
     },
   };
+}
+
+/** rsyslogd restarted within this long makes the status degraded. */
+const RECENT_RESTART_MS = 5 * 60_000;
+
+/**
+ * A managed rsyslogd that is down or failed is critical; one that is
+ * restarting, fails its probe or restarted in the last 5 minutes is degraded.
+ */
+function rsyslogdReasons(s: StatusInput, critical: string[], degraded: string[]): void {
+  const r = s.rsyslogd;
+  if (r === undefined || r.mode === "off") return;
+  const why = s.rsyslogdProblem ? `: ${s.rsyslogdProblem}` : "";
+  if (r.state === "down" || r.state === "failed") critical.push(`rsyslogd ${r.state}${why}`);
+  else if (r.state === "restarting") degraded.push(`rsyslogd restarting${why}`);
+  else if (why !== "") degraded.push(`rsyslogd probe failing${why}`);
+  if (r.lastRestartAt !== "") {
+    const ago = s.now - Date.parse(r.lastRestartAt);
+    if (ago < RECENT_RESTART_MS) {
+      degraded.push(
+        `rsyslogd restarted ${
+          Math.max(0, Math.round(ago / 1000))
+        }s ago (${r.restarts} restart(s); last exit: ${r.lastExit})`,
+      );
+    }
+  }
 }

@@ -1,0 +1,204 @@
+/**
+ * `rsyslogd.mode = "external"`: rsyslogd belongs to someone else (systemd);
+ * the agent watches it and runs `restartCommand` when it is gone.
+ *
+ * @module
+ */
+
+import type { Logger } from "../control/logger.ts";
+import { type Clock, sleep } from "../relay/clock.ts";
+import type { Keeper, KeeperEvents } from "./_keeper.ts";
+import { findRsyslogd, isAlive, type ProcessId } from "./_proc.ts";
+import type { RestartPolicy } from "./restart_policy.ts";
+import type { Spawner } from "./spawner.ts";
+
+/** What an {@linkcode ExternalKeeper} needs. */
+export interface ExternalKeeperOptions {
+  /** `rsyslogd.pidFile`; when the file does not exist, the process list is searched. */
+  pidFile: string;
+  /** `rsyslogd.restartCommand`. */
+  restartCommand: string[];
+  /** SIGKILL this long after SIGTERM when the process has not exited. */
+  killDeadlineMs: number;
+  clock: Clock;
+  spawner: Spawner;
+  policy: RestartPolicy;
+  log: Logger;
+  events: KeeperEvents;
+}
+
+/** How often the process is checked. */
+const POLL_MS = 100;
+/** After it vanished, this long for its owner (systemd's `Restart=`) to bring it back first. */
+const GRACE_MS = 500;
+/** The restart command gets this long. */
+const COMMAND_TIMEOUT_MS = 60_000;
+/** After the restart command, this long for the new process to show up. */
+const APPEAR_MS = 10_000;
+
+/**
+ * Finds rsyslogd (by `pidFile`, or by name in /proc), polls it every 100 ms,
+ * and when it is gone (or was never found) waits the backoff (at least
+ * 500 ms, in which systemd may restart it on its own), then runs
+ * `restartCommand` and waits up to 10 s for the new process. Each time it is
+ * gone counts as a death for the {@linkcode RestartPolicy}.
+ *
+ * @example
+ * ```ts
+ * const keeper = new ExternalKeeper({ pidFile, restartCommand, killDeadlineMs: 5000, clock, spawner, policy, log, events });
+ * keeper.start();
+ * ```
+ */
+export class ExternalKeeper implements Keeper {
+  #o: ExternalKeeperOptions;
+  #proc: ProcessId | undefined;
+  #stopping = false;
+  #abort = new AbortController();
+  #loop: Promise<void> | undefined;
+
+  constructor(opts: ExternalKeeperOptions) {
+    this.#o = opts;
+  }
+
+  /** {@inheritDoc Keeper.pid} */
+  get pid(): number | undefined {
+    return this.#proc?.pid;
+  }
+
+  /** {@inheritDoc Keeper.start} */
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  /** {@inheritDoc Keeper.signal} */
+  signal(signal: Deno.Signal): boolean {
+    return this.#proc !== undefined && this.#o.spawner.signal(this.#proc.pid, signal);
+  }
+
+  /** {@inheritDoc Keeper.kill} */
+  async kill(_reason: string): Promise<void> {
+    const proc = this.#proc;
+    if (proc === undefined) return;
+    const { spawner, clock, killDeadlineMs, log } = this.#o;
+    spawner.signal(proc.pid, "SIGTERM");
+    spawner.signal(proc.pid, "SIGCONT");
+    if (!(await this.#goneWithin(proc, killDeadlineMs))) {
+      log.warn(
+        `watchdog: rsyslogd (pid ${proc.pid}) did not exit within ${killDeadlineMs} ms of SIGTERM; sending SIGKILL`,
+      );
+      spawner.signal(proc.pid, "SIGKILL");
+      await this.#goneWithin(proc, killDeadlineMs);
+    }
+    // The watch loop notices it is gone within one poll.
+    const deadline = clock.now() + 2 * POLL_MS + 100;
+    while (this.#proc === proc && !this.#stopping && clock.now() < deadline) {
+      await sleep(clock, 10, this.#abort.signal);
+    }
+  }
+
+  /** {@inheritDoc Keeper.stop} */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#abort.abort();
+    // A restart command in progress is not waited for beyond a second.
+    const timer = new AbortController();
+    await Promise.race([this.#loop, sleep(this.#o.clock, 1000, timer.signal)]);
+    timer.abort();
+  }
+
+  async #run(): Promise<void> {
+    const { policy, events, log, pidFile, clock } = this.#o;
+    let first = true;
+    while (!this.#stopping) {
+      const found = await findRsyslogd(pidFile);
+      if (found !== undefined) {
+        this.#proc = found;
+        policy.started();
+        events.started(found.pid);
+        while (!this.#stopping && await isAlive(found)) {
+          await sleep(clock, POLL_MS, this.#abort.signal);
+        }
+        this.#proc = undefined;
+        if (this.#stopping) return;
+        events.exited(found.pid, "is gone");
+      } else if (first) {
+        log.warn(
+          `watchdog: rsyslogd is not running (no live pid in ${pidFile}, or no process named rsyslogd when that file does not exist)`,
+        );
+      }
+      first = false;
+      const delay = Math.max(policy.died(), GRACE_MS);
+      const o = policy.options;
+      events.waiting(
+        delay,
+        policy.failing
+          ? `crash loop: rsyslogd was gone ${policy.recentDeaths} times within ${
+            o.windowMs / 1000
+          } s; running the restart command every ${o.capMs / 1000} s until it stays up for ${
+            o.stableMs / 1000
+          } s`
+          : undefined,
+      );
+      if (await this.#appears(delay)) continue;
+      if (this.#stopping) return;
+      await this.#restart();
+      if (this.#stopping) return;
+      if (!(await this.#appears(APPEAR_MS))) {
+        log.error(
+          `watchdog: no rsyslogd appeared within ${
+            APPEAR_MS / 1000
+          } s of the restart command; check rsyslogd.restartCommand and rsyslogd.pidFile`,
+        );
+      }
+    }
+  }
+
+  /** Polls for a live rsyslogd for up to `ms`; true when there is one. */
+  async #appears(ms: number): Promise<boolean> {
+    const { clock, pidFile } = this.#o;
+    const deadline = clock.now() + ms;
+    for (;;) {
+      if (this.#stopping) return false;
+      if (clock.now() >= deadline) return false;
+      await sleep(clock, Math.min(POLL_MS, deadline - clock.now()), this.#abort.signal);
+      if (!this.#stopping && await findRsyslogd(pidFile) !== undefined) return true;
+    }
+  }
+
+  async #restart(): Promise<void> {
+    const { restartCommand, spawner, log } = this.#o;
+    const shown = restartCommand.join(" ");
+    log.warn(`watchdog: running the restart command: ${shown}`);
+    try {
+      const r = await spawner.run(restartCommand, COMMAND_TIMEOUT_MS);
+      const out = r.output === "" ? "" : `: ${r.output.split("\n").slice(0, 5).join(" | ")}`;
+      if (r.timedOut) {
+        log.error(
+          `watchdog: restart command "${shown}" killed after ${COMMAND_TIMEOUT_MS} ms${out}`,
+        );
+      } else if (r.code !== 0) {
+        log.error(`watchdog: restart command "${shown}" exited with code ${r.code}${out}`);
+      } else {
+        log.info(`watchdog: restart command "${shown}" done${out}`);
+      }
+    } catch (e) {
+      const why = e instanceof Deno.errors.NotFound
+        ? "no such file"
+        : e instanceof Error
+        ? e.message
+        : String(e);
+      log.error(
+        `watchdog: cannot run the restart command "${shown}": ${why}; fix rsyslogd.restartCommand`,
+      );
+    }
+  }
+
+  async #goneWithin(proc: ProcessId, ms: number): Promise<boolean> {
+    const deadline = this.#o.clock.now() + ms;
+    while (await isAlive(proc)) {
+      if (this.#o.clock.now() >= deadline) return false;
+      await sleep(this.#o.clock, 20);
+    }
+    return true;
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * `agent rotate`: logrotate's postrotate hook.
+ *
+ * @module
+ */
+
+import { controlRequest, UnreachableError } from "../cli/control_client.ts";
+
+/** The agent's answer to `{"command":"rotate"}` (see `watchdog/watchdog.ts`). */
+interface RotateAnswer {
+  pid: number;
+  restarted: boolean;
+  message: string;
+}
+
+/** A rotate may have to wait for a HUP, a kill deadline and a restart: give it this long. */
+const ROTATE_TIMEOUT_MS = 60_000;
+
+/**
+ * Asks the agent at `socket` to HUP rsyslogd and prove it survived. Resolves
+ * to 0 when rsyslogd is healthy afterwards (also after a restart, which is
+ * reported), 1 with the agent's reason when it is not. Throws
+ * {@linkcode UnreachableError} (exit 3) when the agent cannot be reached.
+ */
+export async function rotateCommand(
+  socket: string,
+  out: (line: string) => void = console.log,
+  err: (line: string) => void = console.error,
+): Promise<number> {
+  let answer: RotateAnswer;
+  try {
+    answer = await controlRequest(socket, { command: "rotate" }, ROTATE_TIMEOUT_MS) as RotateAnswer;
+  } catch (e) {
+    if (e instanceof UnreachableError) throw e;
+    err(e instanceof Error ? e.message : String(e));
+    return 1;
+  }
+  if (answer.restarted) err(`agent: rotate: ${answer.message}`);
+  else out(`agent: rotate: ${answer.message}`);
+  return 0;
+}
