@@ -134,6 +134,21 @@ function collector(s: Section): CollectorConfig {
     const [missing, given] = cert === "" ? ["cert", "key"] : ["key", "cert"];
     s.report(s.pathOf(missing), `missing, expected a file path because "${given}" is set`);
   }
+  if (protocol === "relp") {
+    for (const k of ["framing", "replayWindow"]) {
+      s.forbid(k, `not allowed with protocol "relp" (RELP acknowledges every message)`);
+    }
+  }
+  const serverName = s.get("serverName", "", string);
+  const host = /^\[?(.*?)\]?:\d+$/.exec(address)?.[1] ?? "";
+  if (protocol === "tls" && cert !== "" && serverName !== "" && serverName !== host) {
+    s.report(
+      s.pathOf("serverName"),
+      `cannot be combined with a client certificate (cert/key): the certificate is checked against the address's host; put ${
+        show(serverName)
+      } in address instead, got ${show(serverName)}`,
+    );
+  }
   return {
     address,
     protocol,
@@ -142,7 +157,7 @@ function collector(s: Section): CollectorConfig {
     ca: s.get("ca", "", string),
     cert,
     key,
-    serverName: s.get("serverName", "", string),
+    serverName,
     connectTimeoutMs: s.get("connectTimeoutMs", 5000, duration),
     writeTimeoutMs: s.get("writeTimeoutMs", 5000, duration),
   };

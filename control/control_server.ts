@@ -14,6 +14,10 @@ export type ControlHandler = (
 
 /** Requests longer than this are answered with an error and the connection is closed. */
 const MAX_REQUEST = 64 * 1024;
+/** Connections beyond this many open ones are closed at once. */
+const MAX_CONNECTIONS = 64;
+/** A connection that sends no complete request for this long is closed. */
+const IDLE_MS = 60_000;
 const LF = 0x0a;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -77,10 +81,22 @@ export class ControlServer {
   }
 
   async #accept(listener: Deno.Listener): Promise<void> {
-    try {
-      for await (const conn of listener) this.#serve(conn);
-    } catch {
-      // Closed.
+    for (;;) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (e) {
+        if (e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted) return;
+        // Out of file descriptors and the like: keep the socket, try again shortly.
+        this.#log.warn(`control: accept failed: ${e instanceof Error ? e.message : e}`);
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      if (this.#conns.size >= MAX_CONNECTIONS) {
+        closeQuietly(conn);
+        continue;
+      }
+      this.#serve(conn);
     }
   }
 
@@ -88,9 +104,12 @@ export class ControlServer {
     this.#conns.add(conn);
     const buf = new Uint8Array(MAX_REQUEST + 1);
     let fill = 0;
+    let idle = setTimeout(() => closeQuietly(conn), IDLE_MS);
     try {
       for (;;) {
         const n = await conn.read(buf.subarray(fill));
+        clearTimeout(idle);
+        idle = setTimeout(() => closeQuietly(conn), IDLE_MS);
         if (n === null) break;
         fill += n;
         let nl: number;
@@ -108,6 +127,7 @@ export class ControlServer {
     } catch (e) {
       this.#log.debug(`control: connection ended: ${e instanceof Error ? e.message : e}`);
     } finally {
+      clearTimeout(idle);
       this.#conns.delete(conn);
       closeQuietly(conn);
     }

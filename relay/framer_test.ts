@@ -243,6 +243,7 @@ Deno.test("framer: an over-long LF line is cut to max and skipped up to its LF",
 Deno.test("framer: a malformed octet count is counted and the frame taken as LF-terminated", () => {
   const cases: [string, string][] = [
     ["99999999999 x", "99999999999 x"], // more than 9 digits
+    ["0000000005 <13>x", "0000000005 <13>x"], // 10 digits, then SP
     ["12x<13>abc", "12x<13>abc"], // digits not followed by SP
     ["0 <13>zero", "0 <13>zero"], // a count of 0
   ];

@@ -38,6 +38,8 @@ export class Queue {
   #spooling: boolean;
   #up = false;
   #wake: ((taken: boolean) => void) | undefined;
+  /** An interrupt that came while `take` was not waiting: the next wait returns at once. */
+  #interrupted = false;
 
   /**
    * @param spool the spool behind the memory tier
@@ -109,6 +111,10 @@ export class Queue {
         if (!this.#always && this.#up && !this.#spool.hasUnread) this.#spooling = false;
       }
       if (this.#memHead < this.#mem.length) continue;
+      if (this.#interrupted) {
+        this.#interrupted = false;
+        return undefined;
+      }
       // Wait for a push; poll now and then in case the spool has data it could not read yet.
       const taken = await new Promise<boolean>((resolve) => {
         this.#wake = resolve;
@@ -118,16 +124,31 @@ export class Queue {
     }
   }
 
+  /**
+   * Resolves once every batch pushed so far is safely queued: at once while
+   * batches are held in memory (`fallback` mode, collector keeping up); on the
+   * spool path once the spool has written them (see `Spool.settled`), so that
+   * with `always` an acknowledged message survives a `kill -9`.
+   */
+  settled(): Promise<void> {
+    return this.#spooling ? this.#spool.settled() : Promise.resolve();
+  }
+
   /** Marks a taken batch delivered: a batch read from the spool is checkpointed. */
   ack(batch: Batch): void {
     if (batch.end !== undefined) this.#spool.ack(batch.end);
   }
 
-  /** Makes a waiting {@linkcode Queue.take} return `undefined`. */
+  /**
+   * Makes a waiting {@linkcode Queue.take} return `undefined`; when none is
+   * waiting (it is reading the spool), the next one that would wait returns
+   * `undefined` instead.
+   */
   interrupt(): void {
     const wake = this.#wake;
     this.#wake = undefined;
-    wake?.(false);
+    if (wake) wake(false);
+    else this.#interrupted = true;
   }
 
   /**

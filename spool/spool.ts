@@ -17,6 +17,10 @@ const FIRST_ID = 1_000_000_000_000;
 const CHUNK_BYTES = 256 * 1024;
 /** Bytes waiting to be written beyond which appends are dropped rather than held in memory. */
 const MAX_PENDING_WRITE = 64 * 1024 * 1024;
+/** Bytes waiting to be written beyond which inputs pause their reads (see `backlog`)... */
+const BACKLOG_HIGH = 8 * 1024 * 1024;
+/** ...until the write loop has brought them under this. */
+const BACKLOG_LOW = 2 * 1024 * 1024;
 
 interface Segment {
   id: number;
@@ -37,6 +41,8 @@ interface WriteChunk {
   seg: Segment;
   data: Uint8Array;
   records: number;
+  /** Its place in the order of chunks handed to the write loop (1, 2, …). */
+  seq: number;
 }
 
 /** Spool figures for status. */
@@ -113,9 +119,15 @@ export class Spool {
   #unsynced = false;
   #lastSync = 0;
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  #backlog: { promise: Promise<void>; resolve: () => void } | undefined;
   #tickTimer: ReturnType<typeof setInterval> | undefined;
   /** Set while writes fail (disk full, I/O error); cleared by the next good write. */
   #writeError: Error | undefined;
+  /** Chunks handed to the write loop, and how many of them it has finished. */
+  #chunksQueued = 0;
+  #chunksDone = 0;
+  /** Callers of `settled`, each waiting for the write loop to finish chunk `seq`. */
+  #settledWaiters: { seq: number; resolve: () => void }[] = [];
 
   // Acknowledged position and its checkpoint file.
   #ackSeg = -1;
@@ -156,7 +168,8 @@ export class Spool {
 
   /** Figures for status. */
   stats(now = Date.now()): SpoolStats {
-    const head = this.#unread > 0 ? this.#rSeg : undefined;
+    // Before the first read there is no read segment yet: the oldest is the first one.
+    const head = this.#unread > 0 ? this.#rSeg ?? this.#segments[0] : undefined;
     return {
       messages: this.#unread,
       bytes: this.#totalBytes,
@@ -171,11 +184,43 @@ export class Spool {
     return this.#unread > 0;
   }
 
+  /**
+   * When appends have run more than 8 MiB ahead of the disk, a promise that
+   * resolves once the write loop has caught up (under 2 MiB); undefined
+   * otherwise. Inputs wait on it between reads, so that a disk slower than the
+   * senders slows the reads for a moment instead of dropping messages, and so
+   * that busy inputs cannot starve the write loop.
+   */
+  backlog(): Promise<void> | undefined {
+    if (this.#backlog) return this.#backlog.promise;
+    if (this.#pending + this.#chunkLen <= BACKLOG_HIGH) return undefined;
+    this.#flushChunk();
+    let resolve!: () => void;
+    const promise = new Promise<void>((r) => resolve = r);
+    this.#backlog = { promise, resolve };
+    return promise;
+  }
+
   /** Appends the messages of `batch` (octet-counted frames). Never waits. */
   append(batch: Batch): void {
     const data = batch.data;
     eachFrame(data, 0, data.length, (s, e) => this.#appendRecord(data, s, e));
     this.#scheduleFlush();
+  }
+
+  /**
+   * Resolves once every record appended so far is written to its segment file,
+   * and fdatasync'ed when `sync` is `"always"` (`"interval"` syncs within
+   * `syncIntervalMs` after, `"never"` leaves it to the OS): from then on the
+   * records survive the agent being killed. The RELP input acknowledges
+   * messages only then. Records that could not be written (dropped and
+   * counted) settle too.
+   */
+  settled(): Promise<void> {
+    this.#flushChunk();
+    const seq = this.#chunksQueued;
+    if (this.#chunksDone >= seq) return Promise.resolve();
+    return new Promise((resolve) => this.#settledWaiters.push({ seq, resolve }));
   }
 
   /**
@@ -270,6 +315,14 @@ export class Spool {
     this.#rFile?.close();
     this.#rFile = undefined;
     await this.#writeCheckpoint();
+    this.#settle(Infinity);
+  }
+
+  /** The write loop finished chunk `seq` (and every one before it). */
+  #settle(seq: number): void {
+    this.#chunksDone = Math.max(this.#chunksDone, seq);
+    const waiters = this.#settledWaiters;
+    while (waiters.length > 0 && waiters[0]!.seq <= this.#chunksDone) waiters.shift()!.resolve();
   }
 
   #tail(): Segment | undefined {
@@ -430,7 +483,8 @@ export class Spool {
   #flushChunk(): void {
     if (this.#chunkLen === 0 || this.#chunkSeg === undefined) return;
     const data = this.#chunk.slice(0, this.#chunkLen);
-    this.#queue.push({ seg: this.#chunkSeg, data, records: this.#chunkRecords });
+    const seq = ++this.#chunksQueued;
+    this.#queue.push({ seg: this.#chunkSeg, data, records: this.#chunkRecords, seq });
     this.#pending += data.length;
     this.#chunkLen = 0;
     this.#chunkRecords = 0;
@@ -441,6 +495,8 @@ export class Spool {
     if (this.#writing === undefined) {
       this.#writing = this.#writeLoop().finally(() => {
         this.#writing = undefined;
+        // Chunks handed over while the loop was finishing (its last sync or checkpoint).
+        if (this.#queue.length > 0) this.#kick();
       });
     }
   }
@@ -455,7 +511,12 @@ export class Spool {
       const item = this.#queue.shift();
       if (item === undefined) break;
       this.#pending -= item.data.length;
-      if (item.seg.deleted) continue;
+      // Segments deleted to make room go first: the files never exceed maxBytes.
+      await this.#meta;
+      if (item.seg.deleted) {
+        this.#settle(item.seq);
+        continue;
+      }
       let off = 0;
       try {
         await this.#openForWrite(item.seg);
@@ -463,13 +524,19 @@ export class Spool {
         if (this.#cfg.sync === "always") await this.#wFile!.syncData();
         else this.#unsynced = true;
         item.seg.written += off;
+        this.#releaseBacklog();
         if (this.#writeError) {
           this.#log.info(`spool: writing to ${this.#cfg.dir} works again`);
           this.#writeError = undefined;
         }
       } catch (e) {
         this.#lostChunk(item, off, e);
+        this.#releaseBacklog();
       }
+      // Dropped while being written: opening it may have created the file again after its
+      // deletion, which would leave dropped messages on disk, beyond maxBytes.
+      if (item.seg.deleted) await Deno.remove(this.#path(item.seg.id)).catch(() => {});
+      this.#settle(item.seq);
       await this.#syncIfDue();
     }
     try {
@@ -477,6 +544,13 @@ export class Spool {
       if (this.#checkpointDirty) await this.#writeCheckpoint();
     } catch (e) {
       this.#log.warn(`spool: sync or checkpoint in ${this.#cfg.dir} failed: ${errorText(e)}`);
+    }
+  }
+
+  #releaseBacklog(): void {
+    if (this.#backlog && this.#pending <= BACKLOG_LOW) {
+      this.#backlog.resolve();
+      this.#backlog = undefined;
     }
   }
 
@@ -496,7 +570,8 @@ export class Spool {
   async #syncIfDue(): Promise<void> {
     if (!this.#unsynced || this.#cfg.sync !== "interval" || !this.#wFile) return;
     const now = Date.now();
-    if (now - this.#lastSync < this.#cfg.syncIntervalMs && this.#queue.length > 0) return;
+    // Not due yet: the periodic tick runs the loop again in time.
+    if (now - this.#lastSync < this.#cfg.syncIntervalMs) return;
     this.#unsynced = false;
     this.#lastSync = now;
     await this.#wFile.syncData();

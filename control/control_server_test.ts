@@ -1,0 +1,207 @@
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { type ControlHandler, ControlServer } from "./control_server.ts";
+import { Logger } from "./logger.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** A handler like the agent's: `status` answers, anything else is an unknown command. */
+const handler: ControlHandler = (command, request) => {
+  if (command === "status") return Promise.resolve({ state: "ok", echo: request.echo ?? null });
+  return Promise.reject(new Error(`unknown command "${command}"; known: status`));
+};
+
+async function withServer(fn: (path: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "control_test_" });
+  const path = `${dir}/agent.sock`;
+  const lines: string[] = [];
+  const log = new Logger({
+    level: "debug",
+    format: "text",
+    journal: false,
+    write: (l) => lines.push(l),
+  });
+  const server = new ControlServer(path, "no-such-group-for-tests", handler, log);
+  await server.listen();
+  try {
+    await fn(path);
+  } finally {
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Reads one LF-terminated line; undefined when the connection ends (or is reset) first. */
+async function readLine(conn: Deno.Conn): Promise<string | undefined> {
+  const buf = new Uint8Array(64 * 1024);
+  let text = "";
+  for (;;) {
+    let n: number | null;
+    try {
+      n = await conn.read(buf);
+    } catch {
+      return undefined;
+    }
+    if (n === null) return undefined;
+    text += dec.decode(buf.subarray(0, n));
+    const i = text.indexOf("\n");
+    if (i >= 0) return text.slice(0, i);
+  }
+}
+
+async function request(path: string, line: string): Promise<Record<string, unknown>> {
+  const conn = await Deno.connect({ transport: "unix", path });
+  try {
+    await conn.write(enc.encode(line + "\n"));
+    const answer = await readLine(conn);
+    assert(answer !== undefined, "an answer");
+    return JSON.parse(answer);
+  } finally {
+    conn.close();
+  }
+}
+
+Deno.test("control: status round trip over the socket, which only root and the group may use", async () => {
+  await withServer(async (path) => {
+    const info = await Deno.stat(path);
+    assert(info.isSocket);
+    assertEquals(info.mode! & 0o777, 0o660);
+    assertEquals(await request(path, '{"command": "status", "echo": 7}'), {
+      ok: true,
+      result: { state: "ok", echo: 7 },
+    });
+  });
+});
+
+Deno.test("control: several requests on one connection are answered in order", async () => {
+  await withServer(async (path) => {
+    const conn = await Deno.connect({ transport: "unix", path });
+    try {
+      // Two requests in one write, the third split across writes.
+      await conn.write(
+        enc.encode('{"command":"status","echo":1}\n{"command":"status","echo":2}\n{"comm'),
+      );
+      await conn.write(enc.encode('and":"status","echo":3}\n'));
+      const answers: unknown[] = [];
+      let text = "";
+      const buf = new Uint8Array(4096);
+      while (answers.length < 3) {
+        const n = await conn.read(buf);
+        assert(n !== null, "the server keeps the connection open");
+        text += dec.decode(buf.subarray(0, n));
+        let i;
+        while ((i = text.indexOf("\n")) >= 0) {
+          answers.push(JSON.parse(text.slice(0, i)));
+          text = text.slice(i + 1);
+        }
+      }
+      assertEquals(answers.map((a) => (a as { result: { echo: number } }).result.echo), [1, 2, 3]);
+    } finally {
+      conn.close();
+    }
+  });
+});
+
+Deno.test("control: malformed JSON and requests that are not commands get an error answer", async () => {
+  await withServer(async (path) => {
+    for (
+      const bad of ["{not json", "[1,2]", '"status"', "null", '{"cmd":"status"}', '{"command":5}']
+    ) {
+      const answer = await request(path, bad);
+      assertEquals(answer.ok, false, bad);
+      assert(typeof answer.error === "string" && answer.error.length > 0, bad);
+    }
+    // And the connection still serves a good request after a bad one.
+    const conn = await Deno.connect({ transport: "unix", path });
+    try {
+      await conn.write(enc.encode('{oops\n{"command":"status"}\n'));
+      const all = await readLines(conn, 2);
+      assertEquals(JSON.parse(all[0]!).ok, false);
+      assertEquals(JSON.parse(all[1]!).ok, true);
+    } finally {
+      conn.close();
+    }
+  });
+});
+
+Deno.test("control: an unknown command gets an error answer naming it", async () => {
+  await withServer(async (path) => {
+    const answer = await request(path, '{"command": "explode"}');
+    assertEquals(answer.ok, false);
+    assert(String(answer.error).includes("explode"), String(answer.error));
+  });
+});
+
+Deno.test("control: a 10 MiB request is refused and the server still serves the next client", async () => {
+  await withServer(async (path) => {
+    const conn = await Deno.connect({ transport: "unix", path });
+    const big = new Uint8Array(10 * 1024 * 1024).fill(0x61); // no LF at all
+    // Write concurrently with reading: the server stops reading long before the end.
+    const writing = (async () => {
+      let off = 0;
+      try {
+        while (off < big.length) off += await conn.write(big.subarray(off));
+      } catch {
+        // The server closed the connection.
+      }
+      return off;
+    })();
+    const answer = await readLine(conn);
+    if (answer !== undefined) {
+      const parsed = JSON.parse(answer);
+      assertEquals(parsed.ok, false);
+      assert(String(parsed.error).includes("longer"), parsed.error);
+    }
+    // The server ends the connection rather than reading all of it.
+    assertEquals(await readLine(conn), undefined);
+    conn.close();
+    const written = await writing;
+    assert(written < big.length, `the server stopped reading (${written} bytes taken)`);
+    assertEquals(await request(path, '{"command":"status"}'), {
+      ok: true,
+      result: { state: "ok", echo: null },
+    });
+  });
+});
+
+Deno.test("control: close() removes the socket and refuses new clients", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "control_test_" });
+  try {
+    const path = `${dir}/sub/agent.sock`;
+    const log = new Logger({ level: "error", format: "text", journal: false, write: () => {} });
+    const server = new ControlServer(path, "no-such-group-for-tests", handler, log);
+    await server.listen();
+    assertEquals((await request(path, '{"command":"status"}')).ok, true);
+    await server.close();
+    await Deno.stat(path).then(
+      () => assert(false, "socket file removed"),
+      (e) => assert(e instanceof Deno.errors.NotFound),
+    );
+    await Deno.connect({ transport: "unix", path }).then(
+      (c) => {
+        c.close();
+        assert(false, "no server after close");
+      },
+      () => {},
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+async function readLines(conn: Deno.Conn, count: number): Promise<string[]> {
+  const out: string[] = [];
+  let text = "";
+  const buf = new Uint8Array(4096);
+  while (out.length < count) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    text += dec.decode(buf.subarray(0, n));
+    let i;
+    while ((i = text.indexOf("\n")) >= 0) {
+      out.push(text.slice(0, i));
+      text = text.slice(i + 1);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,279 @@
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { Queue } from "./queue.ts";
+import type { Batch } from "./batch.ts";
+import { Spool } from "../spool/spool.ts";
+import type { SpoolConfig } from "../config/config.ts";
+import { Logger } from "../control/logger.ts";
+import { waitFor } from "../tests/_helpers/wait_for.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+function config(dir: string, mode: SpoolConfig["mode"]): SpoolConfig {
+  return {
+    dir,
+    mode,
+    maxBytes: 64 * 1024 * 1024,
+    whenFull: "drop-oldest",
+    sync: "never",
+    syncIntervalMs: 10,
+  };
+}
+
+const log = new Logger({ level: "error", format: "text", journal: false, write: () => {} });
+
+/** A batch of `n` messages numbered from `from`. */
+function batchOf(from: number, n: number): Batch {
+  let text = "";
+  for (let i = from; i < from + n; i++) {
+    const m = `<13>host app: seq=${i} ${"q".repeat(50)}`;
+    text += `${enc.encode(m).length} ${m}`;
+  }
+  return { data: enc.encode(text), count: n };
+}
+
+function seqs(batch: Batch): number[] {
+  const out: number[] = [];
+  const d = batch.data;
+  let p = 0;
+  while (p < d.length) {
+    let len = 0;
+    while (d[p] !== 0x20) len = len * 10 + d[p++]! - 0x30;
+    p++;
+    out.push(Number(/seq=(\d+)/.exec(dec.decode(d.subarray(p, p + len)))![1]));
+    p += len;
+  }
+  assertEquals(out.length, batch.count);
+  return out;
+}
+
+/** Takes (and acks) until neither memory nor the spool holds anything. */
+async function takeAvailable(
+  queue: Queue,
+  spool: Spool,
+): Promise<{ seqs: number[]; fromSpool: number }> {
+  const out: number[] = [];
+  let fromSpool = 0;
+  while (queue.memory.messages > 0 || spool.hasUnread) {
+    const b = await queue.take();
+    assert(b !== undefined);
+    if (b.end !== undefined) fromSpool += b.count;
+    out.push(...seqs(b));
+    queue.ack(b);
+  }
+  return { seqs: out, fromSpool };
+}
+
+async function withSpool(
+  mode: SpoolConfig["mode"],
+  fn: (spool: Spool, dir: string) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "queue_test_" });
+  const spool = await Spool.open(config(dir, mode), 65536, log);
+  try {
+    await fn(spool, dir);
+  } finally {
+    await spool.close([]).catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function assertIncreasing(s: number[], total: number): void {
+  for (let i = 1; i < s.length; i++) {
+    assert(s[i]! > s[i - 1]!, `order at ${i}: ${s[i - 1]}, ${s[i]}`);
+  }
+  assertEquals(s, Array.from({ length: total }, (_, i) => i));
+}
+
+Deno.test("queue: fallback keeps order across memory -> spool -> memory", async () => {
+  await withSpool("fallback", async (spool) => {
+    const queue = new Queue(spool, "fallback");
+    let next = 0;
+    const push = (n: number) => {
+      queue.push(batchOf(next, n));
+      next += n;
+    };
+    const taken: number[] = [];
+    queue.up = true;
+    push(10);
+    push(10);
+    assertEquals(queue.memory.messages, 20);
+    assert(!spool.hasUnread);
+    // Take one from memory, then the collector goes away.
+    taken.push(...seqs((await queue.take())!));
+    queue.up = false;
+    push(10); // memory and this go to the spool, in order
+    assertEquals(queue.memory, { messages: 0, bytes: 0 });
+    assertEquals(spool.stats().messages, 20);
+    push(10);
+    // Back up: new batches still queue behind the spool.
+    queue.up = true;
+    push(10);
+    assertEquals(queue.memory.messages, 0);
+    const first = (await queue.take())!;
+    assert(first.end !== undefined, "read from the spool");
+    taken.push(...seqs(first));
+    queue.ack(first);
+    push(10);
+    const rest = await takeAvailable(queue, spool);
+    taken.push(...rest.seqs);
+    assert(!spool.hasUnread);
+    // The forwarder asks for more and finds the spool read empty: memory again.
+    const waiting = queue.take();
+    await new Promise((r) => setTimeout(r, 0));
+    push(10);
+    const fromMemory = (await waiting)!;
+    assertEquals(fromMemory.end, undefined, "taken from memory");
+    assertEquals(spool.stats().messages, 0);
+    taken.push(...seqs(fromMemory));
+    push(10);
+    assertEquals(queue.memory.messages, 10);
+    assertEquals(spool.stats().messages, 0);
+    taken.push(...(await takeAvailable(queue, spool)).seqs);
+    assertIncreasing(taken, next);
+  });
+});
+
+Deno.test("queue: fallback order holds with up flapping while batches are pushed and taken", async () => {
+  await withSpool("fallback", async (spool) => {
+    const queue = new Queue(spool, "fallback");
+    let next = 0;
+    const taken: number[] = [];
+    for (let round = 0; round < 30; round++) {
+      queue.up = round % 3 !== 1;
+      for (let i = 0; i < 3; i++) {
+        queue.push(batchOf(next, 5));
+        next += 5;
+      }
+      if (round % 2 === 0) {
+        const b = (await queue.take())!;
+        taken.push(...seqs(b));
+        queue.ack(b);
+      }
+    }
+    queue.up = true;
+    taken.push(...(await takeAvailable(queue, spool)).seqs);
+    assertIncreasing(taken, next);
+  });
+});
+
+Deno.test("queue: a batch pushed while take() finds the spool empty is not overtaken", async () => {
+  await withSpool("fallback", async (spool) => {
+    const queue = new Queue(spool, "fallback");
+    queue.up = false;
+    queue.push(batchOf(0, 5)); // spooling
+    queue.up = true;
+    const first = (await queue.take())!;
+    queue.ack(first);
+    // take() reads the spool empty; before it goes on, a batch arrives (still spooling).
+    let second: Batch | undefined;
+    const pending = queue.take().then((b) => second = b);
+    queue.push(batchOf(5, 5));
+    await waitFor(() => second !== undefined, { timeoutMs: 2000, what: "the spooled batch" });
+    await pending;
+    queue.ack(second!);
+    queue.push(batchOf(10, 5));
+    const rest = await takeAvailable(queue, spool);
+    assertIncreasing([...seqs(first), ...seqs(second!), ...rest.seqs], 15);
+  });
+});
+
+Deno.test("queue: more than memoryBytes waiting goes to the spool", async () => {
+  await withSpool("fallback", async (spool) => {
+    const limit = [0, 10, 20].reduce((sum, from) => sum + batchOf(from, 10).data.length, 0);
+    const queue = new Queue(spool, "fallback", limit);
+    queue.up = true;
+    for (let i = 0; i < 3; i++) queue.push(batchOf(i * 10, 10));
+    assertEquals(queue.memory.messages, 30);
+    assert(!spool.hasUnread);
+    queue.push(batchOf(30, 10)); // over the limit
+    assertEquals(queue.memory, { messages: 0, bytes: 0 });
+    assertEquals(spool.stats().messages, 40);
+    const { seqs: out, fromSpool } = await takeAvailable(queue, spool);
+    assertEquals(fromSpool, 40);
+    assertIncreasing(out, 40);
+  });
+});
+
+Deno.test("queue: always mode writes every batch through the spool", async () => {
+  await withSpool("always", async (spool) => {
+    const queue = new Queue(spool, "always");
+    queue.up = true;
+    queue.push(batchOf(0, 10));
+    assertEquals(queue.memory.messages, 0);
+    assertEquals(spool.stats().messages, 10);
+    const b = (await queue.take())!;
+    assert(b.end !== undefined, "taken from the spool");
+    queue.ack(b);
+    // Still through the spool after it was read empty.
+    queue.push(batchOf(10, 10));
+    assertEquals(queue.memory.messages, 0);
+    assertEquals(spool.stats().messages, 10);
+    const { seqs: rest, fromSpool } = await takeAvailable(queue, spool);
+    assertEquals(fromSpool, 10);
+    assertIncreasing([...seqs(b), ...rest], 20);
+  });
+});
+
+Deno.test("queue: what the spool holds from before a restart comes before new batches", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "queue_test_" });
+  try {
+    let spool = await Spool.open(config(dir, "fallback"), 65536, log);
+    spool.append(batchOf(0, 20));
+    await spool.close([]);
+    spool = await Spool.open(config(dir, "fallback"), 65536, log);
+    const queue = new Queue(spool, "fallback");
+    queue.up = true;
+    queue.push(batchOf(20, 10));
+    const { seqs: out } = await takeAvailable(queue, spool);
+    assertIncreasing(out, 30);
+    await queue.close([]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("queue: take() waits for a push; interrupt() makes it return undefined", async () => {
+  await withSpool("fallback", async (spool) => {
+    const queue = new Queue(spool, "fallback");
+    queue.up = true;
+    let settled = false;
+    const pending = queue.take().then((b) => {
+      settled = true;
+      return b;
+    });
+    await Promise.resolve();
+    await new Promise((r) => setTimeout(r, 0));
+    assert(!settled, "take() waits while the queue is empty");
+    queue.push(batchOf(0, 3));
+    assertEquals(seqs((await pending)!), [0, 1, 2]);
+    const waiting = queue.take();
+    queue.interrupt();
+    assertEquals(await waiting, undefined);
+    // The queue still works after an interrupt.
+    queue.push(batchOf(3, 1));
+    assertEquals(seqs((await queue.take())!), [3]);
+  });
+});
+
+Deno.test("queue: close() moves memory into the spool behind what is there, in-hand first", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "queue_test_" });
+  try {
+    let spool = await Spool.open(config(dir, "fallback"), 65536, log);
+    const queue = new Queue(spool, "fallback");
+    queue.up = true;
+    queue.push(batchOf(0, 10));
+    const inHand = (await queue.take())!;
+    queue.push(batchOf(10, 10));
+    queue.push(batchOf(20, 10));
+    await queue.close([inHand]);
+    spool = await Spool.open(config(dir, "fallback"), 65536, log);
+    const again = new Queue(spool, "fallback");
+    again.up = true;
+    const { seqs: out } = await takeAvailable(again, spool);
+    assertIncreasing(out, 30);
+    await again.close([]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
