@@ -134,11 +134,6 @@ function collector(s: Section): CollectorConfig {
     const [missing, given] = cert === "" ? ["cert", "key"] : ["key", "cert"];
     s.report(s.pathOf(missing), `missing, expected a file path because "${given}" is set`);
   }
-  if (protocol === "relp") {
-    for (const k of ["framing", "replayWindow"]) {
-      s.forbid(k, `not allowed with protocol "relp" (RELP acknowledges every message)`);
-    }
-  }
   const serverName = s.get("serverName", "", string);
   const host = /^\[?(.*?)\]?:\d+$/.exec(address)?.[1] ?? "";
   if (protocol === "tls" && cert !== "" && serverName !== "" && serverName !== host) {

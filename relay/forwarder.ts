@@ -11,10 +11,14 @@ import type { Logger } from "../control/logger.ts";
 import type { Queue } from "./queue.ts";
 import { type Clock, sleep, systemClock } from "./clock.ts";
 import { backoffDelay } from "./backoff.ts";
-import { octetToLf } from "./_octet.ts";
+import { createLink, type Link } from "./link.ts";
+import { dialTls } from "./tls_dial.ts";
 import { parseAddress } from "../config/address.ts";
 
-/** Opens a connection to a collector. */
+/**
+ * Opens a connection to a collector: plain TCP, or TLS with the handshake done
+ * (the link on top speaks the collector's protocol).
+ */
 export type Dialer = (collector: CollectorConfig) => Promise<Deno.Conn>;
 
 /** A collector as status reports it. */
@@ -52,7 +56,7 @@ interface Target {
 
 interface Session {
   index: number;
-  conn: Deno.Conn;
+  link: Link;
   /** Why the connection broke, once it has. */
   broken: string | undefined;
 }
@@ -60,11 +64,14 @@ interface Session {
 /** Sessions that last this long reset the backoff of their collector. */
 const STABLE_MS = 30_000;
 
-/** The default dialer: plain TCP. */
+/** Plain TCP (protocols `tcp` and `relp`). */
 export const dialTcp: Dialer = (cfg) => {
   const { hostname, port } = parseAddress(cfg.address);
   return Deno.connect({ hostname, port, transport: "tcp" });
 };
+
+/** The default dialer, chosen per collector: TLS for protocol `tls`, plain TCP otherwise. */
+export const dialCollector: Dialer = (cfg) => cfg.protocol === "tls" ? dialTls(cfg) : dialTcp(cfg);
 
 /**
  * Takes batches from the queue and writes them to the first healthy collector,
@@ -75,10 +82,15 @@ export const dialTcp: Dialer = (cfg) => {
  * queue spools until one is up. Traffic returns to an earlier collector once it
  * has been connectable for `failbackAfterMs`.
  *
- * Plain TCP has no acknowledgement, so the last `replayWindow` bytes written stay
- * in hand and are written again, first, after an unclean disconnect: a collector
- * crash costs duplicates, not gaps. A batch leaves the window acknowledged (its
- * spool position is checkpointed).
+ * Every protocol has the same data path: each batch written stays in hand
+ * (`#unacked`) until the collector's link confirms it, and is then
+ * acknowledged to the queue (its spool position is checkpointed). The link is
+ * chosen per collector ({@linkcode createLink}): TCP and TLS have no
+ * acknowledgement, so a batch is confirmed once `replayWindow` more bytes were
+ * written after it; RELP confirms a batch when the collector has answered
+ * `200` to each of its messages. After an unclean disconnect, everything
+ * unconfirmed is written again, first, whatever the protocol: a collector crash
+ * costs duplicates, not gaps.
  *
  * @example
  * ```ts
@@ -99,10 +111,10 @@ export class Forwarder {
   #random: () => number;
   #failbackAfterMs: number;
   #stopWaitMs: number;
+  /** Batches taken and not yet written, oldest first. */
   #pending: Batch[] = [];
-  #window: Batch[] = [];
-  #windowBytes = 0;
-  #unclean = false;
+  /** Batches written (or being written) and not yet confirmed by the link, oldest first. */
+  #unacked: Batch[] = [];
   #counted = new WeakSet<Batch>();
   #session: Session | undefined;
   #failback: Session | undefined;
@@ -133,7 +145,7 @@ export class Forwarder {
     this.#queue = queue;
     this.#counters = counters;
     this.#log = log;
-    this.#dial = opts.dial ?? dialTcp;
+    this.#dial = opts.dial ?? dialCollector;
     this.#random = opts.random ?? Math.random;
     this.#failbackAfterMs = opts.failbackAfterMs ?? 30_000;
     this.#stopWaitMs = opts.stopWaitMs ?? 2_000;
@@ -172,20 +184,24 @@ export class Forwarder {
   }
 
   /**
-   * Stops delivering and returns the batches in hand, oldest first: those taken
-   * but not written, preceded by the replay window when the last connection
-   * ended uncleanly. A write in progress gets `stopWaitMs` to finish.
+   * Stops delivering and returns the batches in hand, oldest first: those
+   * written but not confirmed (a clean TCP/TLS end confirms all it wrote; RELP
+   * what the collector answered), then those taken but not written. A write in
+   * progress gets `stopWaitMs` to finish.
    */
   async stop(): Promise<Batch[]> {
     this.#stopping = true;
     this.#abort.abort();
     this.#queue.interrupt();
-    const cut = this.#clock.setTimeout(() => this.#session?.conn.close(), this.#stopWaitMs);
+    const cut = this.#clock.setTimeout(
+      () => this.#session?.link.destroy(`stopping: cut after ${this.#stopWaitMs} ms`),
+      this.#stopWaitMs,
+    );
     await this.#running;
     this.#clock.clearTimeout(cut);
-    this.#closeQuietly(this.#failback?.conn);
-    const inHand = this.#unclean ? [...this.#window, ...this.#pending] : this.#pending;
-    this.#window = [];
+    this.#failback?.link.destroy("stopping");
+    const inHand = [...this.#unacked, ...this.#pending];
+    this.#unacked = [];
     this.#pending = [];
     return inHand;
   }
@@ -207,28 +223,56 @@ export class Forwarder {
         await sleep(this.#clock, next - now, this.#abort.signal);
         continue;
       }
-      const conn = await this.#connect(index);
-      if (conn !== undefined) await this.#serve({ index, conn, broken: undefined });
+      const session = await this.#connect(index);
+      if (session !== undefined) await this.#serve(session);
     }
   }
 
-  async #connect(index: number): Promise<Deno.Conn | undefined> {
+  async #connect(index: number): Promise<Session | undefined> {
     const t = this.#targets[index]!;
     this.#setState(t, "connecting");
     try {
-      return await this.#withTimeout(
-        this.#dial(t.cfg),
-        t.cfg.connectTimeoutMs,
-        `connect did not complete within ${t.cfg.connectTimeoutMs} ms`,
-        (late) => late.then((c) => this.#closeQuietly(c), () => {}),
-      );
+      return await this.#open(index);
     } catch (e) {
       this.#failed(t, errorText(e), 0);
       return undefined;
     }
   }
 
-  /** Writes to one connection until it breaks, the forwarder stops, or traffic fails back. */
+  /**
+   * Dials collector `index` and opens the link for its protocol, each step
+   * within `connectTimeoutMs`; on failure nothing is left open.
+   */
+  async #open(index: number): Promise<Session> {
+    const cfg = this.#targets[index]!.cfg;
+    const ms = cfg.connectTimeoutMs;
+    const conn = await this.#withTimeout(
+      this.#dial(cfg),
+      ms,
+      `connect did not complete within ${ms} ms`,
+      (late) => late.then((c) => this.#closeQuietly(c), () => {}),
+    );
+    const session: Session = { index, link: undefined as unknown as Link, broken: undefined };
+    session.link = createLink(conn, cfg, {
+      confirmed: (n) => this.#confirmed(session, n),
+      progress: () => this.#lastProgress = this.#clock.now(),
+      broken: (reason) => {
+        if (session.broken !== undefined) return;
+        session.broken = reason;
+        this.#queue.interrupt();
+      },
+    }, this.#clock);
+    const message = `${cfg.protocol.toUpperCase()} session did not open within ${ms} ms`;
+    try {
+      await this.#withTimeout(session.link.open(), ms, message, () => {});
+    } catch (e) {
+      session.link.destroy(session.broken ?? errorText(e));
+      throw new Error(session.broken ?? errorText(e));
+    }
+    return session;
+  }
+
+  /** Writes to one link until it breaks, the forwarder stops, or traffic fails back. */
   async #serve(session: Session): Promise<void> {
     const t = this.#targets[session.index]!;
     const startedAt = this.#clock.now();
@@ -236,42 +280,34 @@ export class Forwarder {
     this.#setState(t, "up");
     this.#log.info(`relay: collector ${t.cfg.address} up`);
     this.#queue.up = true;
-    this.#watch(session);
-    if (this.#unclean) {
-      // What the last connection may have lost is written again first.
-      this.#pending = [...this.#window, ...this.#pending];
-      this.#window = [];
-      this.#windowBytes = 0;
-      this.#unclean = false;
+    // What the last link did not confirm is written again first, whatever the protocol.
+    if (this.#unacked.length > 0) {
+      this.#pending = [...this.#unacked, ...this.#pending];
+      this.#unacked = [];
     }
     try {
       while (!this.#stopping && session.broken === undefined && this.#failback === undefined) {
         if (session.index > 0) this.#probeEarlier(session.index);
-        let batch = this.#pending[0];
+        let batch = this.#pending.shift();
         if (batch === undefined) {
           batch = await this.#queue.take();
           if (batch === undefined) continue;
-          this.#pending.push(batch);
         }
+        // In hand until the link confirms it, even if this write breaks off.
+        this.#unacked.push(batch);
         if (session.broken !== undefined) break;
-        await this.#write(session, t.cfg, batch);
-        this.#pending.shift();
-        this.#delivered(batch, t.cfg.replayWindow);
+        await this.#write(session, batch);
       }
       if (session.broken !== undefined) throw new Error(session.broken);
-      // A clean end: what was written is delivered.
-      for (const b of this.#window) this.#queue.ack(b);
-      this.#window = [];
-      this.#windowBytes = 0;
-      this.#closeQuietly(session.conn);
+      // A clean end: the link confirms what its protocol can; the rest is resent later.
+      await session.link.end();
       this.#setState(t, "down");
       if (this.#failback !== undefined) {
         this.#log.info(`relay: collector ${t.cfg.address} hands over to an earlier collector`);
       }
     } catch (e) {
       const reason = session.broken ?? errorText(e);
-      this.#unclean = true;
-      this.#closeQuietly(session.conn);
+      session.link.destroy(reason);
       this.#failed(t, reason, this.#clock.now() - startedAt);
     } finally {
       this.#session = undefined;
@@ -280,58 +316,24 @@ export class Forwarder {
     }
   }
 
-  /** Notices a collector closing or resetting the connection while we write. */
-  async #watch(session: Session): Promise<void> {
-    const buf = new Uint8Array(4096);
-    let reason = "collector closed the connection";
-    try {
-      while ((await session.conn.read(buf)) !== null) {
-        // Plain syslog collectors send nothing; whatever comes is ignored.
-      }
-    } catch (e) {
-      reason = `connection failed: ${errorText(e)}`;
-    }
-    if (session.broken === undefined) {
-      session.broken = reason;
-      this.#closeQuietly(session.conn);
-      this.#queue.interrupt();
-    }
-  }
-
-  async #write(session: Session, cfg: CollectorConfig, batch: Batch): Promise<void> {
-    const data = cfg.framing === "lf" ? octetToLf(batch.data) : batch.data;
-    let off = 0;
+  async #write(session: Session, batch: Batch): Promise<void> {
     this.#writing = true;
     this.#lastProgress = this.#clock.now();
     try {
-      while (off < data.length) {
-        off += await this.#withTimeout(
-          session.conn.write(data.subarray(off)),
-          cfg.writeTimeoutMs,
-          `writes did not drain within ${cfg.writeTimeoutMs} ms (collector stalled)`,
-          () => this.#closeQuietly(session.conn),
-        );
-        this.#lastProgress = this.#clock.now();
-      }
+      await session.link.write(batch);
     } finally {
       this.#writing = false;
     }
-  }
-
-  #delivered(batch: Batch, replayWindow: number): void {
     if (!this.#counted.has(batch)) {
       this.#counted.add(batch);
       this.#counters.forwarded += batch.count;
     }
-    this.#window.push(batch);
-    this.#windowBytes += batch.data.length;
-    while (this.#window.length > 0) {
-      const oldest = this.#window[0]!;
-      if (this.#windowBytes - oldest.data.length < replayWindow) break;
-      this.#window.shift();
-      this.#windowBytes -= oldest.data.length;
-      this.#queue.ack(oldest);
-    }
+  }
+
+  /** The link confirmed its `count` oldest batches: they are acknowledged to the queue. */
+  #confirmed(session: Session, count: number): void {
+    if (session !== this.#session) return;
+    for (const b of this.#unacked.splice(0, count)) this.#queue.ack(b);
   }
 
   /** While on a later collector, checks whether an earlier one is back. */
@@ -343,26 +345,19 @@ export class Forwarder {
     this.#probing = true;
     (async () => {
       const t = this.#targets[index]!;
-      let conn: Deno.Conn | undefined;
+      let probe: Session | undefined;
       try {
-        conn = await this.#withTimeout(
-          this.#dial(t.cfg),
-          t.cfg.connectTimeoutMs,
-          `connect did not complete within ${t.cfg.connectTimeoutMs} ms`,
-          (late) => late.then((c) => this.#closeQuietly(c), () => {}),
-        );
-        const probe: Session = { index, conn, broken: undefined };
-        this.#watch(probe);
+        probe = await this.#open(index);
         await sleep(this.#clock, this.#failbackAfterMs, this.#abort.signal);
         if (probe.broken !== undefined) throw new Error(probe.broken);
         if (this.#stopping || this.#session === undefined) {
-          this.#closeQuietly(conn);
+          probe.link.destroy("not needed");
           return;
         }
         this.#failback = probe;
         this.#queue.interrupt();
       } catch (e) {
-        this.#closeQuietly(conn);
+        probe?.link.destroy(errorText(e));
         t.failures++;
         t.lastError = errorText(e);
         t.nextAttemptAt = this.#clock.now() + backoffDelay(t.failures, this.#random);

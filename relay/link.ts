@@ -1,0 +1,65 @@
+/**
+ * The seam between the forwarder and a collector's protocol: one shape for
+ * TCP, TLS and RELP.
+ *
+ * @module
+ */
+
+import type { Batch } from "./batch.ts";
+import type { Clock } from "./clock.ts";
+import type { CollectorConfig } from "../config/config.ts";
+import { RelpLink } from "./relp_link.ts";
+import { StreamLink } from "./stream_link.ts";
+
+/** What a link tells the forwarder. Nothing is reported after `end` or `destroy` returns. */
+export interface LinkEvents {
+  /**
+   * The `count` oldest unconfirmed batches written on this link are delivered,
+   * in order: the forwarder acknowledges them to the queue (spool checkpoint).
+   */
+  confirmed(count: number): void;
+  /** Bytes went out or a response came in (for the watchdog's stuck check). */
+  progress(): void;
+  /** The connection broke (peer closed, reset, timeout, protocol error); reported once. */
+  broken(reason: string): void;
+}
+
+/**
+ * One connection to a collector, speaking its protocol. The forwarder keeps
+ * every batch written on a link until the link confirms it; after an unclean
+ * end it writes all unconfirmed batches again, first, on the next link.
+ * Calls to `write` are sequential.
+ */
+export interface Link {
+  /** The protocol's opening (RELP: the `open` handshake); rejects when it fails. */
+  open(): Promise<void>;
+  /**
+   * Writes a batch. Resolves once all of it is handed to the connection (RELP:
+   * once every message fits the window); rejects when the link breaks.
+   */
+  write(batch: Batch): Promise<void>;
+  /**
+   * A clean end: confirms what the protocol can confirm (TCP and TLS: all that
+   * was written; RELP: what the collector acknowledged before answering
+   * `close`), then closes. Never rejects.
+   */
+  end(): Promise<void>;
+  /** Closes at once, for `reason`; a write in progress rejects. Idempotent. */
+  destroy(reason: string): void;
+}
+
+/**
+ * The link for `cfg.protocol` over `conn`: {@linkcode RelpLink} for `relp`,
+ * {@linkcode StreamLink} (RFC 6587/5425 framing with a replay window) for `tcp`
+ * and `tls`.
+ */
+export function createLink(
+  conn: Deno.Conn,
+  cfg: CollectorConfig,
+  events: LinkEvents,
+  clock: Clock,
+): Link {
+  return cfg.protocol === "relp"
+    ? new RelpLink(conn, cfg, events, clock)
+    : new StreamLink(conn, cfg, events, clock);
+}

@@ -1,0 +1,335 @@
+/**
+ * RELP input: serves rsyslog's `omrelp` (and any RELP client).
+ *
+ * @module
+ */
+
+import type { Counters } from "./counters.ts";
+import type { FrameSink } from "./framer.ts";
+import type { InputConfig } from "../config/config.ts";
+import type { Logger } from "../control/logger.ts";
+import {
+  encodeFrame,
+  nextTxnr,
+  type RelpFrame,
+  RelpFrameParser,
+  RelpFramingError,
+} from "./relp_frame.ts";
+import { parseAddress } from "../config/address.ts";
+import { noDelay } from "./_no_delay.ts";
+
+/** Where the RELP input hands messages: the ingest, which it flushes before waiting. */
+export interface RelpSink extends FrameSink {
+  /** Hands on every message collected so far (to the queue). */
+  flush(): void;
+}
+
+/** Answers not yet sent on one connection beyond which it is not read until they go out. */
+const MAX_UNANSWERED = 1024;
+const OPEN_ANSWER = "200 OK\nrelp_version=0\nrelp_software=syslog-agent\ncommands=syslog";
+const SERVERCLOSE = encodeFrame(0, "serverclose");
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+interface Connection {
+  conn: Deno.Conn;
+  lastActive: number;
+}
+
+/**
+ * A RELP server (librelp `doc/relp.md`) on a TCP address. Each `syslog`
+ * command's message goes to the ingest, and its `rsp 200 OK` is sent only once
+ * the message is safely queued: `settled` resolves (the spool has written it
+ * when it goes through the spool — always with `spool.mode = "always"`).
+ * Answers go out in the order of the commands. A message longer than
+ * `maxMessageSize` is cut to it and counted (`truncated`) and acknowledged. A
+ * framing error or a wrong transaction number is counted (`malformed`),
+ * answered with a `serverclose` hint, and the connection is closed: the client
+ * resends what was not answered. `close` is answered and the connection ended;
+ * idle connections are closed after `idleTimeoutMs`; at most `maxConnections`
+ * are served.
+ *
+ * @example
+ * ```ts
+ * const input = new RelpInput(cfg, ingest, () => queue.settled(), counters, log);
+ * await input.listen();
+ * // …
+ * input.close();
+ * ```
+ */
+export class RelpInput {
+  #cfg: InputConfig;
+  #sink: RelpSink;
+  #settled: () => Promise<void>;
+  #counters: Counters;
+  #log: Logger;
+  #listener: Deno.Listener | undefined;
+  #conns = new Set<Connection>();
+  #sweeper: ReturnType<typeof setInterval> | undefined;
+
+  /**
+   * An input that does not listen yet ({@linkcode RelpInput.listen}).
+   *
+   * @param cfg the input (`type: "relp"`)
+   * @param sink receives the messages
+   * @param settled resolves once everything handed to `sink` and flushed is safely queued
+   * @param counters `received` (by the sink), `truncated`, `malformed`, `rejectedConnections`
+   * @param log where protocol problems are reported (debug)
+   */
+  constructor(
+    cfg: InputConfig,
+    sink: RelpSink,
+    settled: () => Promise<void>,
+    counters: Counters,
+    log: Logger,
+  ) {
+    this.#cfg = cfg;
+    this.#sink = sink;
+    this.#settled = settled;
+    this.#counters = counters;
+    this.#log = log;
+  }
+
+  /** What it listens on, for messages. */
+  get name(): string {
+    return `relp:${this.#cfg.address}`;
+  }
+
+  /** Open connections. */
+  get connections(): number {
+    return this.#conns.size;
+  }
+
+  /** Binds the socket and starts accepting. */
+  listen(): Promise<void> {
+    let listener: Deno.Listener;
+    try {
+      const { hostname, port } = parseAddress(this.#cfg.address);
+      listener = Deno.listen({ transport: "tcp", hostname, port });
+    } catch (e) {
+      return Promise.reject(
+        new Error(
+          `input ${this.name}: cannot listen: ${
+            e instanceof Error ? e.message : e
+          }; free the address or change inputs[].address`,
+        ),
+      );
+    }
+    this.#listener = listener;
+    const every = Math.max(10, Math.min(1000, Math.floor(this.#cfg.idleTimeoutMs / 4)));
+    this.#sweeper = setInterval(() => this.#sweep(), every);
+    this.#accept(listener);
+    return Promise.resolve();
+  }
+
+  /** Stops accepting and closes every connection (unanswered messages are resent by clients). */
+  close(): void {
+    if (this.#sweeper !== undefined) clearInterval(this.#sweeper);
+    try {
+      this.#listener?.close();
+    } catch {
+      // Already closed.
+    }
+    for (const c of this.#conns) closeQuietly(c.conn);
+    this.#conns.clear();
+  }
+
+  async #accept(listener: Deno.Listener): Promise<void> {
+    for (;;) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (e) {
+        if (e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted) return;
+        this.#log.warn(`input ${this.name}: accept failed: ${e instanceof Error ? e.message : e}`);
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      if (this.#conns.size >= this.#cfg.maxConnections) {
+        this.#counters.rejectedConnections++;
+        closeQuietly(conn);
+        continue;
+      }
+      this.#serve(conn);
+    }
+  }
+
+  async #serve(conn: Deno.Conn): Promise<void> {
+    noDelay(conn);
+    const c: Connection = { conn, lastActive: Date.now() };
+    this.#conns.add(c);
+    const session = new Session(conn, this.#cfg.maxMessageSize, this.#sink, this.#counters);
+    const buf = new Uint8Array(64 * 1024);
+    try {
+      for (;;) {
+        // While the spool's writes are far behind, reads pause (the client's window fills).
+        const wait = this.#sink.ready?.();
+        if (wait !== undefined) await wait;
+        const n = await conn.read(buf);
+        if (n === null) break;
+        c.lastActive = Date.now();
+        const { answers, messages, end } = session.take(buf.subarray(0, n));
+        if (messages > 0) this.#sink.flush();
+        if (answers.length > 0 || end !== undefined) {
+          const ready = messages > 0 ? this.#settled() : undefined;
+          session.answer(ready, answers, end !== undefined);
+        }
+        if (end !== undefined) {
+          if (end !== "close") {
+            this.#counters.malformed++;
+            this.#log.debug(`input ${this.name}: closing a connection: ${end}`);
+          }
+          await session.drained();
+          break;
+        }
+        if (session.unanswered > MAX_UNANSWERED) await session.drained();
+      }
+    } catch {
+      // Reset by the peer, or closed by us (idle, stop).
+    } finally {
+      this.#conns.delete(c);
+      closeQuietly(conn);
+    }
+  }
+
+  #sweep(): void {
+    const cutoff = Date.now() - this.#cfg.idleTimeoutMs;
+    for (const c of this.#conns) {
+      if (c.lastActive < cutoff) {
+        this.#conns.delete(c);
+        closeQuietly(c.conn);
+      }
+    }
+  }
+}
+
+/** What one read produced. */
+interface Taken {
+  /** Answer frames, in the order of the commands. */
+  answers: string[];
+  /** Messages handed to the sink. */
+  messages: number;
+  /** Set when the connection is to end after the answers: `"close"` or the protocol problem. */
+  end: string | undefined;
+}
+
+/** The protocol state of one RELP connection. */
+class Session {
+  #conn: Deno.Conn;
+  #parser: RelpFrameParser;
+  #sink: RelpSink;
+  #counters: Counters;
+  #opened = false;
+  #expect = 1;
+  #chain: Promise<void> = Promise.resolve();
+  #failed = false;
+  unanswered = 0;
+
+  constructor(conn: Deno.Conn, maxMessageSize: number, sink: RelpSink, counters: Counters) {
+    this.#conn = conn;
+    this.#parser = new RelpFrameParser({ maxData: maxMessageSize, oversize: "truncate" });
+    this.#sink = sink;
+    this.#counters = counters;
+  }
+
+  /** Parses what was read: messages go to the sink, answers are returned. */
+  take(bytes: Uint8Array): Taken {
+    const out: Taken = { answers: [], messages: 0, end: undefined };
+    try {
+      this.#parser.push(bytes, (f) => {
+        if (out.end !== undefined) return;
+        this.#frame(f, out);
+      });
+    } catch (e) {
+      if (!(e instanceof RelpFramingError)) throw e;
+      out.end ??= e.message;
+    }
+    return out;
+  }
+
+  #frame(f: RelpFrame, out: Taken): void {
+    if (f.txnr === 0) return; // a hint: never answered
+    if (f.txnr !== this.#expect) {
+      out.end = `RELP txnr ${f.txnr} out of sequence, expected ${this.#expect}`;
+      return;
+    }
+    this.#expect = nextTxnr(this.#expect);
+    if (!this.#opened && f.command !== "open") {
+      out.end = `RELP command "${f.command}" before "open"`;
+      return;
+    }
+    switch (f.command) {
+      case "open": {
+        const offers = decoder.decode(f.data).split("\n");
+        if (!offers.some((o) => o.startsWith("relp_version="))) {
+          out.answers.push(rsp(f.txnr, "500 relp_version offer missing"));
+          out.end = "RELP open without a relp_version offer";
+          return;
+        }
+        this.#opened = true;
+        out.answers.push(rsp(f.txnr, OPEN_ANSWER));
+        return;
+      }
+      case "syslog":
+        if (f.data.length > 0) {
+          this.#sink.message(f.data, 0, f.data.length);
+          out.messages++;
+        }
+        if (f.cut > 0) this.#counters.truncated++;
+        out.answers.push(`${f.txnr} rsp 6 200 OK\n`);
+        return;
+      case "close":
+        out.answers.push(`${f.txnr} rsp 0\n`);
+        out.end = "close";
+        return;
+      default:
+        out.answers.push(rsp(f.txnr, `500 command "${f.command}" not supported`));
+    }
+  }
+
+  /**
+   * Sends `answers` once `ready` resolves, after every earlier answer; with
+   * `end`, a `serverclose` hint follows them.
+   */
+  answer(ready: Promise<void> | undefined, answers: string[], end: boolean): void {
+    const k = answers.length;
+    this.unanswered += k;
+    const bytes = encoder.encode(answers.join(""));
+    this.#chain = this.#chain.then(async () => {
+      if (this.#failed) return;
+      try {
+        await ready;
+        await writeAll(this.#conn, bytes);
+        if (end) await writeAll(this.#conn, SERVERCLOSE);
+      } catch {
+        // The client is gone; it resends what it has no answer for.
+        this.#failed = true;
+        closeQuietly(this.#conn);
+      } finally {
+        this.unanswered -= k;
+      }
+    });
+  }
+
+  /** Resolves when every answer so far has been written (or the connection failed). */
+  drained(): Promise<void> {
+    return this.#chain;
+  }
+}
+
+function rsp(txnr: number, data: string): string {
+  return `${txnr} rsp ${encoder.encode(data).length} ${data}\n`;
+}
+
+async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < data.length) off += await conn.write(data.subarray(off));
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
+}

@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { Counters } from "./counters.ts";
+import { Ingest } from "./ingest.ts";
+import { Logger } from "../control/logger.ts";
+import { Queue } from "./queue.ts";
+import { RelpFrameParser } from "./relp_frame.ts";
+import { RelpInput } from "./relp_input.ts";
+import { Spool } from "../spool/spool.ts";
+import type { InputConfig, SpoolConfig } from "../config/config.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const log = new Logger({ level: "error", format: "text", journal: false, write: () => {} });
+
+async function segmentBytes(dir: string): Promise<string> {
+  let text = "";
+  for await (const e of Deno.readDir(dir)) {
+    if (e.name.endsWith(".seg")) text += dec.decode(await Deno.readFile(`${dir}/${e.name}`));
+  }
+  return text;
+}
+
+Deno.test("RELP input, spool always: rsp 200 comes only once the message is in the segment file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "relp-input-" });
+  const spoolCfg: SpoolConfig = {
+    dir,
+    mode: "always",
+    maxBytes: 64 * 1024 * 1024,
+    whenFull: "drop-oldest",
+    sync: "always",
+    syncIntervalMs: 200,
+  };
+  const spool = await Spool.open(spoolCfg, 65536, log);
+  const queue = new Queue(spool, "always");
+  const counters = new Counters();
+  const ingest = new Ingest(counters, (b) => queue.push(b));
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  const cfg: InputConfig = {
+    type: "relp",
+    address: `127.0.0.1:${port}`,
+    path: "",
+    maxMessageSize: 65536,
+    maxConnections: 10,
+    idleTimeoutMs: 60_000,
+  };
+  const input = new RelpInput(cfg, ingest, () => queue.settled(), counters, log);
+  await input.listen();
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    const offers = "relp_version=0\ncommands=syslog";
+    await conn.write(enc.encode(`1 open ${offers.length} ${offers}\n`));
+    const parser = new RelpFrameParser({ maxData: 65536 });
+    const buf = new Uint8Array(65536);
+    const next = async (): Promise<{ txnr: number; data: string }> => {
+      for (;;) {
+        let got: { txnr: number; data: string } | undefined;
+        const n = await conn.read(buf);
+        assert.notEqual(n, null, "the agent closed the connection");
+        parser.push(buf.subarray(0, n!), (f) => got ??= { txnr: f.txnr, data: dec.decode(f.data) });
+        if (got) return got;
+      }
+    };
+    assert.equal((await next()).txnr, 1);
+    for (let i = 2; i < 22; i++) {
+      const msg = `<13>1 - host t - - - durable message ${i} ${"x".repeat(i * 37)}`;
+      await conn.write(enc.encode(`${i} syslog ${msg.length} ${msg}\n`));
+      const answer = await next();
+      assert.deepEqual(answer, { txnr: i, data: "200 OK" });
+      // The answer means the record is on disk already (written and fdatasync'ed).
+      assert.ok((await segmentBytes(dir)).includes(msg), `message ${i} in the spool when answered`);
+    }
+    assert.equal(counters.received, 20);
+  } finally {
+    conn.close();
+    input.close();
+    await queue.close([]);
+    await Deno.remove(dir, { recursive: true });
+  }
+});

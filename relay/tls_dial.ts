@@ -1,0 +1,78 @@
+/**
+ * Connecting to a collector over TLS (RFC 5425).
+ *
+ * @module
+ */
+
+import type { CollectorConfig } from "../config/config.ts";
+import { parseAddress } from "../config/address.ts";
+
+/**
+ * Connects to `cfg.address` and completes a TLS handshake before resolving, so
+ * that a certificate problem fails the connect (and shows in the collector's
+ * `lastError`) instead of surfacing on a later write; there is never a
+ * fallback to plain text. The collector's certificate must chain to the CA in
+ * `cfg.ca` or to one of the roots Deno trusts anyway (Deno adds `caCerts` to
+ * them) and be valid for `cfg.serverName` (else the address's host). With `cfg.cert` and `cfg.key` the agent presents a
+ * client certificate; the name checked is then the address's host (Deno
+ * offers client certificates only on a connection it opens itself), so a
+ * different `serverName` is refused (the config parser refuses it too).
+ *
+ * @throws {Error} naming the collector, the problem and the key to fix, such as
+ *   `TLS handshake with collector 127.0.0.1:6514 (server name "logs") failed:
+ *   invalid peer certificate: UnknownIssuer; …`.
+ */
+export async function dialTls(cfg: CollectorConfig): Promise<Deno.TlsConn> {
+  const { hostname, port } = parseAddress(cfg.address);
+  const name = cfg.serverName || hostname;
+  const what = `collector ${cfg.address}`;
+  const caCerts = cfg.ca === "" ? undefined : [await readPem(cfg.ca, "ca", what)];
+  const withCa = caCerts === undefined ? {} : { caCerts };
+  let conn: Deno.TlsConn;
+  if (cfg.cert !== "" || cfg.key !== "") {
+    if (name !== hostname) {
+      throw new Error(
+        `${what}: serverName "${name}" cannot be combined with a client certificate (cert/key); put "${name}" in the address instead ("${name}:${port}") or drop serverName`,
+      );
+    }
+    const cert = await readPem(cfg.cert, "cert", what);
+    const key = await readPem(cfg.key, "key", what);
+    conn = await Deno.connectTls({ hostname, port, ...withCa, cert, key });
+  } else {
+    const tcp = await Deno.connect({ hostname, port, transport: "tcp" });
+    try {
+      conn = await Deno.startTls(tcp, { hostname: name, ...withCa });
+    } catch (e) {
+      tcp.close();
+      throw e;
+    }
+  }
+  try {
+    await conn.handshake();
+  } catch (e) {
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+    const why = e instanceof Error ? e.message : String(e);
+    throw new Error(
+      `TLS handshake with ${what} (server name "${name}") failed: ${why}; the collector's certificate must be issued for "${name}" (serverName, else the address's host) by the CA in ${
+        cfg.ca === "" ? "Deno's root store" : `"${cfg.ca}"`
+      } (ca)`,
+    );
+  }
+  return conn;
+}
+
+async function readPem(path: string, key: string, what: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    throw new Error(
+      `${what}: cannot read the ${key} file "${path}": ${
+        e instanceof Error ? e.message : e
+      }; fix the collector's "${key}" path`,
+    );
+  }
+}
