@@ -5,6 +5,7 @@
  */
 
 import type { Logger } from "./logger.ts";
+import { Connections, type Touch } from "../relay/connections.ts";
 
 /** Handles one request: returns the `result`, or throws an Error whose message is the `error`. */
 export type ControlHandler = (
@@ -39,23 +40,24 @@ export class ControlServer {
   #group: string;
   #handler: ControlHandler;
   #log: Logger;
-  #listener: Deno.Listener | undefined;
-  #conns = new Set<Deno.Conn>();
+  #conns: Connections;
 
   constructor(path: string, group: string, handler: ControlHandler, log: Logger) {
     this.#path = path;
     this.#group = group;
     this.#handler = handler;
     this.#log = log;
+    this.#conns = new Connections({ name: "control", max: MAX_CONNECTIONS, idleMs: IDLE_MS, log });
   }
 
   /** Creates the socket and starts serving. */
   async listen(): Promise<void> {
     const dir = this.#path.slice(0, this.#path.lastIndexOf("/")) || "/";
+    let listener: Deno.Listener;
     try {
       await Deno.mkdir(dir, { recursive: true });
       await Deno.remove(this.#path).catch(() => {});
-      this.#listener = Deno.listen({ transport: "unix", path: this.#path });
+      listener = Deno.listen({ transport: "unix", path: this.#path });
       await Deno.chmod(this.#path, 0o660);
       const gid = await groupId(this.#group);
       if (gid !== undefined) await Deno.chown(this.#path, null, gid);
@@ -66,51 +68,23 @@ export class ControlServer {
         }; check that ${dir} is writable or change control.socket`,
       );
     }
-    this.#accept(this.#listener);
+    this.#conns.run(listener, (conn, touch) => this.#serve(conn, touch));
   }
 
   /** Stops serving and removes the socket file. */
   async close(): Promise<void> {
-    try {
-      this.#listener?.close();
-    } catch {
-      // Already closed.
-    }
-    for (const c of this.#conns) closeQuietly(c);
+    this.#conns.close();
     await Deno.remove(this.#path).catch(() => {});
   }
 
-  async #accept(listener: Deno.Listener): Promise<void> {
-    for (;;) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-      } catch (e) {
-        if (e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted) return;
-        // Out of file descriptors and the like: keep the socket, try again shortly.
-        this.#log.warn(`control: accept failed: ${e instanceof Error ? e.message : e}`);
-        await new Promise((r) => setTimeout(r, 100));
-        continue;
-      }
-      if (this.#conns.size >= MAX_CONNECTIONS) {
-        closeQuietly(conn);
-        continue;
-      }
-      this.#serve(conn);
-    }
-  }
-
-  async #serve(conn: Deno.Conn): Promise<void> {
-    this.#conns.add(conn);
+  async #serve(conn: Deno.Conn, touch: Touch): Promise<void> {
     const buf = new Uint8Array(MAX_REQUEST + 1);
     let fill = 0;
-    let idle = setTimeout(() => closeQuietly(conn), IDLE_MS);
     try {
       for (;;) {
         const n = await conn.read(buf.subarray(fill));
-        clearTimeout(idle);
-        idle = setTimeout(() => closeQuietly(conn), IDLE_MS);
         if (n === null) break;
+        touch();
         fill += n;
         let nl: number;
         while ((nl = buf.subarray(0, fill).indexOf(LF)) >= 0) {
@@ -126,10 +100,6 @@ export class ControlServer {
       }
     } catch (e) {
       this.#log.debug(`control: connection ended: ${e instanceof Error ? e.message : e}`);
-    } finally {
-      clearTimeout(idle);
-      this.#conns.delete(conn);
-      closeQuietly(conn);
     }
   }
 
@@ -169,12 +139,4 @@ async function groupId(name: string): Promise<number | undefined> {
     if (group === name && gid !== undefined) return Number(gid);
   }
   return undefined;
-}
-
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
-  }
 }

@@ -17,6 +17,7 @@ import {
 } from "./relp_frame.ts";
 import { parseAddress } from "../config/address.ts";
 import { noDelay } from "./_no_delay.ts";
+import { Connections, type Touch } from "./connections.ts";
 
 /** Where the RELP input hands messages: the ingest, which it flushes before waiting. */
 export interface RelpSink extends FrameSink {
@@ -30,11 +31,6 @@ const OPEN_ANSWER = "200 OK\nrelp_version=0\nrelp_software=syslog-agent\ncommand
 const SERVERCLOSE = encodeFrame(0, "serverclose");
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-interface Connection {
-  conn: Deno.Conn;
-  lastActive: number;
-}
 
 /**
  * A RELP server (librelp `doc/relp.md`) on a TCP address. Each `syslog`
@@ -63,9 +59,7 @@ export class RelpInput {
   #settled: () => Promise<void>;
   #counters: Counters;
   #log: Logger;
-  #listener: Deno.Listener | undefined;
-  #conns = new Set<Connection>();
-  #sweeper: ReturnType<typeof setInterval> | undefined;
+  #conns: Connections;
 
   /**
    * An input that does not listen yet ({@linkcode RelpInput.listen}).
@@ -88,6 +82,13 @@ export class RelpInput {
     this.#settled = settled;
     this.#counters = counters;
     this.#log = log;
+    this.#conns = new Connections({
+      name: `input ${this.name}`,
+      max: cfg.maxConnections,
+      idleMs: cfg.idleTimeoutMs,
+      log,
+      onReject: () => counters.rejectedConnections++,
+    });
   }
 
   /** What it listens on, for messages. */
@@ -115,49 +116,17 @@ export class RelpInput {
         ),
       );
     }
-    this.#listener = listener;
-    const every = Math.max(10, Math.min(1000, Math.floor(this.#cfg.idleTimeoutMs / 4)));
-    this.#sweeper = setInterval(() => this.#sweep(), every);
-    this.#accept(listener);
+    this.#conns.run(listener, (conn, touch) => this.#serve(conn, touch));
     return Promise.resolve();
   }
 
   /** Stops accepting and closes every connection (unanswered messages are resent by clients). */
   close(): void {
-    if (this.#sweeper !== undefined) clearInterval(this.#sweeper);
-    try {
-      this.#listener?.close();
-    } catch {
-      // Already closed.
-    }
-    for (const c of this.#conns) closeQuietly(c.conn);
-    this.#conns.clear();
+    this.#conns.close();
   }
 
-  async #accept(listener: Deno.Listener): Promise<void> {
-    for (;;) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-      } catch (e) {
-        if (e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted) return;
-        this.#log.warn(`input ${this.name}: accept failed: ${e instanceof Error ? e.message : e}`);
-        await new Promise((r) => setTimeout(r, 100));
-        continue;
-      }
-      if (this.#conns.size >= this.#cfg.maxConnections) {
-        this.#counters.rejectedConnections++;
-        closeQuietly(conn);
-        continue;
-      }
-      this.#serve(conn);
-    }
-  }
-
-  async #serve(conn: Deno.Conn): Promise<void> {
+  async #serve(conn: Deno.Conn, touch: Touch): Promise<void> {
     noDelay(conn);
-    const c: Connection = { conn, lastActive: Date.now() };
-    this.#conns.add(c);
     const session = new Session(conn, this.#cfg.maxMessageSize, this.#sink, this.#counters);
     const buf = new Uint8Array(64 * 1024);
     try {
@@ -167,7 +136,7 @@ export class RelpInput {
         if (wait !== undefined) await wait;
         const n = await conn.read(buf);
         if (n === null) break;
-        c.lastActive = Date.now();
+        touch();
         const { answers, messages, end } = session.take(buf.subarray(0, n));
         if (messages > 0) this.#sink.flush();
         if (answers.length > 0 || end !== undefined) {
@@ -186,19 +155,6 @@ export class RelpInput {
       }
     } catch {
       // Reset by the peer, or closed by us (idle, stop).
-    } finally {
-      this.#conns.delete(c);
-      closeQuietly(conn);
-    }
-  }
-
-  #sweep(): void {
-    const cutoff = Date.now() - this.#cfg.idleTimeoutMs;
-    for (const c of this.#conns) {
-      if (c.lastActive < cutoff) {
-        this.#conns.delete(c);
-        closeQuietly(c.conn);
-      }
     }
   }
 }
