@@ -37,6 +37,7 @@ async function setup(
       inputs: [
         { type: "tcp", address: `127.0.0.1:${port}` },
         { type: "udp", address: `127.0.0.1:${port}` },
+        { type: "unix", path: `${dir}/agent/log.sock` },
       ],
       collectors: [{
         address: `127.0.0.1:${collectorPort}`,
@@ -87,7 +88,7 @@ async function run(cmd: string, args: string[]): Promise<void> {
 }
 
 Deno.test(
-  "logger over TCP (octet-counted) and UDP, and raw frames, reach rsyslogd byte for byte",
+  "logger over TCP (octet-counted) and UDP, raw frames over TCP and a unix socket: byte for byte at rsyslogd",
   opts,
   async () => {
     const s = await setup();
@@ -105,15 +106,20 @@ Deno.test(
       await conn.write(new Uint8Array([...enc.encode(`${octet.length} `), ...octet]));
       await conn.write(enc.encode(`${raw[1]}\n`));
       conn.close();
+      // The unix stream input, with both framings on one connection.
+      const unix = await Deno.connect({ transport: "unix", path: `${s.dir}/agent/log.sock` });
+      await unix.write(new Uint8Array([...enc.encode(`${octet.length} `), ...octet]));
+      await unix.write(enc.encode(`${raw[1]}\n`));
+      unix.close();
       const lines = await waitFor(async () => {
         const l = await s.collector.lines();
-        return l.length >= 4 && l;
-      }, { timeoutMs: 10_000, what: "four lines at the collector" });
+        return l.length >= 6 && l;
+      }, { timeoutMs: 10_000, what: "six lines at the collector" });
       const logged = lines.filter((l) => l.includes(" e2e "));
       assert.ok(logged.some((l) => l.endsWith(` ${tcpMsg}`)), `tcp line missing: ${lines}`);
       assert.ok(logged.some((l) => l.endsWith(` ${udpMsg}`)), `udp line missing: ${lines}`);
       for (const l of logged) assert.match(l, /^<13>1 \S+ \S+ e2e /);
-      assert.deepEqual(lines.filter((l) => l.includes(" raw ")), raw);
+      assert.deepEqual(lines.filter((l) => l.includes(" raw ")), [...raw, ...raw]);
     } finally {
       await teardown(s);
     }
