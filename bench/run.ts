@@ -1,0 +1,436 @@
+/**
+ * `deno task bench`: the agent side by side with rsyslogd and syslog-ng, in
+ * one run. Writes bench/results/latest.json and BENCHMARKS.md.
+ *
+ * ```
+ * deno task bench [--quick] [--rounds N] [--only relay|outage] [--relays a,b]
+ * ```
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import { installSignalCleanup, isInterrupted, runCleanups, tempDir } from "./lifecycle.ts";
+import { loggenArgs } from "./load.ts";
+import {
+  AGENT_MAIN,
+  agentConfig,
+  RELAY_KINDS,
+  RELAY_LABELS,
+  type RelayDeps,
+  type RelayKind,
+  RelayUnavailable,
+  rsyslogRelayConf,
+  syslogNgRelayConf,
+} from "./relays.ts";
+import {
+  machineInfo,
+  type OutageEntry,
+  type RelayEntry,
+  type Results,
+  writeReports,
+} from "./report.ts";
+import {
+  type LoadGen,
+  type OutageRun,
+  type RelayRun,
+  runOutageCase,
+  runRelayCase,
+} from "./scenarios.ts";
+import { ensureSyslogNg } from "./syslog_ng.ts";
+
+const SCENARIOS = ["relay", "outage"] as const;
+type Scenario = typeof SCENARIOS[number];
+
+const RELAY_SCENARIO_RELAYS: RelayKind[] = [
+  "direct",
+  "rsyslogd",
+  "syslog-ng",
+  "agent-fallback",
+  "agent-always",
+];
+const OUTAGE_RELAYS: RelayKind[] = [
+  "rsyslogd",
+  "rsyslogd-noqueue",
+  "syslog-ng",
+  "agent-fallback",
+  "agent-always",
+];
+const LOADGENS: LoadGen[] = ["deno", "loggen"];
+const CONNECTIONS = [1, 4];
+const SIZE = 256;
+/** The incident configuration's sender is stopped after this long. */
+const STALL_CAP_MS = 20_000;
+
+const USAGE =
+  `usage: deno task bench [--quick] [--rounds N] [--only relay|outage] [--relays KIND,...]
+
+  --quick        1 round of 200,000 messages (default: 3 rounds of 1,000,000)
+  --rounds N     rounds per configuration (medians and min–max are reported)
+  --only S       run one scenario: relay (collector up) or outage (collector down)
+  --relays K,..  only these relays: ${RELAY_KINDS.join(", ")}
+  --messages N   messages per run instead (a multiple of 4)
+
+Writes bench/results/latest.json and BENCHMARKS.md.`;
+
+interface Options {
+  quick: boolean;
+  rounds: number;
+  messages: number;
+  scenarios: Scenario[];
+  relays: Set<RelayKind>;
+  command: string;
+}
+
+function parseOptions(args: string[]): Options {
+  const { values } = parseArgs({
+    args,
+    options: {
+      quick: { type: "boolean", default: false },
+      rounds: { type: "string" },
+      only: { type: "string" },
+      relays: { type: "string" },
+      messages: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    Deno.exit(0);
+  }
+  const fail = (msg: string): never => {
+    console.error(`bench: ${msg}\n\n${USAGE}`);
+    Deno.exit(2);
+  };
+  const quick = values.quick ?? false;
+  const rounds = values.rounds === undefined ? (quick ? 1 : 3) : Number(values.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) {
+    fail(`--rounds: expected 1..20, got ${values.rounds}`);
+  }
+  let scenarios: Scenario[] = [...SCENARIOS];
+  if (values.only !== undefined) {
+    if (!(SCENARIOS as readonly string[]).includes(values.only)) {
+      fail(`--only: expected one of ${SCENARIOS.join(", ")}, got ${values.only}`);
+    }
+    scenarios = [values.only as Scenario];
+  }
+  const relays = new Set<RelayKind>(RELAY_KINDS);
+  if (values.relays !== undefined) {
+    relays.clear();
+    for (const k of values.relays.split(",").map((s) => s.trim()).filter((s) => s)) {
+      if (!(RELAY_KINDS as readonly string[]).includes(k)) fail(`--relays: unknown relay ${k}`);
+      relays.add(k as RelayKind);
+    }
+  }
+  const messages = values.messages === undefined
+    ? (quick ? 200_000 : 1_000_000)
+    : Number(values.messages);
+  if (!Number.isInteger(messages) || messages < 4 || messages % 4 !== 0) {
+    fail(`--messages: expected a positive multiple of 4, got ${values.messages}`);
+  }
+  return {
+    quick,
+    rounds,
+    messages,
+    scenarios,
+    relays,
+    command: ["deno task bench", ...args].join(" "),
+  };
+}
+
+async function main(): Promise<void> {
+  const opts = parseOptions(Deno.args);
+  const started = Date.now();
+  const budgetMs = opts.quick ? 110_000 : 14 * 60_000;
+  const runDeadlineMs = opts.quick ? 20_000 : 60_000;
+  const settleMs = opts.quick ? 15_000 : 30_000;
+  const removeSignals = installSignalCleanup();
+  const log = (line: string) =>
+    console.error(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
+
+  const cacheDir = fileURLToPath(new URL("./.cache", import.meta.url));
+  log("preparing syslog-ng (apt-get download + dpkg -x into bench/.cache on first use)…");
+  const sng = await ensureSyslogNg(cacheDir);
+  const deps: RelayDeps = {
+    syslogNg: sng.ok ? sng.install : undefined,
+    syslogNgReason: sng.ok ? undefined : sng.reason,
+    agentMain: AGENT_MAIN,
+  };
+  if (!sng.ok) log(`syslog-ng not available: ${sng.reason}`);
+
+  const relayEntries: RelayEntry[] = [];
+  if (opts.scenarios.includes("relay")) {
+    for (const loadgen of LOADGENS) {
+      for (const connections of CONNECTIONS) {
+        for (const relay of RELAY_SCENARIO_RELAYS) {
+          if (!opts.relays.has(relay)) continue;
+          const noLoggen = loadgen === "loggen" && !sng.ok;
+          relayEntries.push({
+            relay,
+            loadgen,
+            connections,
+            available: !noLoggen,
+            reason: noLoggen ? `loggen not available: ${sng.ok ? "" : sng.reason}` : undefined,
+            runs: [],
+          });
+        }
+      }
+    }
+  }
+  const outageEntries: OutageEntry[] = [];
+  if (opts.scenarios.includes("outage")) {
+    for (const relay of OUTAGE_RELAYS) {
+      if (opts.relays.has(relay)) {
+        outageEntries.push({ relay, available: true, reason: undefined, runs: [] });
+      }
+    }
+  }
+
+  // A relay that never started is "not available" and not tried again. One
+  // that has run before and then fails to start (the agent is work in
+  // progress) gets a failed run; after 2 such failures it is given up.
+  const given = new Map<RelayKind, string>();
+  const everStarted = new Set<RelayKind>();
+  const startFailures = new Map<RelayKind, number>();
+  const notStarted = (relay: RelayKind, reason: string): string | undefined => {
+    if (!everStarted.has(relay)) {
+      given.set(relay, reason);
+      for (const e of [...relayEntries, ...outageEntries]) {
+        if (e.relay === relay) {
+          e.available = false;
+          e.reason = reason;
+        }
+      }
+      return undefined;
+    }
+    const n = (startFailures.get(relay) ?? 0) + 1;
+    startFailures.set(relay, n);
+    if (n >= 2) given.set(relay, reason);
+    return `did not start: ${reason}`;
+  };
+
+  const base = await tempDir("syslog-bench-");
+  let skipped = 0;
+  let runNo = 0;
+  // runs go round by round; a run is skipped when it would not fit the budget
+  const lastMs = new Map<object, number>();
+  const attempt = async <T extends { problem: string | undefined }>(
+    e: { relay: RelayKind; available: boolean; runs: T[] },
+    what: string,
+    body: (dir: string) => Promise<T>,
+    failed: (problem: string) => T,
+    summary: (run: T) => string,
+  ): Promise<void> => {
+    if (!e.available || given.has(e.relay) || isInterrupted()) return;
+    if (Date.now() - started + (lastMs.get(e) ?? 15_000) > budgetMs) {
+      skipped++;
+      return;
+    }
+    const dir = `${base.path}/run-${++runNo}`;
+    const t0 = Date.now();
+    try {
+      const run = await body(dir);
+      everStarted.add(e.relay);
+      startFailures.delete(e.relay);
+      e.runs.push(run);
+      log(`${what}: ${summary(run)}${run.problem ? ` (${run.problem})` : ""}`);
+    } catch (err) {
+      if (err instanceof RelayUnavailable) {
+        const problem = notStarted(e.relay, err.message);
+        if (problem !== undefined) e.runs.push(failed(problem));
+        log(`${what}: ${problem ?? `not available: ${err.message}`}`);
+      } else {
+        const problem = `run failed: ${err instanceof Error ? err.message.split("\n")[0] : err}`;
+        e.runs.push(failed(problem));
+        log(`${what}: ${problem}`);
+      }
+    } finally {
+      lastMs.set(e, Date.now() - t0);
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  };
+
+  try {
+    for (let round = 1; round <= opts.rounds; round++) {
+      for (const e of relayEntries) {
+        // the no-relay baseline is a reference ceiling, not a compared figure: once is enough
+        if (e.relay === "direct" && round > 1) continue;
+        await attempt(
+          e,
+          `round ${round}/${opts.rounds} relay ${e.relay} ← ${e.loadgen} ×${e.connections}`,
+          (dir) =>
+            runRelayCase(
+              {
+                relay: e.relay,
+                loadgen: e.loadgen,
+                connections: e.connections,
+                messages: opts.messages,
+                size: SIZE,
+                deadlineMs: runDeadlineMs,
+              },
+              dir,
+              deps,
+            ),
+          failedRelayRun,
+          (run) =>
+            `${run.msgsPerSec === undefined ? "—" : Math.round(run.msgsPerSec)} msgs/s, ${
+              run.cpuSecPerMillion?.toFixed(2) ?? "—"
+            } CPU s/1M`,
+        );
+      }
+      for (const e of outageEntries) {
+        // the incident configuration only measures its own stall cap: once is enough
+        if (e.relay === "rsyslogd-noqueue" && round > 1) continue;
+        await attempt(
+          e,
+          `round ${round}/${opts.rounds} outage ${e.relay}`,
+          (dir) =>
+            runOutageCase(
+              {
+                relay: e.relay,
+                messages: opts.messages,
+                size: SIZE,
+                sendDeadlineMs: e.relay === "rsyslogd-noqueue" ? STALL_CAP_MS : runDeadlineMs,
+                settleMs,
+              },
+              dir,
+              deps,
+            ),
+          failedOutageRun,
+          (run) =>
+            `${
+              run.acceptPerSec === undefined ? "—" : Math.round(run.acceptPerSec)
+            } msgs/s accepted, worst write ${run.maxWriteWaitMs?.toFixed(1) ?? "—"} ms, disk ${
+              run.diskPerMessageByte?.toFixed(3) ?? "—"
+            } B/B`,
+        );
+      }
+    }
+
+    if (isInterrupted()) return; // the signal handler cleans up and exits
+    const notes = describe(opts, deps, sng.ok ? undefined : sng.reason);
+    for (const [relay, reason] of given) {
+      if (everStarted.has(relay)) {
+        notes.unshift(
+          `${relay}: ran, then failed to start twice; its later runs were not tried: ${reason}`,
+        );
+      }
+    }
+    if (skipped > 0) {
+      notes.unshift(
+        `${skipped} run(s) skipped: the bench's time budget (${budgetMs / 1000} s) ran out.`,
+      );
+    }
+    const results: Results = {
+      meta: {
+        date: new Date().toISOString(),
+        command: opts.command,
+        quick: opts.quick,
+        rounds: opts.rounds,
+        messages: opts.messages,
+        messageBytes: SIZE,
+        outageSendCapSeconds: STALL_CAP_MS / 1000,
+        durationSeconds: (Date.now() - started) / 1000,
+        machine: await machineInfo(sng.ok ? sng.install.version : `not available: ${sng.reason}`),
+        loggen: `loggen ${
+          loggenArgs({ port: 0, count: opts.messages, connections: 1, size: SIZE, deadlineMs: 0 })
+            .join(" ")
+        }`
+          .replace(/ 127\.0\.0\.1 0$/, " 127.0.0.1 PORT"),
+        notes,
+      },
+      relay: relayEntries,
+      outage: outageEntries,
+    };
+    const json = fileURLToPath(new URL("./results/latest.json", import.meta.url));
+    const markdown = fileURLToPath(new URL("../BENCHMARKS.md", import.meta.url));
+    await writeReports(results, { json, markdown });
+    log(`wrote ${json} and ${markdown}`);
+  } finally {
+    await runCleanups();
+    removeSignals();
+  }
+}
+
+function failedRelayRun(problem: string): RelayRun {
+  return {
+    msgsPerSec: undefined,
+    elapsedMs: undefined,
+    cpuSecPerMillion: undefined,
+    peakRssBytes: undefined,
+    delivered: 0,
+    sent: 0,
+    agent: undefined,
+    problem,
+  };
+}
+
+function failedOutageRun(problem: string): OutageRun {
+  return {
+    accepted: 0,
+    acceptPerSec: undefined,
+    maxWriteWaitMs: undefined,
+    stalled: false,
+    diskBytes: 0,
+    diskApparentBytes: 0,
+    diskPerMessageByte: undefined,
+    cpuSecPerMillion: undefined,
+    peakRssBytes: undefined,
+    agent: undefined,
+    problem,
+  };
+}
+
+/** The "How it is measured" bullets: every peer's configuration and every method. */
+function describe(opts: Options, deps: RelayDeps, syslogNgReason: string | undefined): string[] {
+  const squash = (s: string) => s.replace(/#.*\n/g, "").replace(/\s+/g, " ").trim();
+  const rsyslogAction = (queue: boolean) =>
+    squash(
+      /action\([^)]*\)/.exec(
+        rsyslogRelayConf({ inputPort: 0, collectorPort: 0, workDir: "SPOOL", queue }),
+      )?.[0] ?? "",
+    ).replace(/port="0"/, 'port="CPORT"');
+  const sngConf = squash(
+    syslogNgRelayConf({ inputPort: 0, collectorPort: 0, spoolDir: "SPOOL" }).replace(
+      /^@version.*\n/,
+      "",
+    ),
+  ).replace(/port\(0\)/g, "port(PORT)");
+  return [
+    `Relays (${RELAY_LABELS.rsyslogd}): \`rsyslogd -n -iNONE\`, imtcp on 127.0.0.1 → \`${
+      rsyslogAction(true)
+    }\`.`,
+    `Relays (${RELAY_LABELS["rsyslogd-noqueue"]}, outage only): \`${rsyslogAction(false)}\`.`,
+    deps.syslogNg === undefined
+      ? `syslog-ng: not available (${syslogNgReason ?? "unknown"}).`
+      : `Relays (${
+        RELAY_LABELS["syslog-ng"]
+      }): Debian's syslog-ng-core unpacked into bench/.cache (not installed: it conflicts with rsyslog), \`syslog-ng -F --no-caps\` with \`${sngConf}\`. It forwards LF-framed: its octet-counted \`syslog()\` destination always prepends its own RFC 5424 header, the \`network()\` destination with \`$MSG\\n\` passes the message unchanged.`,
+    `Relays (agent): \`deno run --allow-all --unstable-net main.ts run --config FILE\` with \`${
+      JSON.stringify(agentConfig({ inputPort: 0, collectorPort: 0, dir: "DIR", mode: "fallback" }))
+        .replace(/127\.0\.0\.1:0/g, "127.0.0.1:PORT")
+    }\` (\`"mode": "always"\` for the second column); the measured PID is deno's own.`,
+    "Collector: rsyslogd with tests/_helpers/rsyslogd.ts's `collectorConf` (imtcp on 127.0.0.1, every message to a file as `%rawmsg%\\n`, flushed per batch). The end of a run is when the file's size reaches N × the first line's length; afterwards its LF count is checked against N.",
+    "Deno sender (bench/load.ts, a separate process): RFC 5424 messages of exactly 256 bytes with a 10-digit sequence number, octet-counted (`256 <14>1 …`), 512 frames per socket write, N split evenly over the connections; every `write()` is timed (worst wait).",
+    `loggen (syslog-ng's, from the same package): \`loggen --inet --stream --syslog-proto --size 256 --number N/C --active-connections C --rate 1000000000 --interval DEADLINE 127.0.0.1 PORT\` (\`--interval\` because loggen otherwise stops after 10 s, before \`--number\` is reached). With \`--syslog-proto\` loggen frames octet-counted (\`256 <38>1 …\`; the 256 counted bytes end in an LF, which rsyslogd drops on reception); without it, it would send LF-terminated RFC 3164 lines. \`--number\` is per connection. loggen only reports at 0.5 s ticks, so its start is taken as its spawn time and its end from the collector file.`,
+    "CPU: utime + stime of /proc/PID/stat (all threads) of the relay process, taken just before the load starts and when the collector holds everything (outage: once the spool has settled), divided by `getconf CLK_TCK`. RSS: VmHWM of /proc/PID/status.",
+    `Outage: the collector port is a free port with no listener (connections refused). One connection, N messages. Accepted = the sender finished writing (data still in the kernel's socket buffers counts as accepted). For the agent, the bench then waits for status \`spool.messages + counters.dropped == N\`; for the others until the queue dir's size has not changed for 1.5 s (at most ${
+      opts.quick ? 15 : 30
+    } s). Disk = allocated blocks (st_blocks × 512) of the files under the relay's queue/spool dir, divided by N × 256. rsyslogd's disk-assisted queue keeps up to 80,000 messages in RAM before it spills, so with N = ${
+      opts.messages.toLocaleString("en-US")
+    } its disk figure covers ${
+      Math.max(0, Math.round((1 - 80_000 / opts.messages) * 100))
+    }% of the data at most.`,
+    'Why rsyslogd\'s queue has explicit size and watermarks: with only (`queue.type="LinkedList" queue.filename=… queue.saveOnShutdown="on" action.resumeRetryCount="-1"`, so the default action queue of 1000 messages and high watermark 900), rsyslogd 8.2302 never went to disk while the collector was down: impstats showed the action queue full at 1000, `discarded.full` growing, the DA queue empty, and the sender stalled (about 84,000 of 200,000 messages written in 15 s). With `queue.highWatermark` below the full mark it spills as intended.',
+    `Time bounds: each relay run is abandoned after ${
+      opts.quick ? 20 : 60
+    } s; the incident configuration's sender is stopped after ${
+      STALL_CAP_MS / 1000
+    } s (and it runs in the first round only: its figures are its stall cap); every process is killed at the end of its run (and on Ctrl-C). Runs go round by round, so spread includes drift; the no-relay baseline runs in the first round only.`,
+  ];
+}
+
+if (import.meta.main) {
+  await main();
+}
