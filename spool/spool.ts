@@ -18,9 +18,9 @@ const CHUNK_BYTES = 256 * 1024;
 /** Bytes waiting to be written beyond which appends are dropped rather than held in memory. */
 const MAX_PENDING_WRITE = 64 * 1024 * 1024;
 /** Bytes waiting to be written beyond which inputs pause their reads (see `backlog`)... */
-const BACKLOG_HIGH = 8 * 1024 * 1024;
+const BACKLOG_HIGH = 16 * 1024 * 1024;
 /** ...until the write loop has brought them under this. */
-const BACKLOG_LOW = 2 * 1024 * 1024;
+const BACKLOG_LOW = 4 * 1024 * 1024;
 
 interface Segment {
   id: number;
@@ -118,6 +118,13 @@ export class Spool {
   #wFileId = -1;
   #unsynced = false;
   #lastSync = 0;
+  /**
+   * fdatasync calls, one after the other, beside the write loop: a sync of a
+   * file with much dirty data takes long, and writes (so inputs) must not wait
+   * for it (except with `sync: "always"`, which asks for exactly that).
+   */
+  #syncs: Promise<void> = Promise.resolve();
+  #syncQueued = false;
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #backlog: { promise: Promise<void>; resolve: () => void } | undefined;
   #tickTimer: ReturnType<typeof setInterval> | undefined;
@@ -185,8 +192,8 @@ export class Spool {
   }
 
   /**
-   * When appends have run more than 8 MiB ahead of the disk, a promise that
-   * resolves once the write loop has caught up (under 2 MiB); undefined
+   * When appends have run more than 16 MiB ahead of the disk, a promise that
+   * resolves once the write loop has caught up (under 4 MiB); undefined
    * otherwise. Inputs wait on it between reads, so that a disk slower than the
    * senders slows the reads for a moment instead of dropping messages, and so
    * that busy inputs cannot starve the write loop.
@@ -307,6 +314,7 @@ export class Spool {
       this.#ackOff = 0;
     }
     this.#checkpointDirty = true;
+    await this.#syncs;
     if (this.#wFile) {
       if (this.#cfg.sync !== "never") await this.#wFile.syncData();
       this.#wFile.close();
@@ -537,10 +545,10 @@ export class Spool {
       // deletion, which would leave dropped messages on disk, beyond maxBytes.
       if (item.seg.deleted) await Deno.remove(this.#path(item.seg.id)).catch(() => {});
       this.#settle(item.seq);
-      await this.#syncIfDue();
+      this.#syncIfDue();
     }
     try {
-      await this.#syncIfDue();
+      this.#syncIfDue();
       if (this.#checkpointDirty) await this.#writeCheckpoint();
     } catch (e) {
       this.#log.warn(`spool: sync or checkpoint in ${this.#cfg.dir} failed: ${errorText(e)}`);
@@ -560,21 +568,36 @@ export class Spool {
       this.#wFileId = -1;
       const old = this.#wFile;
       this.#wFile = undefined;
-      if (this.#cfg.sync !== "never") await old.syncData();
-      old.close();
+      const sync = this.#cfg.sync !== "never";
+      this.#inBackground(async () => {
+        if (sync) await old.syncData();
+        old.close();
+      });
     }
     this.#wFile = await Deno.open(this.#path(seg.id), { write: true, create: true, append: true });
     this.#wFileId = seg.id;
   }
 
-  async #syncIfDue(): Promise<void> {
-    if (!this.#unsynced || this.#cfg.sync !== "interval" || !this.#wFile) return;
+  #syncIfDue(): void {
+    const file = this.#wFile;
+    if (!this.#unsynced || this.#cfg.sync !== "interval" || !file || this.#syncQueued) return;
     const now = Date.now();
     // Not due yet: the periodic tick runs the loop again in time.
     if (now - this.#lastSync < this.#cfg.syncIntervalMs) return;
     this.#unsynced = false;
     this.#lastSync = now;
-    await this.#wFile.syncData();
+    this.#syncQueued = true;
+    this.#inBackground(async () => {
+      this.#syncQueued = false;
+      await file.syncData();
+    });
+  }
+
+  /** Runs `fn` after the syncs before it, beside the write loop; failures are logged. */
+  #inBackground(fn: () => Promise<void>): void {
+    this.#syncs = this.#syncs.then(fn).catch((e) => {
+      this.#log.warn(`spool: fdatasync in ${this.#cfg.dir} failed: ${errorText(e)}`);
+    });
   }
 
   /** A chunk could not be written (`written` bytes of it were): its records are dropped. */
