@@ -12,12 +12,19 @@ import type { Link, LinkEvents } from "./link.ts";
 import { octetToLf } from "./_octet.ts";
 import { writeAllWithin } from "./_write_all.ts";
 
+/** A written batch stays unconfirmed (resent after an unclean disconnect) at least this long. */
+export const REPLAY_MIN_AGE_MS = 2_000;
+/** ...unless this many bytes (or `replayWindow`, if larger) were written after it. */
+export const REPLAY_MAX_BYTES = 64 * 1024 * 1024;
+
 /**
  * A {@linkcode Link} that writes batches as octet-counted frames (or LF lines,
  * `framing: "lf"`) over TCP or TLS. The collector never answers, so a batch
- * counts as delivered once `replayWindow` bytes were written after it: until
- * then the forwarder keeps it, and writes it again after an unclean
- * disconnect (a crash costs duplicates, not gaps). A clean end confirms
+ * counts as delivered once `replayWindow` bytes were written after it and it
+ * is {@linkcode REPLAY_MIN_AGE_MS} old: until then the forwarder keeps it, and
+ * writes it again after an unclean disconnect (a crash costs duplicates, not
+ * gaps). The age matters when the collector reads fast, as while a spool
+ * drains: it then holds far more than 2 MiB in its socket buffers and queues. A clean end confirms
  * everything written. Whatever the collector sends is read and ignored; its
  * closing the connection breaks the link.
  *
@@ -36,6 +43,7 @@ export class StreamLink implements Link {
   #clock: Clock;
   /** Sizes of the written, unconfirmed batches, oldest first. */
   #sizes: number[] = [];
+  #times: number[] = [];
   #bytes = 0;
   #done = false;
   #failure: string | undefined;
@@ -70,15 +78,28 @@ export class StreamLink implements Link {
       () => this.#events.progress(),
     );
     if (this.#done) throw new Error(this.#failure ?? "link closed");
+    const now = this.#clock.now();
     this.#sizes.push(batch.data.length);
+    this.#times.push(now);
     this.#bytes += batch.data.length;
+    // A batch is confirmed once `replayWindow` bytes followed it and it is REPLAY_MIN_AGE_MS
+    // old: a collector that reads fast (a spool draining) can hold far more than the window
+    // unwritten in its buffers and queues. REPLAY_MAX_BYTES bounds the memory that takes.
     let n = 0;
-    while (n < this.#sizes.length && this.#bytes - this.#sizes[n]! >= cfg.replayWindow) {
+    while (n < this.#sizes.length) {
+      const after = this.#bytes - this.#sizes[n]!;
+      const old = now - this.#times[n]! >= REPLAY_MIN_AGE_MS || cfg.replayWindow === 0;
+      if (
+        !(after >= cfg.replayWindow && old) && after < Math.max(REPLAY_MAX_BYTES, cfg.replayWindow)
+      ) {
+        break;
+      }
       this.#bytes -= this.#sizes[n]!;
       n++;
     }
     if (n > 0) {
       this.#sizes.splice(0, n);
+      this.#times.splice(0, n);
       this.#events.confirmed(n);
     }
   }
@@ -89,6 +110,7 @@ export class StreamLink implements Link {
     this.#done = true;
     const n = this.#sizes.length;
     this.#sizes = [];
+    this.#times = [];
     this.#bytes = 0;
     if (n > 0) this.#events.confirmed(n);
     closeQuietly(this.#conn);
