@@ -9,6 +9,7 @@ import { ConfigError } from "./config/config_error.ts";
 import { checkConfig } from "./cli/check_config.ts";
 import { help } from "./cli/help.ts";
 import { run } from "./cli/run.ts";
+import { demo } from "./cli/demo.ts";
 import { statusCommand } from "./cli/status.ts";
 import { rotateCommand } from "./watchdog/rotate_command.ts";
 import { controlRequest, UnreachableError } from "./cli/control_client.ts";
@@ -73,6 +74,9 @@ async function main(args: string[]): Promise<number> {
       const { values } = parse({ socket: { type: "string" }, config: { type: "string" } });
       return await rotateCommand(await controlSocket(values.socket, values.config));
     }
+    case "demo":
+      parse({});
+      return await demo();
     case "check-config": {
       const { positionals } = parse({}, 1);
       return await checkConfig(positionals[0], (line) => console.error(line));

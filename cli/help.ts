@@ -24,6 +24,12 @@ const USAGE: Record<string, string> = {
   reported on stderr), 1 when it is not, 3 when the agent is not reachable.`,
   "check-config": `agent check-config [PATH]
   Validate a config file. Exit 0 when valid, 2 with one line per problem otherwise.`,
+  demo: `agent demo
+  Replay the incident the agent exists for on this machine, in about 20 s, with
+  real processes in a temp dir: logrotate's HUP kills rsyslogd (a stand-in that
+  dies on SIGHUP) and the agent restarts it; the collector is SIGKILLed and the
+  spool takes over; it comes back and the spool drains. Ends with a report; exit 0
+  when nothing went missing, 1 otherwise or when rsyslogd is not installed.`,
   version: `agent version
   Print the agent's version, the Deno version and the build target.`,
   help: `agent help [COMMAND]

@@ -1,0 +1,188 @@
+/**
+ * Shared parts of the chaos scenarios: an agent (a real process) between a
+ * sender and a collector, status helpers, the one summary line each scenario
+ * prints, and process hygiene.
+ *
+ * @module
+ */
+
+import { type AgentProcess, startAgent } from "../_helpers/agent_process.ts";
+import { Collector } from "../_helpers/collector.ts";
+import { freePort } from "../_helpers/free_port.ts";
+import { processesUsing } from "../../cli/_demo_procs.ts";
+
+/** Real-process tests leave async work behind on purpose (killed processes, sockets). */
+export const opts = { sanitizeOps: false, sanitizeResources: false };
+
+/** The agent's message counters (status `counters`). */
+export interface Counts {
+  received: number;
+  forwarded: number;
+  dropped: number;
+  malformed: number;
+  truncated: number;
+}
+
+/** The agent's spool figures (status `spool`). */
+export interface SpoolCounts {
+  messages: number;
+  bytes: number;
+  oldestAgeSeconds: number;
+  dropped: number;
+  corrupt: number;
+}
+
+/** A collector's state (status `collectors[]`). */
+export interface CollectorState {
+  address: string;
+  state: string;
+  lastError: string;
+}
+
+/** The parts of the status document the scenarios read. */
+export interface StatusDoc {
+  state: string;
+  reasons: string[];
+  agent: { pid: number };
+  rsyslogd: { state: string; pid: number; restarts: number; probe: { ok: boolean } };
+  collectors: CollectorState[];
+  spool: SpoolCounts;
+  counters: Counts;
+}
+
+/** The agent's status over its control socket. */
+export async function status(agent: AgentProcess): Promise<StatusDoc> {
+  return await agent.statusJson() as unknown as StatusDoc;
+}
+
+/** Prints the scenario's one summary line: `chaos: <scenario>: <text>`. */
+export function summary(scenario: string, text: string): void {
+  console.log(`chaos: ${scenario}: ${text}`);
+}
+
+/** A number with thousands separators. */
+export function fmt(n: number): string {
+  return Math.round(n).toLocaleString("en-US");
+}
+
+/** Resident memory of a process in MiB (VmRSS). */
+export async function rssMiB(pid: number): Promise<number> {
+  const text = await Deno.readTextFile(`/proc/${pid}/status`);
+  return Number(/VmRSS:\s+(\d+)/.exec(text)?.[1] ?? NaN) / 1024;
+}
+
+/** Whether process `pid` is alive (and not a zombie). */
+export async function alive(pid: number): Promise<boolean> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => "");
+  if (stat === "") return false;
+  return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+}
+
+/** One scenario's temp dir, collector and agent. */
+export interface Rig {
+  dir: string;
+  /** The agent's TCP input on 127.0.0.1. */
+  port: number;
+  collector: Collector;
+  agent: AgentProcess;
+}
+
+/** Options of {@linkcode rig}. */
+export interface RigOptions {
+  /** Start the collector down (default: up). */
+  down?: boolean;
+  /** Collector port instead of a real collector (a FakeCollector's). */
+  collectorPort?: number;
+  /** Extra keys of the collector entry. */
+  collector?: Record<string, unknown>;
+  /** The spool section (its dir defaults to `<dir>/agent/spool`). */
+  spool?: Record<string, unknown>;
+  /** Extra keys of the TCP input. */
+  input?: Record<string, unknown>;
+  /** Anything else of the config (rsyslogd, log, …). */
+  extra?: Record<string, unknown>;
+  /**
+   * Called with the dir and the agent's input port before the agent starts
+   * (mounts, files); what it returns is merged into the config.
+   */
+  prepare?: (dir: string, port: number) => Promise<Record<string, unknown> | void>;
+}
+
+/**
+ * A temp dir, a real rsyslogd collector (or a port of someone else's), and an
+ * agent relaying from a TCP input to it. Its config is `<dir>/agent/agent.json`.
+ */
+export async function rig(name: string, o: RigOptions = {}): Promise<Rig> {
+  const dir = await Deno.makeTempDir({ prefix: `chaos-${name}-` });
+  const r = { dir } as Rig;
+  try {
+    r.collector = o.down || o.collectorPort !== undefined
+      ? await Collector.down(`${dir}/collector`)
+      : await Collector.start(`${dir}/collector`);
+    r.port = await freePort();
+    const more = await o.prepare?.(dir, r.port) ?? {};
+    r.agent = await startAgent({
+      dir: `${dir}/agent`,
+      readyPort: r.port,
+      config: {
+        inputs: [{ type: "tcp", address: `127.0.0.1:${r.port}`, ...o.input }],
+        collectors: [{
+          address: `127.0.0.1:${o.collectorPort ?? r.collector.port}`,
+          connectTimeoutMs: 1000,
+          writeTimeoutMs: 1000,
+          ...o.collector,
+        }],
+        spool: { dir: `${dir}/agent/spool`, ...o.spool },
+        log: { level: "info" },
+        ...o.extra,
+        ...more,
+      },
+    });
+    return r;
+  } catch (e) {
+    await teardown(r);
+    throw e;
+  }
+}
+
+/** Restarts the rig's agent with the same config (after a kill), waiting until it listens. */
+export async function restartAgent(r: Rig): Promise<void> {
+  r.agent = await startAgent({
+    dir: `${r.dir}/agent`,
+    readyPort: r.port,
+    config: JSON.parse(await Deno.readTextFile(`${r.dir}/agent/agent.json`)),
+  });
+}
+
+/** Stops everything of the rig, kills whatever still mentions its dir, removes the dir. */
+export async function teardown(r: Partial<Rig>, before?: () => Promise<void>): Promise<void> {
+  await r.agent?.stop("SIGKILL").catch(() => {});
+  await r.collector?.stop().catch(() => {});
+  if (r.dir === undefined) return;
+  for (const p of await processesUsing(r.dir)) {
+    try {
+      Deno.kill(p.pid, "SIGKILL");
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  await before?.().catch(() => {});
+  await Deno.remove(r.dir, { recursive: true }).catch(() => {});
+}
+
+/** A small seeded random generator (mulberry32), so a failing run can be replayed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Resolves after `ms` (for pacing a scenario's own actions, never to wait for a result). */
+export function pause(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
