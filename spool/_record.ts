@@ -99,3 +99,20 @@ function resync(
   }
   return final ? end : Math.max(from, end - HEADER + 1);
 }
+
+/**
+ * How many whole records, and how many bytes of them, the first `end` bytes of
+ * `buf` hold: `buf` is a run of records this process wrote (a write chunk).
+ */
+export function completeRecords(buf: Uint8Array, end: number): { records: number; bytes: number } {
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let p = 0;
+  let records = 0;
+  while (p + HEADER <= end) {
+    const next = p + HEADER + view.getUint32(p + 4, true);
+    if (next > end) break;
+    p = next;
+    records++;
+  }
+  return { records, bytes: p };
+}

@@ -7,7 +7,7 @@
 import type { Batch, SpoolPosition } from "../relay/batch.ts";
 import type { SpoolConfig } from "../config/config.ts";
 import type { Logger } from "../control/logger.ts";
-import { HEADER, scanRecords, writeRecord } from "./_record.ts";
+import { completeRecords, HEADER, scanRecords, writeRecord } from "./_record.ts";
 import { eachFrame, writeOctetHeader } from "../relay/_octet.ts";
 
 const SEGMENT_SUFFIX = ".seg";
@@ -538,7 +538,7 @@ export class Spool {
           this.#writeError = undefined;
         }
       } catch (e) {
-        this.#lostChunk(item, off, e);
+        await this.#lostChunk(item, off, e);
         this.#releaseBacklog();
       }
       // Dropped while being written: opening it may have created the file again after its
@@ -601,20 +601,30 @@ export class Spool {
   }
 
   /** A chunk could not be written (`written` bytes of it were): its records are dropped. */
-  #lostChunk(item: WriteChunk, written: number, e: unknown): void {
+  async #lostChunk(item: WriteChunk, written: number, e: unknown): Promise<void> {
     const seg = item.seg;
-    seg.written += written;
-    seg.bytes -= item.data.length - written;
-    this.#totalBytes -= item.data.length - written;
-    seg.records -= item.records;
-    this.#unread -= item.records;
-    // A partly written chunk leaves damaged bytes that the reader skips and counts.
-    this.#drop(item.records);
+    // The records the disk took whole stay; a torn one after them is cut off the file.
+    let { records: kept, bytes: keep } = completeRecords(item.data, written);
+    if (keep < written) {
+      try {
+        await this.#wFile?.truncate(seg.written + keep);
+      } catch {
+        // Left in place: the reader skips the torn record and counts it as corrupt.
+        keep = written;
+      }
+    }
+    const lost = item.records - kept;
+    seg.written += keep;
+    seg.bytes -= item.data.length - keep;
+    this.#totalBytes -= item.data.length - keep;
+    seg.records -= lost;
+    this.#unread -= lost;
+    this.#drop(lost);
     if (!this.#writeError) {
       this.#log.error(
         `spool: writing to ${this.#path(seg.id)} failed (${
           errorText(e)
-        }); dropping ${item.records} message(s) and every message that cannot be written until it works again: free space in ${this.#cfg.dir} or lower spool.maxBytes`,
+        }); dropping ${lost} message(s) and every message that cannot be written until it works again: free space in ${this.#cfg.dir} or lower spool.maxBytes`,
       );
     }
     this.#writeError = e instanceof Error ? e : new Error(String(e));
