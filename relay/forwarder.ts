@@ -285,9 +285,15 @@ export class Forwarder {
       this.#pending = [...this.#unacked, ...this.#pending];
       this.#unacked = [];
     }
+    // On a later collector, look for an earlier one every second, traffic or not.
+    let probeTimer: unknown;
+    const probe = () => {
+      this.#probeEarlier(session.index);
+      probeTimer = this.#clock.setTimeout(probe, 1000);
+    };
+    if (session.index > 0) probe();
     try {
       while (!this.#stopping && session.broken === undefined && this.#failback === undefined) {
-        if (session.index > 0) this.#probeEarlier(session.index);
         let batch = this.#pending.shift();
         if (batch === undefined) {
           batch = await this.#queue.take();
@@ -310,6 +316,7 @@ export class Forwarder {
       session.link.destroy(reason);
       this.#failed(t, reason, this.#clock.now() - startedAt);
     } finally {
+      this.#clock.clearTimeout(probeTimer);
       this.#session = undefined;
       this.#queue.up = false;
       this.#writing = false;

@@ -354,6 +354,29 @@ Deno.test("forwarder: fails back to the first collector once it has been up for 
   }
 });
 
+Deno.test("forwarder: fails back to the first collector with no traffic at all", async () => {
+  const port = await freePort();
+  const b = new Collector();
+  const rig = await Rig.start(
+    [collectorConfig(`127.0.0.1:${port}`), collectorConfig(b.address)],
+    { failbackAfterMs: 150 },
+  );
+  let a: Collector | undefined;
+  try {
+    await waitFor(() => rig.fwd.status()[1]!.state === "up", { timeoutMs: 5000, what: "b up" });
+    a = new Collector(port);
+    await waitFor(() => rig.fwd.status()[0]!.state === "up", {
+      timeoutMs: 5000,
+      what: "the idle forwarder back on a",
+    });
+    assertEquals(rig.fwd.status()[1]!.state, "down");
+  } finally {
+    await rig.cleanup();
+    await a?.close();
+    await b.close();
+  }
+});
+
 Deno.test("forwarder: after a collector drops the connection mid-stream the replay window is resent first", async () => {
   // The first connection takes 20 KiB and closes; the second takes everything.
   const a = new Collector(0, (i) => i === 0 ? { closeAfterBytes: 20 * 1024 } : "read");
