@@ -333,14 +333,19 @@ export class Agent {
     if (!this.#notify.enabled) return;
     const every = Math.min(this.#notify.watchdogIntervalMs ?? 2000, 2000);
     const limit = this.#notify.watchdogMs;
+    let sending = false;
     this.#notifier = setInterval(() => {
+      // One notification at a time: a receiver that is slow to read does not pile them up.
+      if (sending) return;
       const lines: string[] = [];
       // This timer firing shows the event loop runs; a forwarder stuck in one write shows here.
       if (limit !== undefined && this.#forwarder.stuckForMs() < limit) lines.push("WATCHDOG=1");
       const summary = this.#summary();
       if (summary !== this.#statusLine) lines.push(`STATUS=${summary}`);
       this.#statusLine = summary;
-      if (lines.length > 0) this.#notify.send(lines.join("\n"));
+      if (lines.length === 0) return;
+      sending = true;
+      this.#notify.send(lines.join("\n")).finally(() => sending = false);
     }, every);
   }
 

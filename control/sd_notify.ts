@@ -46,16 +46,28 @@ export class SdNotify {
     return this.#path !== undefined;
   }
 
-  /** Sends `state` (lines like `READY=1`); failures are returned, never thrown. */
+  /**
+   * Sends `state` (lines like `READY=1`). A send the receiver cannot take yet
+   * (its queue is full: Linux queues 10 datagrams by default) is tried again
+   * for up to a second; failures are returned, never thrown.
+   */
   async send(state: string): Promise<Error | undefined> {
     if (this.#path === undefined) return undefined;
-    try {
-      this.#socket ??= Deno.listenDatagram({ transport: "unixpacket", path: "" });
-      await this.#socket.send(encoder.encode(state), { transport: "unixpacket", path: this.#path });
-      return undefined;
-    } catch (e) {
-      return e instanceof Error ? e : new Error(String(e));
+    let error: Error | undefined;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      try {
+        this.#socket ??= Deno.listenDatagram({ transport: "unixpacket", path: "" });
+        await this.#socket.send(encoder.encode(state), {
+          transport: "unixpacket",
+          path: this.#path,
+        });
+        return undefined;
+      } catch (e) {
+        error = e instanceof Error ? e : new Error(String(e));
+        await new Promise((r) => setTimeout(r, 50));
+      }
     }
+    return error;
   }
 
   /** Closes the socket. */
