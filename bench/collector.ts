@@ -36,10 +36,10 @@ export interface Collector {
   stop(): Promise<void>;
 }
 
-/** Starts an rsyslogd collector in `dir` on a free port. */
-export async function startCollector(dir: string): Promise<Collector> {
+/** Starts an rsyslogd collector in `dir` on `port` (default: a free port). */
+export async function startCollector(dir: string, atPort?: number): Promise<Collector> {
   await Deno.mkdir(dir, { recursive: true });
-  const port = await freePort();
+  const port = atPort ?? await freePort();
   const file = `${dir}/received.log`;
   const proc = await startRsyslogd({
     conf: collectorConf({ port, dir, file }),

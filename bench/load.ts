@@ -5,7 +5,7 @@
  *
  * Run directly, this file is the sender:
  * `deno run --allow-net --allow-write bench/load.ts --port P --count N
- * [--connections C] [--size 256] [--batch 512] [--deadline-ms MS] --out result.json`
+ * [--connections C] [--size 256] [--batch 512] [--deadline-ms MS] [--rate MSGS_PER_S] --out result.json`
  *
  * @module
  */
@@ -47,6 +47,8 @@ export interface LoadOptions {
   size: number;
   /** Give up (and report a stall) after this many ms. */
   deadlineMs: number;
+  /** Total messages per second to pace to (all connections); unpaced when absent. */
+  rate?: number | undefined;
 }
 
 /** A running generator. */
@@ -123,11 +125,22 @@ export async function sendOctetCounted(
     let seqBase = 0;
     const sendOne = async (conn: Deno.TcpConn, c: number, n: number, firstSeq: number) => {
       const { frame, seqOffset } = frameTemplate(opts.size, c);
-      const per = Math.max(1, Math.min(opts.batch, n));
+      // paced: batches of about 1 ms worth, each sent when its time has come
+      const perConnRate = opts.rate === undefined ? undefined : opts.rate / opts.connections;
+      const batch = perConnRate === undefined
+        ? opts.batch
+        : Math.max(1, Math.min(opts.batch, Math.round(perConnRate / 1000)));
+      const paceFrom = performance.now();
+      const per = Math.max(1, Math.min(batch, n));
       const buf = new Uint8Array(frame.length * per);
       for (let k = 0; k < per; k++) buf.set(frame, k * frame.length);
       let done = 0;
       while (done < n) {
+        if (perConnRate !== undefined) {
+          const due = paceFrom + done / perConnRate * 1000;
+          const ahead = due - performance.now();
+          if (ahead >= 1) await new Promise((r) => setTimeout(r, ahead));
+        }
         const k = Math.min(per, n - done);
         for (let j = 0; j < k; j++) putSeq(buf, j * frame.length + seqOffset, firstSeq + done + j);
         const chunk = buf.subarray(0, k * frame.length);
@@ -223,6 +236,7 @@ export function startDenoSender(opts: LoadOptions & { dir: string; batch?: numbe
       String(opts.deadlineMs),
       "--out",
       out,
+      ...(opts.rate === undefined ? [] : ["--rate", String(opts.rate)]),
     ],
     logPath: `${opts.dir}/sender.log`,
   });
@@ -345,6 +359,7 @@ if (import.meta.main) {
       batch: { type: "string", default: "512" },
       "deadline-ms": { type: "string", default: "60000" },
       out: { type: "string" },
+      rate: { type: "string" },
     },
   });
   const num = (name: string, v: string | undefined): number => {
@@ -362,6 +377,7 @@ if (import.meta.main) {
     size: num("size", values.size),
     batch: num("batch", values.batch),
     deadlineMs: num("deadline-ms", values["deadline-ms"]),
+    rate: values.rate === undefined ? undefined : num("rate", values.rate),
   });
   const text = JSON.stringify(result) + "\n";
   if (values.out) await Deno.writeTextFile(values.out, text);

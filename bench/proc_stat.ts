@@ -46,6 +46,17 @@ export async function peakRssBytes(pid: number): Promise<number | undefined> {
   }
 }
 
+/** Current resident set size in bytes (VmRSS of /proc/PID/status); `undefined` once it is gone. */
+export async function rssBytes(pid: number): Promise<number | undefined> {
+  try {
+    const status = await Deno.readTextFile(`/proc/${pid}/status`);
+    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+    return m?.[1] === undefined ? undefined : Number(m[1]) * 1024;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Disk usage of the regular files under a directory (directories themselves not counted). */
 export interface DiskUsage {
   /** Bytes of allocated blocks (what `du` counts): `st_blocks` × 512. */

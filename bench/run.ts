@@ -3,7 +3,7 @@
  * one run. Writes bench/results/latest.json and BENCHMARKS.md.
  *
  * ```
- * deno task bench [--quick] [--rounds N] [--only relay|outage] [--relays a,b]
+ * deno task bench [--quick] [--rounds N] [--only SCENARIO] [--relays a,b]
  * ```
  *
  * @module
@@ -25,6 +25,14 @@ import {
   syslogNgRelayConf,
 } from "./relays.ts";
 import {
+  type DrainRun,
+  type FootprintRun,
+  runDrainCase,
+  runFootprintCase,
+} from "./drain_footprint.ts";
+import { type RecoveryRun, type RelpRun, runRecovery, runRelp } from "./external.ts";
+import {
+  type DrainEntry,
   machineInfo,
   type OutageEntry,
   type RelayEntry,
@@ -40,7 +48,7 @@ import {
 } from "./scenarios.ts";
 import { ensureSyslogNg } from "./syslog_ng.ts";
 
-const SCENARIOS = ["relay", "outage"] as const;
+const SCENARIOS = ["relay", "outage", "drain", "recovery", "footprint", "relp"] as const;
 type Scenario = typeof SCENARIOS[number];
 
 const RELAY_SCENARIO_RELAYS: RelayKind[] = [
@@ -57,18 +65,29 @@ const OUTAGE_RELAYS: RelayKind[] = [
   "agent-fallback",
   "agent-always",
 ];
+const DRAIN_RELAYS: RelayKind[] = ["rsyslogd", "agent-fallback", "agent-always"];
+const AGENT_KINDS: RelayKind[] = ["agent-fallback", "agent-always"];
 const LOADGENS: LoadGen[] = ["deno", "loggen"];
 const CONNECTIONS = [1, 4];
 const SIZE = 256;
-/** The incident configuration's sender is stopped after this long. */
+/** The incident configuration's sender is stopped after this long (--quick: 5 s). */
 const STALL_CAP_MS = 20_000;
+const QUICK_STALL_CAP_MS = 5_000;
+/** Scenario 2's paced sender, about half of the agent's measured accept rate. */
+const PACED_RATE = 200_000;
+/** Scenario 3's live stream during the drain. */
+const LIVE_RATE = 1_000;
+/** Scenario 5's paced load. */
+const FOOTPRINT_RATE = 50_000;
 
 const USAGE =
   `usage: deno task bench [--quick] [--rounds N] [--only relay|outage] [--relays KIND,...]
 
-  --quick        1 round of 200,000 messages (default: 3 rounds of 1,000,000)
+  --quick        1 round of 200,000 messages, deno sender with 1 connection only
+                 (default: 3 rounds of 1,000,000, deno and loggen, 1 and 4 connections)
   --rounds N     rounds per configuration (medians and min–max are reported)
-  --only S       run one scenario: relay (collector up) or outage (collector down)
+  --only S       run one scenario: relay (collector up), outage (collector down),
+                 drain (collector back), recovery (rsyslogd killed), footprint, relp
   --relays K,..  only these relays: ${RELAY_KINDS.join(", ")}
   --messages N   messages per run instead (a multiple of 4)
 
@@ -142,7 +161,15 @@ function parseOptions(args: string[]): Options {
 async function main(): Promise<void> {
   const opts = parseOptions(Deno.args);
   const started = Date.now();
-  const budgetMs = opts.quick ? 110_000 : 14 * 60_000;
+  // relay and outage get what the four single-run scenarios after them leave
+  const hardBudgetMs = opts.quick ? 118_000 : 14.5 * 60_000;
+  // (measured: rsyslogd's drain alone waits about 25 s for its own retry before reconnecting)
+  const laterMs = (opts.scenarios.includes("drain") ? (opts.quick ? 40_000 : 100_000) : 0) +
+    (opts.scenarios.includes("recovery") ? (opts.quick ? 4_000 : 12_000) : 0) +
+    (opts.scenarios.includes("footprint") ? (opts.quick ? 12_000 : 35_000) : 0) +
+    (opts.scenarios.includes("relp") ? (opts.quick ? 8_000 : 30_000) : 0);
+  const budgetMs = hardBudgetMs - laterMs;
+  const stallCapMs = opts.quick ? QUICK_STALL_CAP_MS : STALL_CAP_MS;
   const runDeadlineMs = opts.quick ? 20_000 : 60_000;
   const settleMs = opts.quick ? 15_000 : 30_000;
   const removeSignals = installSignalCleanup();
@@ -161,8 +188,8 @@ async function main(): Promise<void> {
 
   const relayEntries: RelayEntry[] = [];
   if (opts.scenarios.includes("relay")) {
-    for (const loadgen of LOADGENS) {
-      for (const connections of CONNECTIONS) {
+    for (const loadgen of opts.quick ? LOADGENS.slice(0, 1) : LOADGENS) {
+      for (const connections of opts.quick ? CONNECTIONS.slice(0, 1) : CONNECTIONS) {
         for (const relay of RELAY_SCENARIO_RELAYS) {
           if (!opts.relays.has(relay)) continue;
           const noLoggen = loadgen === "loggen" && !sng.ok;
@@ -182,10 +209,38 @@ async function main(): Promise<void> {
   if (opts.scenarios.includes("outage")) {
     for (const relay of OUTAGE_RELAYS) {
       if (opts.relays.has(relay)) {
-        outageEntries.push({ relay, available: true, reason: undefined, runs: [] });
+        outageEntries.push({
+          relay,
+          pacedRate: undefined,
+          available: true,
+          reason: undefined,
+          runs: [],
+        });
+      }
+    }
+    for (const relay of AGENT_KINDS) {
+      if (opts.relays.has(relay)) {
+        outageEntries.push({
+          relay,
+          pacedRate: PACED_RATE,
+          available: true,
+          reason: undefined,
+          runs: [],
+        });
       }
     }
   }
+  const drainEntries: DrainEntry[] = [];
+  if (opts.scenarios.includes("drain")) {
+    for (const relay of DRAIN_RELAYS) {
+      if (opts.relays.has(relay)) {
+        drainEntries.push({ relay, available: true, reason: undefined, runs: [] });
+      }
+    }
+  }
+  let footprint: FootprintRun | undefined;
+  let recovery: RecoveryRun | undefined;
+  let relp: RelpRun | undefined;
 
   // A relay that never started is "not available" and not tried again. One
   // that has run before and then fails to start (the agent is work in
@@ -196,7 +251,7 @@ async function main(): Promise<void> {
   const notStarted = (relay: RelayKind, reason: string): string | undefined => {
     if (!everStarted.has(relay)) {
       given.set(relay, reason);
-      for (const e of [...relayEntries, ...outageEntries]) {
+      for (const e of [...relayEntries, ...outageEntries, ...drainEntries]) {
         if (e.relay === relay) {
           e.available = false;
           e.reason = reason;
@@ -221,9 +276,10 @@ async function main(): Promise<void> {
     body: (dir: string) => Promise<T>,
     failed: (problem: string) => T,
     summary: (run: T) => string,
+    budget = budgetMs,
   ): Promise<void> => {
     if (!e.available || given.has(e.relay) || isInterrupted()) return;
-    if (Date.now() - started + (lastMs.get(e) ?? 15_000) > budgetMs) {
+    if (Date.now() - started + (lastMs.get(e) ?? 15_000) > budget) {
       skipped++;
       return;
     }
@@ -284,15 +340,18 @@ async function main(): Promise<void> {
         if (e.relay === "rsyslogd-noqueue" && round > 1) continue;
         await attempt(
           e,
-          `round ${round}/${opts.rounds} outage ${e.relay}`,
+          `round ${round}/${opts.rounds} outage ${e.relay}${
+            e.pacedRate === undefined ? "" : ` paced ${e.pacedRate}/s`
+          }`,
           (dir) =>
             runOutageCase(
               {
                 relay: e.relay,
                 messages: opts.messages,
                 size: SIZE,
-                sendDeadlineMs: e.relay === "rsyslogd-noqueue" ? STALL_CAP_MS : runDeadlineMs,
+                sendDeadlineMs: e.relay === "rsyslogd-noqueue" ? stallCapMs : runDeadlineMs,
                 settleMs,
+                rate: e.pacedRate,
               },
               dir,
               deps,
@@ -306,6 +365,124 @@ async function main(): Promise<void> {
             } B/B`,
         );
       }
+    }
+
+    // scenarios 3–6: one run each (their own figures are medians/worst over many samples)
+    for (const e of drainEntries) {
+      await attempt(
+        e,
+        `drain ${e.relay}`,
+        (dir) =>
+          runDrainCase(
+            {
+              relay: e.relay,
+              messages: opts.messages,
+              size: SIZE,
+              liveRate: LIVE_RATE,
+              deadlineMs: opts.quick ? 40_000 : 90_000,
+              settleMs,
+            },
+            dir,
+            deps,
+          ),
+        failedDrainRun,
+        (run) =>
+          `${run.spooled} spooled, drained at ${
+            run.drainPerSec === undefined ? "—" : Math.round(run.drainPerSec)
+          } msgs/s (first line after ${
+            run.firstLineMs?.toFixed(0) ?? "—"
+          } ms), live latency median ${run.liveMedianMs?.toFixed(1) ?? "—"} ms, max ${
+            run.liveMaxMs?.toFixed(1) ?? "—"
+          } ms`,
+        hardBudgetMs,
+      );
+    }
+    const single = async <T>(
+      what: string,
+      body: (dir: string) => Promise<T>,
+      summary: (r: T) => string,
+    ): Promise<T | undefined> => {
+      if (isInterrupted()) return undefined;
+      const dir = `${base.path}/run-${++runNo}`;
+      try {
+        const r = await body(dir);
+        log(`${what}: ${summary(r)}`);
+        return r;
+      } catch (err) {
+        log(`${what}: failed: ${err instanceof Error ? err.message.split("\n")[0] : err}`);
+        throw err;
+      } finally {
+        await Deno.remove(dir, { recursive: true }).catch(() => {});
+      }
+    };
+    const problemText = (err: unknown) =>
+      `run failed: ${err instanceof Error ? err.message.split("\n")[0] : err}`;
+    if (opts.scenarios.includes("recovery")) {
+      const kills = opts.quick ? 5 : 20;
+      recovery = await single(
+        `recovery: rsyslogd SIGKILLed ${kills}×`,
+        (dir) => runRecovery(kills, dir),
+        (r) =>
+          `median ${r.medianMs ?? "—"} ms, worst ${r.worstMs ?? "—"} ms${
+            r.problem ? ` (${r.problem})` : ""
+          }`,
+      ).catch((err): RecoveryRun => ({
+        kills,
+        samplesMs: [],
+        medianMs: undefined,
+        worstMs: undefined,
+        bestMs: undefined,
+        restarts: undefined,
+        problem: problemText(err),
+      }));
+    }
+    if (opts.scenarios.includes("footprint")) {
+      const windowMs = opts.quick ? 3_000 : 10_000;
+      footprint = await single(
+        `footprint agent-fallback`,
+        (dir) =>
+          runFootprintCase(
+            {
+              relay: "agent-fallback",
+              idleMs: windowMs,
+              loadMs: windowMs,
+              rate: FOOTPRINT_RATE,
+              size: SIZE,
+            },
+            dir,
+            deps,
+          ),
+        (r) =>
+          [r.idle, r.load, r.spooling].map((p) =>
+            p === undefined
+              ? "—"
+              : `${((p.rssBytes ?? 0) / 2 ** 20).toFixed(0)} MiB ${
+                p.cpuPercent?.toFixed(1) ?? "—"
+              }% CPU`
+          ).join(" / ") + (r.problem ? ` (${r.problem})` : ""),
+      ).catch((err): FootprintRun => ({
+        idle: undefined,
+        load: undefined,
+        spooling: undefined,
+        problem: problemText(err),
+      }));
+    }
+    if (opts.scenarios.includes("relp")) {
+      const [count, baseline] = opts.quick ? [20_000, 2_000] : [100_000, 10_000];
+      relp = await single(
+        "relp",
+        (dir) => runRelp(count, baseline, dir),
+        (r) =>
+          `agent/omrelp (window 128) ${r.ratioWindow128 ?? "—"}×, through agent ${
+            r.ratioThroughAgent ?? "—"
+          }×${r.problem ? ` (${r.problem})` : ""}`,
+      ).catch((err): RelpRun => ({
+        args: [],
+        cases: [],
+        ratioWindow128: undefined,
+        ratioThroughAgent: undefined,
+        problem: problemText(err),
+      }));
     }
 
     if (isInterrupted()) return; // the signal handler cleans up and exits
@@ -330,7 +507,10 @@ async function main(): Promise<void> {
         rounds: opts.rounds,
         messages: opts.messages,
         messageBytes: SIZE,
-        outageSendCapSeconds: STALL_CAP_MS / 1000,
+        outageSendCapSeconds: stallCapMs / 1000,
+        pacedRate: PACED_RATE,
+        liveRate: LIVE_RATE,
+        footprintRate: FOOTPRINT_RATE,
         durationSeconds: (Date.now() - started) / 1000,
         machine: await machineInfo(sng.ok ? sng.install.version : `not available: ${sng.reason}`),
         loggen: `loggen ${
@@ -342,6 +522,10 @@ async function main(): Promise<void> {
       },
       relay: relayEntries,
       outage: outageEntries,
+      drain: drainEntries,
+      recovery,
+      footprint,
+      relp,
     };
     const json = fileURLToPath(new URL("./results/latest.json", import.meta.url));
     const markdown = fileURLToPath(new URL("../BENCHMARKS.md", import.meta.url));
@@ -378,6 +562,23 @@ function failedOutageRun(problem: string): OutageRun {
     cpuSecPerMillion: undefined,
     peakRssBytes: undefined,
     agent: undefined,
+    problem,
+  };
+}
+
+function failedDrainRun(problem: string): DrainRun {
+  return {
+    spooled: 0,
+    firstLineMs: undefined,
+    drainMs: undefined,
+    drainPerSec: undefined,
+    drainConnectedPerSec: undefined,
+    liveSent: 0,
+    liveDuringDrain: 0,
+    liveDuringDrainSeen: 0,
+    liveMedianMs: undefined,
+    liveMaxMs: undefined,
+    liveMaxAllMs: undefined,
     problem,
   };
 }
@@ -426,8 +627,23 @@ function describe(opts: Options, deps: RelayDeps, syslogNgReason: string | undef
     `Time bounds: each relay run is abandoned after ${
       opts.quick ? 20 : 60
     } s; the incident configuration's sender is stopped after ${
-      STALL_CAP_MS / 1000
+      (opts.quick ? QUICK_STALL_CAP_MS : STALL_CAP_MS) / 1000
     } s (and it runs in the first round only: its figures are its stall cap); every process is killed at the end of its run (and on Ctrl-C). Runs go round by round, so spread includes drift; the no-relay baseline runs in the first round only.`,
+    `Outage, paced: the agents once more with the sender paced to ${
+      PACED_RATE.toLocaleString("en-US")
+    } msgs/s (about half their unpaced accept rate; batches of about 1 ms worth), so the worst write wait shows waiting on the relay rather than two cores saturated by sender, agent and spool writes.`,
+    `Drain (scenario 3): the relay first takes N messages with nothing on its collector port (as in the outage scenario, then settled), then an rsyslogd collector starts on that port. Drain time: collector listening → its file holds all N spooled lines (all lines are 257 bytes; the file is read incrementally every 5 ms). "First line" is the reconnect delay inside that time; "connected rate" leaves it out. Meanwhile the bench sends a live stream of ${LIVE_RATE} msgs/s into the relay over its own connection (PRI <13>, a sequence number and the send time in each message); latency = poll time at which a live line is in the collector file − its send time. Live latency median/max covers the live messages sent during the drain proper (first spooled line at the collector → all in); "max incl. reconnect" covers every live message since the collector came up. rsyslogd keeps its scenario-2 configuration (action.resumeInterval at its default), so its reconnect delay is its own retry timing.`,
+    `Recovery (scenario 4): \`deno run -A --unstable-net bench/watchdog_recovery.ts --kills K\` (K = ${
+      opts.quick ? 5 : 20
+    }) as a child; its printed samples are parsed. monit and systemd figures are their documented timings, not measured here.`,
+    `Footprint (scenario 5): the agent (spool fallback, the default) as a process; VmRSS from /proc/PID/status at the end of each window and its maximum sampled every 200 ms; CPU% = utime+stime over the window (100% = one core). Windows: idle (after 1 s settling, collector up), then the Deno sender paced at ${
+      FOOTPRINT_RATE.toLocaleString("en-US")
+    } msgs/s with the collector up, then the same with the collector stopped (spooling); ${
+      opts.quick ? 3 : 10
+    } s each.`,
+    `RELP (scenario 6): \`deno run -A --unstable-net bench/relp.ts ${
+      opts.quick ? "--count 20000 --baseline-count 2000" : "--count 100000 --baseline-count 10000"
+    }\` as a child; its four cases are parsed. As that file documents, librelp's client (omrelp) stalls about 200 ms each time its window of 128 fills on loopback, so case 1 runs fewer messages and the 2/1 ratio mostly measures that stall; 4/3 (omrelp window 1024, with and without the agent in between) is the fairer comparison.`,
   ];
 }
 

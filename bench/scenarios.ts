@@ -13,6 +13,7 @@ import { cpuSeconds, diskUsage, peakRssBytes } from "./proc_stat.ts";
 import {
   type AgentStatus,
   agentStatus,
+  type Relay,
   type RelayDeps,
   type RelayKind,
   startRelay,
@@ -155,6 +156,8 @@ export interface OutageCase {
   sendDeadlineMs: number;
   /** Time allowed afterwards for everything accepted to reach the spool. */
   settleMs: number;
+  /** Sender paced to this many msgs/s; unpaced (as fast as accepted) when absent. */
+  rate?: number | undefined;
 }
 
 /** Figures of one outage run. */
@@ -206,6 +209,7 @@ export async function runOutageCase(
       size: c.size,
       deadlineMs: c.sendDeadlineMs,
       dir,
+      rate: c.rate,
     }).result;
     const seconds = (res.stoppedAtMs - res.startedAtMs) / 1000;
     let problem: string | undefined = res.error === undefined ? undefined : `sender: ${res.error}`;
@@ -215,39 +219,9 @@ export async function runOutageCase(
       } s`;
     }
 
-    // let what was accepted reach the disk
-    let agent: AgentStatus | undefined;
-    const until = Date.now() + c.settleMs;
-    if (relay.controlSocket !== undefined) {
-      const socket = relay.controlSocket;
-      for (;;) {
-        agent = await agentStatus(socket).catch(() => agent);
-        if (agent !== undefined && agent.spoolMessages + agent.dropped >= res.sent) break;
-        if (Date.now() > until || relay.exited()) {
-          problem ??= `agent status after ${c.settleMs / 1000} s: ${
-            agent === undefined
-              ? "unreachable"
-              : `spool.messages ${agent.spoolMessages} + dropped ${agent.dropped} != ${res.sent}`
-          }`;
-          break;
-        }
-        await sleep(100);
-      }
-    }
-    // then until the files stop changing (buffered appends, queue spill)
-    if (relay.spoolDir !== undefined) {
-      let last = -1;
-      let stableSince = Date.now();
-      const stableUntil = Math.max(until, Date.now() + 5_000);
-      while (Date.now() < stableUntil) {
-        const now = (await diskUsage(relay.spoolDir)).apparent;
-        if (now !== last) {
-          last = now;
-          stableSince = Date.now();
-        } else if (Date.now() - stableSince >= 1_500) break;
-        await sleep(250);
-      }
-    }
+    const settled = await settleSpool(relay, res.sent, c.settleMs);
+    const agent = settled.agent;
+    problem ??= settled.problem;
     const disk = relay.spoolDir === undefined
       ? { allocated: 0, apparent: 0 }
       : await diskUsage(relay.spoolDir);
@@ -271,4 +245,50 @@ export async function runOutageCase(
   } finally {
     await relay.stop();
   }
+}
+
+/**
+ * Waits until what `relay` accepted has reached its spool: for the agent,
+ * status `spool.messages + dropped >= sent`; then, for all, until the queue
+ * dir's size has not changed for 1.5 s (at most `settleMs`, at least 5 s).
+ */
+export async function settleSpool(
+  relay: Relay,
+  sent: number,
+  settleMs: number,
+): Promise<{ agent: AgentStatus | undefined; problem: string | undefined }> {
+  let problem: string | undefined;
+  let agent: AgentStatus | undefined;
+  const until = Date.now() + settleMs;
+  if (relay.controlSocket !== undefined) {
+    const socket = relay.controlSocket;
+    for (;;) {
+      agent = await agentStatus(socket).catch(() => agent);
+      if (agent !== undefined && agent.spoolMessages + agent.dropped >= sent) break;
+      if (Date.now() > until || relay.exited()) {
+        problem ??= `agent status after ${settleMs / 1000} s: ${
+          agent === undefined
+            ? "unreachable"
+            : `spool.messages ${agent.spoolMessages} + dropped ${agent.dropped} != ${sent}`
+        }`;
+        break;
+      }
+      await sleep(100);
+    }
+  }
+  // then until the files stop changing (buffered appends, queue spill)
+  if (relay.spoolDir !== undefined) {
+    let last = -1;
+    let stableSince = Date.now();
+    const stableUntil = Math.max(until, Date.now() + 5_000);
+    while (Date.now() < stableUntil) {
+      const now = (await diskUsage(relay.spoolDir)).apparent;
+      if (now !== last) {
+        last = now;
+        stableSince = Date.now();
+      } else if (Date.now() - stableSince >= 1_500) break;
+      await sleep(250);
+    }
+  }
+  return { agent, problem };
 }
