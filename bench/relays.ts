@@ -13,6 +13,8 @@ import { tcpReady } from "../tests/_helpers/tcp_ready.ts";
 import { spawnLogged } from "./child.ts";
 import { deferCleanup, sleep } from "./lifecycle.ts";
 import type { SyslogNgInstall } from "./syslog_ng.ts";
+import { controlRequest } from "../cli/control_client.ts";
+import type { Status } from "../control/status.ts";
 
 /** Every relay kind the bench knows. */
 export const RELAY_KINDS = [
@@ -328,57 +330,14 @@ export interface AgentStatus {
   dropped: number;
 }
 
-/** Asks the agent for `status` over its control socket (one JSON line each way). */
+/** Asks the agent for `status` over its control socket (cli/control_client.ts). */
 export async function agentStatus(socketPath: string, timeoutMs = 2_000): Promise<AgentStatus> {
-  const conn = await Deno.connect({ transport: "unix", path: socketPath });
-  const timer = setTimeout(() => conn.close(), timeoutMs);
-  try {
-    await conn.write(new TextEncoder().encode(`{"command":"status"}\n`));
-    const chunks: Uint8Array[] = [];
-    const buf = new Uint8Array(64 * 1024);
-    for (;;) {
-      const n = await conn.read(buf);
-      if (n === null) break;
-      chunks.push(buf.slice(0, n));
-      if (buf.subarray(0, n).includes(10)) break;
-    }
-    const text = new TextDecoder().decode(concat(chunks));
-    const line = text.slice(0, text.indexOf("\n") >= 0 ? text.indexOf("\n") : undefined);
-    const reply = JSON.parse(line) as {
-      ok?: boolean;
-      error?: unknown;
-      result?: {
-        spool?: { messages?: number; bytes?: number };
-        counters?: { received?: number; forwarded?: number; dropped?: number };
-      };
-    };
-    if (reply.ok !== true || reply.result === undefined) {
-      throw new Error(`agent status: ${JSON.stringify(reply.error ?? reply)}`);
-    }
-    const r = reply.result;
-    return {
-      spoolMessages: r.spool?.messages ?? 0,
-      spoolBytes: r.spool?.bytes ?? 0,
-      received: r.counters?.received ?? 0,
-      forwarded: r.counters?.forwarded ?? 0,
-      dropped: r.counters?.dropped ?? 0,
-    };
-  } finally {
-    clearTimeout(timer);
-    try {
-      conn.close();
-    } catch {
-      // closed by the timer
-    }
-  }
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
+  const r = await controlRequest(socketPath, { command: "status" }, timeoutMs) as Status;
+  return {
+    spoolMessages: r.spool.messages,
+    spoolBytes: r.spool.bytes,
+    received: r.counters.received,
+    forwarded: r.counters.forwarded,
+    dropped: r.counters.dropped,
+  };
 }
