@@ -138,7 +138,6 @@ export class Agent {
       startedAt: this.#startedAt,
       collectors: this.#forwarder.status(),
       spool: this.#spool.stats(now),
-      memory: this.#queue.memory,
       counters: this.#counters,
       droppedLastMinute: this.#counters.dropped - minuteAgo.dropped,
       ...(this.#watchdog === undefined ? {} : {

@@ -60,7 +60,6 @@ export interface StatusInput {
   startedAt: number;
   collectors: CollectorStatus[];
   spool: SpoolStats;
-  memory: { messages: number; bytes: number };
   counters: Counters;
   /** Messages dropped in the last minute. */
   droppedLastMinute: number;
