@@ -19,21 +19,23 @@ export function writeOctetHeader(buf: Uint8Array, at: number, len: number): numb
 }
 
 /**
- * Calls `visit` with the body of each frame of a batch (frames known to be
- * well-formed: the ingest made them).
+ * Calls `visit` with the body of each frame of a run of frames known to be
+ * well-formed (the framer checked them, or the ingest made them), and where
+ * the frame's `LEN` starts.
  */
 export function eachFrame(
   data: Uint8Array,
   start: number,
   end: number,
-  visit: (bodyStart: number, bodyEnd: number) => void,
+  visit: (bodyStart: number, bodyEnd: number, frameStart: number) => void,
 ): void {
   let p = start;
   while (p < end) {
+    const frameStart = p;
     let len = 0;
     while (data[p] !== SP) len = len * 10 + data[p++]! - ZERO;
     p++;
-    visit(p, p + len);
+    visit(p, p + len, frameStart);
     p += len;
   }
 }

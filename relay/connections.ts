@@ -45,6 +45,25 @@ export class Connections {
     this.#opts = opts;
   }
 
+  /**
+   * The connections of an input: `maxConnections` and `idleTimeoutMs` from its
+   * config, refusals counted in `rejectedConnections`.
+   */
+  static forInput(
+    name: string,
+    cfg: { maxConnections: number; idleTimeoutMs: number },
+    counters: { rejectedConnections: number },
+    log: Logger,
+  ): Connections {
+    return new Connections({
+      name: `input ${name}`,
+      max: cfg.maxConnections,
+      idleMs: cfg.idleTimeoutMs,
+      log,
+      onReject: () => counters.rejectedConnections++,
+    });
+  }
+
   /** Connections open now. */
   get size(): number {
     return this.#conns.size;

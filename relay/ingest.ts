@@ -67,10 +67,27 @@ export class Ingest implements FrameSink {
 
   /** {@inheritDoc FrameSink.frames} */
   frames(src: Uint8Array, start: number, end: number, count: number): void {
-    if (this.#filter !== undefined) {
-      eachFrame(src, start, end, (s, e) => this.message(src, s, e));
+    const filter = this.#filter;
+    if (filter === undefined) {
+      this.#copyRun(src, start, end, count);
       return;
     }
+    // The run is still copied as blocks: only the frames the filter consumes are cut out.
+    let runStart = start;
+    let runCount = 0;
+    eachFrame(src, start, end, (s, e, frameStart) => {
+      if (!filter(src, s, e)) {
+        runCount++;
+        return;
+      }
+      if (runCount > 0) this.#copyRun(src, runStart, frameStart, runCount);
+      runStart = e;
+      runCount = 0;
+    });
+    if (runCount > 0) this.#copyRun(src, runStart, end, runCount);
+  }
+
+  #copyRun(src: Uint8Array, start: number, end: number, count: number): void {
     const n = end - start;
     if (this.#len + n > this.#buf.length) this.flush();
     this.#buf.set(src.subarray(start, end), this.#len);

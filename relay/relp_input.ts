@@ -82,13 +82,7 @@ export class RelpInput {
     this.#settled = settled;
     this.#counters = counters;
     this.#log = log;
-    this.#conns = new Connections({
-      name: `input ${this.name}`,
-      max: cfg.maxConnections,
-      idleMs: cfg.idleTimeoutMs,
-      log,
-      onReject: () => counters.rejectedConnections++,
-    });
+    this.#conns = Connections.forInput(this.name, cfg, counters, log);
   }
 
   /** What it listens on, for messages. */

@@ -37,13 +37,7 @@ export class StreamInput {
     this.#cfg = cfg;
     this.#sink = sink;
     this.#counters = counters;
-    this.#conns = new Connections({
-      name: `input ${this.name}`,
-      max: cfg.maxConnections,
-      idleMs: cfg.idleTimeoutMs,
-      log,
-      onReject: () => counters.rejectedConnections++,
-    });
+    this.#conns = Connections.forInput(this.name, cfg, counters, log);
   }
 
   /** What it listens on, for messages. */

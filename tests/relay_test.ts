@@ -51,6 +51,15 @@ async function setup(
   return { dir, port, collector, agent };
 }
 
+/** Starts the agent again in the same dir, with the same config. */
+async function restartAgent(s: Setup): Promise<AgentProcess> {
+  return await startAgent({
+    dir: `${s.dir}/agent`,
+    readyPort: s.port,
+    config: JSON.parse(await Deno.readTextFile(`${s.dir}/agent/agent.json`)),
+  });
+}
+
 async function teardown(s: Setup): Promise<void> {
   await s.agent.stop("SIGKILL").catch(() => {});
   await s.collector.stop().catch(() => {});
@@ -243,11 +252,7 @@ Deno.test(
       const status = await s.agent.stop("SIGTERM");
       assert.equal(status.code, 0, "clean exit");
       await s.collector.restart();
-      s.agent = await startAgent({
-        dir: `${s.dir}/agent`,
-        readyPort: s.port,
-        config: JSON.parse(await Deno.readTextFile(`${s.dir}/agent/agent.json`)),
-      });
+      s.agent = await restartAgent(s);
       const report = await waitFor(async () => {
         const r = checkSeqs(await s.collector.lines(), total);
         return r.missingCount === 0 && r;
@@ -348,11 +353,7 @@ Deno.test(
       data[middle] = data[middle]! ^ 0xff;
       await Deno.writeFile(last, data.subarray(0, data.length - 50));
       await s.collector.restart();
-      s.agent = await startAgent({
-        dir: `${s.dir}/agent`,
-        readyPort: s.port,
-        config: JSON.parse(await Deno.readTextFile(`${s.dir}/agent/agent.json`)),
-      });
+      s.agent = await restartAgent(s);
       const report = await waitFor(async () => {
         const r = checkSeqs(await s.collector.lines(), total);
         return r.unique === total - 2 && r;
