@@ -143,6 +143,16 @@ export class StreamFramer {
           const body = q + 1;
           if (len <= max) {
             if (body + len > end) break; // wait for the rest of the frame
+            if (c === ZERO) {
+              // RFC 6587's MSG-LEN has no leading zero: pass it on to be framed anew.
+              if (runCount > 0) {
+                this.#sink.frames(buf, runStart, p, runCount);
+                runCount = 0;
+              }
+              this.#sink.message(buf, body, body + len);
+              p = body + len;
+              continue;
+            }
             if (runCount === 0) runStart = p;
             runCount++;
             p = body + len;

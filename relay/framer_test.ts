@@ -330,3 +330,12 @@ Deno.test("framer: random garbage never throws and never yields a message over m
     assert(total <= len, `buffer ${i}: ${total} message bytes from ${len} input bytes`);
   }
 });
+
+Deno.test("framer: an octet count with leading zeros is passed on as a message, to be framed anew", () => {
+  const { sink, counters } = run(
+    enc.encode(octet("<13>a") + "0005 hello007 <13>bye" + octet("<13>c")),
+  );
+  assertEquals(texts(sink.messages), ["<13>a", "hello", "<13>bye", "<13>c"]);
+  assertEquals(sink.calls, ["frames", "message", "message", "frames"]);
+  assertEquals(counters.malformed, 0);
+});
