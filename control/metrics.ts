@@ -59,6 +59,10 @@ export function renderMetrics(status: Status): string {
     "",
     c.truncated,
   ]]);
+  family("canaries_total", "counter", "Watchdog canaries that came back and were consumed.", [[
+    "",
+    c.canaries,
+  ]]);
   family("spool_messages", "gauge", "Messages in the spool not yet forwarded.", [[
     "",
     status.spool.messages,

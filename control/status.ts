@@ -51,6 +51,8 @@ export interface Status {
     dropped: number;
     malformed: number;
     truncated: number;
+    /** The watchdog's canaries that came back and were consumed (not forwarded). */
+    canaries: number;
   };
 }
 
@@ -112,6 +114,7 @@ export function buildStatus(s: StatusInput): Status {
       dropped: c.dropped,
       malformed: c.malformed,
       truncated: c.truncated,
+      canaries: c.canaries,
     },
   };
 }

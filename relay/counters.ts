@@ -16,6 +16,8 @@ export class Counters {
   malformed = 0;
   /** Messages longer than the input's maxMessageSize, cut to it. */
   truncated = 0;
+  /** Canaries of the watchdog consumed by the ingest (not forwarded, not `received`). */
+  canaries = 0;
   /** Connections refused because an input had maxConnections open. */
   rejectedConnections = 0;
 }

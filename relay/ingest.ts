@@ -48,8 +48,9 @@ export class Ingest implements FrameSink {
 
   /**
    * Sets a test run on every message before it is queued; a message for which it
-   * returns `true` is consumed by it (the watchdog's canaries), not forwarded.
-   * Runs of frames are then split into single messages.
+   * returns `true` is consumed by it (the watchdog's canaries), not forwarded,
+   * and counted in `canaries`. Runs of frames are still copied as blocks: only
+   * the frames it consumes are cut out.
    */
   set filter(fn: ((src: Uint8Array, start: number, end: number) => boolean) | undefined) {
     this.#filter = fn;
@@ -80,6 +81,7 @@ export class Ingest implements FrameSink {
         runCount++;
         return;
       }
+      this.#counters.canaries++;
       if (runCount > 0) this.#copyRun(src, runStart, frameStart, runCount);
       runStart = e;
       runCount = 0;
@@ -99,7 +101,10 @@ export class Ingest implements FrameSink {
 
   /** {@inheritDoc FrameSink.message} */
   message(src: Uint8Array, start: number, end: number): void {
-    if (this.#filter?.(src, start, end)) return;
+    if (this.#filter?.(src, start, end)) {
+      this.#counters.canaries++;
+      return;
+    }
     const n = end - start;
     if (this.#len + n + 11 > this.#buf.length) this.flush();
     const p = writeOctetHeader(this.#buf, this.#len, n);

@@ -1,6 +1,7 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { Ingest } from "./ingest.ts";
 import { Counters } from "./counters.ts";
+import { StreamFramer } from "./framer.ts";
 import type { Batch } from "./batch.ts";
 import { waitFor } from "../tests/_helpers/wait_for.ts";
 
@@ -144,4 +145,31 @@ Deno.test("ingest: flush with nothing collected hands on nothing", () => {
   const ingest = new Ingest(new Counters(), (b) => batches.push(b));
   ingest.flush();
   assertEquals(batches.length, 0);
+});
+
+Deno.test("ingest: an octet count with leading zeros (0005 hello) leaves as a canonical count (5 hello)", () => {
+  const counters = new Counters();
+  const batches: Batch[] = [];
+  const ingest = new Ingest(counters, (b) => batches.push(b));
+  const framer = new StreamFramer(ingest, counters, 1024);
+  const input = enc.encode("5 <13>a0005 hello007 <13>bye5 <13>c");
+  framer.space.set(input);
+  framer.commit(input.length);
+  ingest.flush();
+  assertEquals(dec.decode(batches[0]!.data), "5 <13>a5 hello7 <13>bye5 <13>c");
+  assertEquals(parseBatch(batches[0]!), ["<13>a", "hello", "<13>bye", "<13>c"]);
+  assertEquals([counters.received, counters.malformed], [4, 0]);
+});
+
+Deno.test("ingest: consumed canaries are counted", () => {
+  const counters = new Counters();
+  const batches: Batch[] = [];
+  const ingest = new Ingest(counters, (b) => batches.push(b));
+  ingest.filter = (src, start, end) => dec.decode(src.subarray(start, end)).includes("CANARY");
+  send(ingest, "<13>CANARY 1");
+  const run = octets(["<13>b", "<13>CANARY 2", "<13>c"]);
+  ingest.frames(run, 0, run.length, 3);
+  ingest.flush();
+  assertEquals(batches.flatMap(parseBatch), ["<13>b", "<13>c"]);
+  assertEquals([counters.received, counters.canaries], [2, 2]);
 });

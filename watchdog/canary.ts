@@ -8,9 +8,10 @@
 import type { Clock } from "../relay/clock.ts";
 
 const PREFIX = "agent-canary-";
-const NONCE_LEN = 12;
+/** 128 random bits: a sender that does not know them cannot forge a canary. */
+const NONCE_LEN = 32;
 const SEQ_LEN = 10;
-/** `agent-canary-<12 hex>-<10 digits>`. */
+/** `agent-canary-<32 hex>-<10 digits>`. */
 const TOKEN_LEN = PREFIX.length + NONCE_LEN + 1 + SEQ_LEN;
 /** Canaries remembered for latency; older ones are forgotten (they can only be late). */
 const MAX_IN_FLIGHT = 1024;
@@ -18,7 +19,6 @@ const MAX_IN_FLIGHT = 1024;
 const LF = 0x0a;
 const CR = 0x0d;
 const SP = 0x20;
-const DASH = 0x2d;
 const COLON = 0x3a;
 const ZERO = 0x30;
 const NINE = 0x39;
@@ -31,13 +31,17 @@ interface Waiter {
 }
 
 /**
- * Makes canary tokens (`agent-canary-<nonce>-<seq>`, the nonce random per
- * agent) and recognises them at the end of a received message with
- * {@linkcode Canary.filter}, the ingest's hook. The check looks at a fixed
- * number of bytes at the end of the message (rsyslog's forwarding formats all
- * end with the message text, at most followed by LF), so it costs the same
- * for every message whatever its size. Every canary is consumed, also those of
- * another agent or an earlier run; only this one's count as arrivals.
+ * Makes canary tokens (`agent-canary-<nonce>-<seq>`, the nonce 128 bits from
+ * the system's CSPRNG, new at every start and shown nowhere: not in the log,
+ * status or metrics) and recognises them at the end of a received message
+ * with {@linkcode Canary.filter}, the ingest's hook. The check looks at a
+ * fixed number of bytes at the end of the message (rsyslog's forwarding
+ * formats all end with the message text, at most followed by LF), so it costs
+ * the same for every message whatever its size. Only this run's canaries, with
+ * a number it sent, are consumed: a look-alike of any other sender (another
+ * nonce, or a number not sent yet) is an ordinary message and forwarded, so a
+ * local sender can neither make its messages vanish nor fake rsyslogd's
+ * health without the nonce.
  *
  * @example
  * ```ts
@@ -58,8 +62,8 @@ export class Canary {
   constructor(clock: Clock, nonce?: string) {
     this.#clock = clock;
     this.nonce = nonce ?? randomHex(NONCE_LEN);
-    if (!/^[0-9a-f]{12}$/.test(this.nonce)) {
-      throw new RangeError(`canary: nonce must be 12 lowercase hex digits, got "${this.nonce}"`);
+    if (!/^[0-9a-f]{32}$/.test(this.nonce)) {
+      throw new RangeError(`canary: nonce must be 32 lowercase hex digits, got "${this.nonce}"`);
     }
     this.#prefix = encoder.encode(`${PREFIX}${this.nonce}-`);
   }
@@ -103,7 +107,7 @@ export class Canary {
 
   /**
    * The ingest filter: `true` (consumed, not forwarded) when the message ends
-   * with a canary token, optionally followed by CR/LF.
+   * with one of this run's canary tokens, optionally followed by CR/LF.
    */
   readonly filter = (src: Uint8Array, start: number, end: number): boolean => {
     let e = end;
@@ -113,21 +117,15 @@ export class Canary {
     if (p < start || src[p] !== 0x61 /* a */) return false;
     if (p > start && src[p - 1] !== SP && src[p - 1] !== COLON) return false;
     const prefix = this.#prefix;
-    for (let i = 1; i < PREFIX.length; i++) if (src[p + i] !== prefix[i]) return false;
-    let ours = true;
-    for (let i = PREFIX.length; i < PREFIX.length + NONCE_LEN; i++) {
-      const b = src[p + i]!;
-      if (!((b >= ZERO && b <= NINE) || (b >= 0x61 && b <= 0x66))) return false;
-      if (b !== prefix[i]) ours = false;
-    }
-    if (src[p + PREFIX.length + NONCE_LEN] !== DASH) return false;
+    for (let i = 1; i < prefix.length; i++) if (src[p + i] !== prefix[i]) return false;
     let seq = 0;
     for (let i = TOKEN_LEN - SEQ_LEN; i < TOKEN_LEN; i++) {
       const b = src[p + i]!;
       if (b < ZERO || b > NINE) return false;
       seq = seq * 10 + b - ZERO;
     }
-    if (ours) this.#arrived(seq);
+    if (seq === 0 || seq >= this.#seq) return false;
+    this.#arrived(seq);
     return true;
   };
 
