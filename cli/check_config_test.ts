@@ -83,3 +83,75 @@ Deno.test("configPath: explicit path, then SYSLOG_AGENT_CONFIG, then the default
     assert.equal(configPath(undefined), "/etc/syslog-agent/agent.json");
   });
 });
+
+const RUNS_A_COMMAND = JSON.stringify({
+  rsyslogd: {
+    mode: "child",
+    command: ["/bin/sh", "-c", "id > /dev/null"],
+    probe: { target: "none" },
+  },
+});
+
+Deno.test("check-config: a config that runs commands and others can write is refused, naming the path, owner, mode and fix", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/agent.json`;
+    await Deno.writeTextFile(path, RUNS_A_COMMAND);
+    await Deno.chmod(path, 0o666);
+    await Deno.chown(path, 65534, 65534);
+    const [code, lines] = await check(path);
+    assert.equal(code, 2);
+    assert.equal(lines.length, 1);
+    assert.match(
+      lines[0]!,
+      new RegExp(
+        `^config: ${path}: refusing a config that makes the agent run commands .*: the file ${path} is owned by uid 65534 .*mode 0666.*; fix: chown root ${path}`,
+      ),
+    );
+    // Root-owned, but writable by others: the same refusal, with the chmod to do.
+    await Deno.chown(path, 0, 0);
+    const [, [writable]] = await check(path);
+    assert.match(
+      writable!,
+      new RegExp(`the file ${path} is owned by uid 0 .*mode 0666.*; fix: chmod go-w ${path}`),
+    );
+    // A directory above it that others can write (and not sticky) is as bad.
+    await Deno.chmod(path, 0o644);
+    await Deno.chmod(dir, 0o777);
+    const [dirCode, [dirLine]] = await check(path);
+    assert.equal(dirCode, 2);
+    assert.match(
+      dirLine!,
+      new RegExp(`the directory ${dir} is owned by uid 0 .*mode 0777.*; fix: chmod go-w ${dir}`),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("check-config: a root-owned config in a sticky world-writable directory (/tmp) that runs commands is fine", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.chmod(dir, 0o1777);
+    const path = `${dir}/agent.json`;
+    await Deno.writeTextFile(path, RUNS_A_COMMAND);
+    await Deno.chmod(path, 0o644);
+    assert.deepEqual(await check(path), [0, [`config: ${path}: ok`]]);
+    // Through a symlink, the file it points to is what is checked.
+    await Deno.symlink(path, `${dir}/link.json`);
+    assert.deepEqual(await check(`${dir}/link.json`), [0, [`config: ${dir}/link.json: ok`]]);
+    await Deno.chmod(path, 0o666);
+    const [code, [line]] = await check(`${dir}/link.json`);
+    assert.equal(code, 2);
+    assert.match(line!, new RegExp(`the file ${path} is owned by uid 0 .*mode 0666`));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("check-config: a config that runs no command may be writable by others", async () => {
+  const path = await file('{"collectors": [{"address": "10.0.0.5:514"}]}');
+  await Deno.chmod(path, 0o666);
+  assert.deepEqual(await check(path), [0, [`config: ${path}: ok`]]);
+  await Deno.remove(path);
+});
