@@ -194,7 +194,7 @@ function probe(s: Section): ProbeConfig {
 
 function control(s: Section): ControlConfig {
   return {
-    socket: s.get("socket", "/run/syslog-agent/agent.sock", text),
+    socket: s.get("socket", "/run/syslog-agent/agent.sock", socketPath),
     group: s.get("group", "adm", text),
     metrics: s.get("metrics", "127.0.0.1:9514", metrics),
   };
@@ -232,6 +232,13 @@ function string(value: unknown): string {
 
 function text(value: unknown): string {
   if (typeof value !== "string" || value === "") throw expected("a non-empty string", value);
+  return value;
+}
+
+function socketPath(value: unknown): string {
+  if (typeof value !== "string" || !value.includes("/")) {
+    throw expected('a socket path with a directory, like "/run/syslog-agent/agent.sock"', value);
+  }
   return value;
 }
 

@@ -278,3 +278,11 @@ Deno.test("devConfig runs without root under the state directory", () => {
   assert.equal(config.rsyslogd.mode, "off");
   assert.deepEqual(config.log, DEFAULTS.log);
 });
+
+Deno.test("control.socket without a directory part is an error, not a stray directory", () => {
+  assert.deepEqual(problems({ control: { socket: "agent.sock" } }), [
+    'config: control.socket: expected a socket path with a directory, like "/run/syslog-agent/agent.sock", got "agent.sock"',
+  ]);
+  const ok = parseConfig(JSON.stringify({ control: { socket: "./agent.sock" } }), "x.json");
+  assert.equal(ok.control.socket, "./agent.sock");
+});

@@ -6,6 +6,7 @@
 
 import type { Logger } from "./logger.ts";
 import { Connections, type Touch } from "../relay/connections.ts";
+import { listenUnix, removeSocket } from "../relay/unix_listener.ts";
 
 /** Handles one request: returns the `result`, or throws an Error whose message is the `error`. */
 export type ControlHandler = (
@@ -25,7 +26,9 @@ const decoder = new TextDecoder();
 
 /**
  * A unix stream socket, created with mode 0660 and owned by `group` (root and
- * that group only; root only when the group does not exist). Each line is a
+ * that group only; root only when the group does not exist). Only a stale
+ * socket at its path is replaced: a symlink or a file there is refused, never
+ * followed. Each line is a
  * request `{"command": "status"}`; each answer is `{"ok": true, "result": …}`
  * or `{"ok": false, "error": "…"}` on one line.
  *
@@ -52,29 +55,37 @@ export class ControlServer {
 
   /** Creates the socket and starts serving. */
   async listen(): Promise<void> {
-    const dir = this.#path.slice(0, this.#path.lastIndexOf("/")) || "/";
+    const slash = this.#path.lastIndexOf("/");
+    if (slash < 0) {
+      throw new Error(
+        `control: the socket path "${this.#path}" has no directory; give control.socket one, like "/run/syslog-agent/agent.sock"`,
+      );
+    }
+    const dir = this.#path.slice(0, slash) || "/";
     let listener: Deno.Listener;
     try {
       await Deno.mkdir(dir, { recursive: true });
-      await Deno.remove(this.#path).catch(() => {});
-      listener = Deno.listen({ transport: "unix", path: this.#path });
-      await Deno.chmod(this.#path, 0o660);
       const gid = await groupId(this.#group);
-      if (gid !== undefined) await Deno.chown(this.#path, null, gid);
+      listener = await listenUnix(
+        this.#path,
+        gid === undefined ? { mode: 0o660 } : { mode: 0o660, gid },
+      );
     } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
       throw new Error(
-        `control: cannot create the socket ${this.#path}: ${
-          e instanceof Error ? e.message : e
-        }; check that ${dir} is writable or change control.socket`,
+        `control: cannot create the socket ${this.#path}: ${why}${
+          / not a socket; remove it$/.test(why) ? "" : `; check that ${dir} is writable`
+        } or change control.socket`,
       );
     }
     this.#conns.run(listener, (conn, touch) => this.#serve(conn, touch));
   }
 
-  /** Stops serving and removes the socket file. */
-  async close(): Promise<void> {
+  /** Stops serving and removes the socket file (only a socket). */
+  close(): Promise<void> {
     this.#conns.close();
-    await Deno.remove(this.#path).catch(() => {});
+    removeSocket(this.#path);
+    return Promise.resolve();
   }
 
   async #serve(conn: Deno.Conn, touch: Touch): Promise<void> {

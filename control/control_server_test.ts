@@ -205,3 +205,69 @@ async function readLines(conn: Deno.Conn, count: number): Promise<string[]> {
   }
   return out;
 }
+
+const quietLog = new Logger({ level: "error", format: "text", journal: false, write: () => {} });
+
+Deno.test("control: a symlink or a regular file at the socket path is refused and left alone, never followed", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "control_test_" });
+  try {
+    const target = `${dir}/precious`;
+    await Deno.writeTextFile(target, "keep me");
+    await Deno.chmod(target, 0o600);
+    const path = `${dir}/agent.sock`;
+    await Deno.symlink(target, path);
+    const server = new ControlServer(path, "no-such-group-for-tests", handler, quietLog);
+    await Deno.lstat(path);
+    let error = "";
+    await server.listen().catch((e) => error = e.message);
+    assert(
+      /control: cannot create the socket .*agent\.sock: it is a symbolic link, not a socket; remove it or change control\.socket/
+        .test(error),
+      error,
+    );
+    assert((await Deno.lstat(path)).isSymlink, "the symlink is still there");
+    assertEquals((await Deno.stat(target)).mode! & 0o777, 0o600, "its target's mode unchanged");
+    assertEquals(await Deno.readTextFile(target), "keep me");
+    await Deno.remove(path);
+    await Deno.writeTextFile(path, "a file");
+    error = "";
+    await server.listen().catch((e) => error = e.message);
+    assert(/it is a regular file, not a socket/.test(error), error);
+    assertEquals(await Deno.readTextFile(path), "a file");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("control: a stale socket at the path is replaced; the new one is mode 0660", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "control_test_" });
+  try {
+    const path = `${dir}/agent.sock`;
+    await staleSocket(path);
+    assert((await Deno.lstat(path)).isSocket);
+    const server = new ControlServer(path, "no-such-group-for-tests", handler, quietLog);
+    await server.listen();
+    try {
+      const info = await Deno.lstat(path);
+      assert(info.isSocket);
+      assertEquals(info.mode! & 0o777, 0o660);
+      assertEquals((await request(path, '{"command":"status"}')).ok, true);
+      assertEquals(
+        [...Deno.readDirSync(dir)].map((e) => e.name),
+        ["agent.sock"],
+        "nothing else left",
+      );
+    } finally {
+      await server.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Leaves a socket file at `path` that nothing listens on, as a killed process does. */
+async function staleSocket(path: string): Promise<void> {
+  const listener = Deno.listen({ transport: "unix", path: `${path}.tmp` });
+  await Deno.rename(`${path}.tmp`, path);
+  listener.close();
+}

@@ -11,6 +11,7 @@ import type { Logger } from "../control/logger.ts";
 import { StreamFramer } from "./framer.ts";
 import { Connections, type Touch } from "./connections.ts";
 import { parseAddress } from "../config/address.ts";
+import { listenUnix, removeSocket } from "./unix_listener.ts";
 
 /**
  * Accepts connections on a TCP address or a unix socket path and feeds what
@@ -50,32 +51,36 @@ export class StreamInput {
     return this.#conns.size;
   }
 
-  /** Binds the socket and starts accepting. */
+  /**
+   * Binds the socket and starts accepting. A unix socket replaces only a stale
+   * socket at its path: a symlink or a file there is refused, never followed.
+   */
   async listen(): Promise<void> {
     let listener: Deno.Listener;
     try {
       if (this.#cfg.type === "unix") {
-        await Deno.remove(this.#cfg.path).catch(() => {});
-        listener = Deno.listen({ transport: "unix", path: this.#cfg.path });
         // Like /dev/log: any local process may log.
-        await Deno.chmod(this.#cfg.path, 0o666);
+        listener = await listenUnix(this.#cfg.path, { mode: 0o666 });
       } else {
         const { hostname, port } = parseAddress(this.#cfg.address);
         listener = Deno.listen({ transport: "tcp", hostname, port });
       }
     } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      const key = `inputs[].${this.#cfg.type === "unix" ? "path" : "address"}`;
       throw new Error(
-        `input ${this.name}: cannot listen: ${
-          e instanceof Error ? e.message : e
-        }; free the address or change inputs[].${this.#cfg.type === "unix" ? "path" : "address"}`,
+        `input ${this.name}: cannot listen: ${why}${
+          / not a socket; remove it$/.test(why) ? "" : "; free the address"
+        } or change ${key}`,
       );
     }
     this.#conns.run(listener, (conn, touch) => this.#serve(conn, touch));
   }
 
-  /** Stops accepting and closes every connection. */
+  /** Stops accepting, closes every connection and removes its socket (only a socket). */
   close(): void {
     this.#conns.close();
+    if (this.#cfg.type === "unix") removeSocket(this.#cfg.path);
   }
 
   async #serve(conn: Deno.Conn, touch: Touch): Promise<void> {
