@@ -34,7 +34,9 @@ export async function listenUnix(path: string, opts: UnixListenOptions): Promise
   }
   const slash = path.lastIndexOf("/");
   const dir = slash < 0 ? "." : path.slice(0, slash) || "/";
-  const own = await Deno.makeTempDir({ dir, prefix: ".agent-sock-" });
+  // A short name, so that the socket's path there is no longer than `path` (108 bytes at most).
+  const own = `${dir}/.${crypto.randomUUID().slice(0, 6)}`;
+  await Deno.mkdir(own, { mode: 0o700 });
   try {
     const temp = `${own}/s`;
     const listener = Deno.listen({ transport: "unix", path: temp });
