@@ -32,8 +32,13 @@ export interface CollectorConfig {
   framing: "octet-counted" | "lf";
   /** Bytes of recently written data resent after an unclean disconnect (tcp/tls). */
   replayWindow: number;
-  /** TLS: CA file to verify the collector with (`""` for the system store). */
+  /**
+   * TLS: CA file, the only trust anchor of the collector's certificate unless
+   * `publicRoots` (`""`: Deno's public roots).
+   */
   ca: string;
+  /** TLS: with `ca`, trust the public roots too (the parser always sets it; absent means false). */
+  publicRoots?: boolean;
   /** TLS: client certificate file, `""` for none. */
   cert: string;
   /** TLS: client key file, `""` for none. */

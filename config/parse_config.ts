@@ -45,6 +45,7 @@ const COLLECTOR_KEYS = [
   "cert",
   "key",
   "serverName",
+  "publicRoots",
   "connectTimeoutMs",
   "writeTimeoutMs",
 ];
@@ -53,7 +54,7 @@ const RSYSLOGD_KEYS = ["mode", "command", "pidFile", "restartCommand", "probe"];
 const PROBE_KEYS = ["target", "intervalMs", "timeoutMs", "failures"];
 const CONTROL_KEYS = ["socket", "group", "metrics"];
 const LOG_KEYS = ["level", "format"];
-const TLS_KEYS = ["ca", "cert", "key", "serverName"];
+const TLS_KEYS = ["ca", "cert", "key", "serverName", "publicRoots"];
 
 const INPUT_TYPES = ["tcp", "udp", "unix", "relp"] as const;
 const DEFAULT_INPUTS: readonly unknown[] = [
@@ -84,9 +85,11 @@ export function parseConfig(text: string, source: string): Config {
   if (Array.isArray(root.raw("collectors")) && collectors.length === 0) {
     root.report("collectors", "expected at least one collector, got []");
   }
+  const collectorConfigs = collectors.map(collector);
+  oneTrust(collectorConfigs, root);
   const config: Config = {
     inputs,
-    collectors: collectors.map(collector),
+    collectors: collectorConfigs,
     spool: spool(root.section("spool", SPOOL_KEYS)),
     rsyslogd: rsyslogd(root.section("rsyslogd", RSYSLOGD_KEYS)),
     control: control(root.section("control", CONTROL_KEYS)),
@@ -150,12 +153,38 @@ function collector(s: Section): CollectorConfig {
     framing: s.get("framing", "octet-counted", oneOf(["octet-counted", "lf"] as const)),
     replayWindow: s.get("replayWindow", 2 * MIB, parseSize),
     ca: s.get("ca", "", string),
+    publicRoots: s.get("publicRoots", false, boolean),
     cert,
     key,
     serverName,
     connectTimeoutMs: s.get("connectTimeoutMs", 5000, duration),
     writeTimeoutMs: s.get("writeTimeoutMs", 5000, duration),
   };
+}
+
+/**
+ * Deno has one root store per process, fixed at the first TLS connection: the
+ * tls collectors must agree on whether it holds the public roots (no `ca`, or
+ * `publicRoots: true`) or none (`ca` alone, the only trust anchor).
+ */
+function oneTrust(collectors: CollectorConfig[], root: Section): void {
+  const what = (c: CollectorConfig) =>
+    c.ca !== "" && !c.publicRoots
+      ? "trusts only its ca"
+      : 'trusts the public roots (no "ca", or "publicRoots": true)';
+  const tls = collectors.map((c, i) => ({ c, i })).filter((x) => x.c.protocol === "tls");
+  const first = tls[0];
+  if (first === undefined) return;
+  for (const { c, i } of tls) {
+    if (what(c) === what(first.c)) continue;
+    root.report(
+      `collectors[${i}]`,
+      `${what(c)} but collectors[${first.i}] ${
+        what(first.c)
+      }, and the agent has one TLS root store for all of them; give every tls collector a "ca" and no "publicRoots", or set "publicRoots": true where a "ca" is set`,
+    );
+    return;
+  }
 }
 
 function spool(s: Section): SpoolConfig {
@@ -227,6 +256,11 @@ function oneOf<T extends string>(values: readonly T[]): Check<T> {
 
 function string(value: unknown): string {
   if (typeof value !== "string") throw expected("a string", value);
+  return value;
+}
+
+function boolean(value: unknown): boolean {
+  if (typeof value !== "boolean") throw expected("true or false", value);
   return value;
 }
 

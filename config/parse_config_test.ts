@@ -27,6 +27,7 @@ const DEFAULT_COLLECTOR = {
   framing: "octet-counted",
   replayWindow: 2 * 1024 * 1024,
   ca: "",
+  publicRoots: false,
   cert: "",
   key: "",
   serverName: "",

@@ -8,15 +8,28 @@ import type { CollectorConfig } from "../config/config.ts";
 import { parseAddress } from "../config/address.ts";
 
 /**
+ * What the process's root store holds, fixed by the first TLS connection
+ * (Deno builds it once, from `DENO_TLS_CA_STORE`, when it is first needed).
+ */
+let rootStore: "none" | "public" | undefined;
+
+/**
  * Connects to `cfg.address` and completes a TLS handshake before resolving, so
  * that a certificate problem fails the connect (and shows in the collector's
  * `lastError`) instead of surfacing on a later write; there is never a
- * fallback to plain text. The collector's certificate must chain to the CA in
- * `cfg.ca` or to one of the roots Deno trusts anyway (Deno adds `caCerts` to
- * them) and be valid for `cfg.serverName` (else the address's host). With `cfg.cert` and `cfg.key` the agent presents a
- * client certificate; the name checked is then the address's host (Deno
- * offers client certificates only on a connection it opens itself), so a
- * different `serverName` is refused (the config parser refuses it too).
+ * fallback to plain text. With `cfg.ca` the collector's certificate must chain
+ * to that CA, the only trust anchor: before the process's first TLS
+ * connection `DENO_TLS_CA_STORE` is set to the empty list, so Deno's root
+ * store holds no public (or system) roots and `caCerts` is all it trusts.
+ * Without `cfg.ca`, or with `cfg.publicRoots`, the root store is Deno's usual
+ * one (Mozilla's roots, or what `DENO_TLS_CA_STORE` names). The store cannot
+ * change after the first connection: a collector that needs the other kind (a
+ * reload) is refused until the agent restarts. The certificate must be valid
+ * for `cfg.serverName` (else the address's host). With `cfg.cert` and
+ * `cfg.key` the agent presents a client certificate; the name checked is then
+ * the address's host (Deno offers client certificates only on a connection it
+ * opens itself), so a different `serverName` is refused (the config parser
+ * refuses it too).
  *
  * @throws {Error} naming the collector, the problem and the key to fix, such as
  *   `TLS handshake with collector 127.0.0.1:6514 (server name "logs") failed:
@@ -27,6 +40,19 @@ export async function dialTls(cfg: CollectorConfig): Promise<Deno.TlsConn> {
   const name = cfg.serverName || hostname;
   const what = `collector ${cfg.address}`;
   const caCerts = cfg.ca === "" ? undefined : [await readPem(cfg.ca, "ca", what)];
+  const wanted = caCerts !== undefined && !cfg.publicRoots ? "none" : "public";
+  if (rootStore === undefined) {
+    if (wanted === "none") Deno.env.set("DENO_TLS_CA_STORE", "");
+    rootStore = wanted;
+  } else if (rootStore !== wanted) {
+    throw new Error(
+      `${what}: ${
+        wanted === "none"
+          ? `trusts only its ca "${cfg.ca}", but this agent's TLS root store holds the public roots`
+          : "needs the public roots, but this agent's TLS root store holds none (every collector had a ca)"
+      }: it was fixed at the agent's first TLS connection; restart the agent to apply this config`,
+    );
+  }
   const withCa = caCerts === undefined ? {} : { caCerts };
   let conn: Deno.TlsConn;
   if (cfg.cert !== "" || cfg.key !== "") {
@@ -58,7 +84,9 @@ export async function dialTls(cfg: CollectorConfig): Promise<Deno.TlsConn> {
     const why = e instanceof Error ? e.message : String(e);
     throw new Error(
       `TLS handshake with ${what} (server name "${name}") failed: ${why}; the collector's certificate must be issued for "${name}" (serverName, else the address's host) by the CA in ${
-        cfg.ca === "" ? "Deno's root store" : `"${cfg.ca}"`
+        cfg.ca === ""
+          ? "Deno's root store"
+          : `"${cfg.ca}"${cfg.publicRoots ? " or a public root" : ", the only one trusted"}`
       } (ca)`,
     );
   }

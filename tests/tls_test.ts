@@ -181,11 +181,13 @@ async function agent(
   s: Setup,
   name: string,
   collectors: Record<string, unknown>[],
+  env?: Record<string, string>,
 ): Promise<{ agent: AgentProcess; port: number }> {
   const port = await freePort();
   const a = await startAgent({
     dir: `${s.dir}/${name}`,
     readyPort: port,
+    env,
     config: {
       inputs: [{ type: "tcp", address: `127.0.0.1:${port}` }],
       collectors: collectors.map((c) => ({ connectTimeoutMs: 1000, writeTimeoutMs: 2000, ...c })),
@@ -346,6 +348,74 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "TLS: with ca set only that CA is trusted, even when the system store has the collector's CA; publicRoots: true adds the public roots back",
+  opts,
+  async () => {
+    const s = await setup();
+    try {
+      const address = `127.0.0.1:${s.collector.port}`;
+      // The agents' "system store" holds the CA of the collector's certificate; their ca is the other one.
+      const env = { DENO_TLS_CA_STORE: "system", SSL_CERT_FILE: s.pki.ca };
+      const tls = { address, protocol: "tls", ca: s.pki.otherCa, serverName: "collector.test" };
+      const only = await agent(s, "ca-only", [tls], env);
+      const open = await agent(s, "public-roots", [{ ...tls, publicRoots: true }], env);
+      const total = 200;
+      for (const [x, tag] of [[only, "only"], [open, "open"]] as const) {
+        await sendSeq({ port: x.port, count: total, size: 100, framing: "octet-counted", tag });
+      }
+      await waitFor(
+        async () => checkSeqs(await s.collector.lines(), total, "open").missingCount === 0,
+        { timeoutMs: 15_000, what: "the publicRoots agent's messages at the collector" },
+      );
+      const c = await waitFor(async () => {
+        const c = ((await only.agent.statusJson()).collectors as CollectorView[])[0]!;
+        return c.lastError !== "" && c;
+      }, { timeoutMs: 10_000, what: "the ca-only agent to report an error" });
+      assert.notEqual(c.state, "up");
+      assert.match(c.lastError, /TLS handshake with collector .* failed: .*UnknownIssuer/);
+      assert.equal(checkSeqs(await s.collector.lines(), total, "only").received, 0);
+      console.log(
+        `summary: tls trust: ca only → refused (${
+          c.lastError.slice(0, 100)
+        }…); publicRoots → ${total}/${total} delivered`,
+      );
+    } finally {
+      await teardown(s);
+    }
+  },
+);
+
+Deno.test("TLS config: the tls collectors must agree on trusting the public roots (one root store per process)", () => {
+  const tls = { protocol: "tls", ca: "/ca.pem" };
+  assert.throws(
+    () =>
+      parseConfig(
+        JSON.stringify({
+          collectors: [
+            { address: "a:6514", ...tls },
+            { address: "b:6514", protocol: "tls" },
+          ],
+        }),
+        "x.json",
+      ),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      /^config: collectors\[1\]: trusts the public roots .* but collectors\[0\] trusts only its ca/
+        .test(e.problems.join("\n")),
+  );
+  const ok = parseConfig(
+    JSON.stringify({
+      collectors: [
+        { address: "a:6514", ...tls, publicRoots: true },
+        { address: "b:6514", protocol: "tls" },
+      ],
+    }),
+    "x.json",
+  );
+  assert.deepEqual(ok.collectors.map((c) => c.publicRoots), [true, false]);
+});
 
 Deno.test("TLS config: serverName other than the address's host cannot go with a client certificate", () => {
   const tls = { protocol: "tls", cert: "/c.pem", key: "/k.pem" };
