@@ -13,6 +13,7 @@ import { type AgentProcess, startAgent } from "./_helpers/agent_process.ts";
 import { Collector } from "./_helpers/collector.ts";
 import { freePort } from "./_helpers/free_port.ts";
 import { managedRsyslogConf } from "./_helpers/managed_rsyslog.ts";
+import { collectorConf, type RsyslogdProcess, startRsyslogd } from "./_helpers/rsyslogd.ts";
 import { checkSeqs, readLines } from "./_helpers/seq_check.ts";
 import { sendSeq } from "./_helpers/sender.ts";
 import { sendDgrams } from "./_helpers/unix_dgram_sender.ts";
@@ -485,33 +486,53 @@ Deno.test(
   },
 );
 
+/**
+ * A restart command that starts the host's rsyslogd as its init system would:
+ * it forks and writes `pidFile` (a stale one is removed first, or rsyslogd
+ * refuses to start while the pid in it runs).
+ */
+function startsRsyslogd(conf: string, pidFile: string): string[] {
+  return ["/bin/sh", "-c", `rm -f '${pidFile}'; exec ${RSYSLOGD} -f '${conf}' -i '${pidFile}'`];
+}
+
+/** Another rsyslogd, not the host's: a local collector in a temp dir of its own. */
+async function otherRsyslogd(): Promise<{ proc: RsyslogdProcess; dir: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "agent-wd-other-" });
+  const conf = collectorConf({ port: await freePort(), dir, file: `${dir}/received.log` });
+  return { proc: await startRsyslogd({ conf, dir }), dir };
+}
+
+async function stopOther(o: { proc: RsyslogdProcess; dir: string } | undefined): Promise<void> {
+  await o?.proc.stop().catch(() => {});
+  if (o !== undefined) await Deno.remove(o.dir, { recursive: true }).catch(() => {});
+}
+
+/** "running" while `child` runs, else how it ended. */
+async function stillRunning(status: Promise<Deno.CommandStatus>): Promise<string> {
+  return await Promise.race([
+    status.then((st) => `ended (${st.signal ?? st.code})`),
+    new Promise<string>((r) => setTimeout(() => r("running"), 0)),
+  ]);
+}
+
 Deno.test(
   "external mode: a vanished rsyslogd is noticed and restartCommand run",
   opts,
   async () => {
-    // A stand-in for a systemd-owned rsyslogd: a process whose pid is in the
-    // pid file (tail -f, which runs until killed and names the test dir); the
-    // restart command starts a new one and writes its pid there.
-    let first: Deno.ChildProcess | undefined;
     const s = await setup({
-      rsyslogd: (dir) => {
-        const standIn = `${dir}/stand-in.log`;
-        Deno.writeTextFileSync(standIn, "");
-        first = new Deno.Command("tail", {
-          args: ["-f", standIn],
+      rsyslogd: (dir, conf) => {
+        const pidFile = `${dir}/rsyslogd.pid`;
+        // The host's rsyslogd, started as init would: it forks and writes its pid file.
+        new Deno.Command(RSYSLOGD, {
+          args: ["-f", conf, "-i", pidFile],
           stdin: "null",
           stdout: "null",
           stderr: "null",
-        }).spawn();
-        Deno.writeTextFileSync(`${dir}/rsyslogd.pid`, `${first.pid}\n`);
+        }).outputSync();
         return {
           mode: "external",
-          pidFile: `${dir}/rsyslogd.pid`,
-          restartCommand: [
-            "/bin/sh",
-            "-c",
-            `touch ${dir}/restarted; tail -f ${standIn} >/dev/null 2>&1 </dev/null & echo $! >${dir}/rsyslogd.pid`,
-          ],
+          pidFile,
+          restartCommand: startsRsyslogd(conf, pidFile),
           probe: { target: "none" },
         };
       },
@@ -519,16 +540,15 @@ Deno.test(
     try {
       const before = await rsyslogdStatus(s.agent);
       assert.equal(before.mode, "external");
-      assert.equal(before.pid, first!.pid);
+      const first = Number((await Deno.readTextFile(`${s.dir}/rsyslogd.pid`)).trim());
+      assert.equal(before.pid, first);
       const killedAt = Date.now();
-      first!.kill("SIGKILL");
-      await first!.status;
+      Deno.kill(first, "SIGKILL");
       const after = await waitFor(async () => {
         const r = await rsyslogdStatus(s.agent);
         return r.state === "running" && r.pid !== before.pid && r.pid !== 0 && r;
       }, { timeoutMs: 10_000, what: "a new rsyslogd found" });
       const tookMs = Date.now() - killedAt;
-      assert.equal(await Deno.stat(`${s.dir}/restarted`).then(() => true), true);
       const pid = Number((await Deno.readTextFile(`${s.dir}/rsyslogd.pid`)).trim());
       assert.equal(after.pid, pid);
       assert.equal(after.restarts, 1);
@@ -537,12 +557,200 @@ Deno.test(
       console.log(`summary: external: gone to the new process found ${tookMs} ms`);
       assert.ok(tookMs < 3000, `took ${tookMs} ms`);
     } finally {
+      await teardown(s);
+    }
+  },
+);
+
+Deno.test(
+  "external mode: a stale pid file naming an unrelated process (sleep) is not taken for rsyslogd: never signalled, the real one is started and rotated",
+  opts,
+  async () => {
+    let sleeper: Deno.ChildProcess | undefined;
+    const s = await setup({
+      rsyslogd: (dir, conf) => {
+        sleeper = new Deno.Command("sleep", {
+          args: ["600"],
+          stdin: "null",
+          stdout: "null",
+          stderr: "null",
+        }).spawn();
+        Deno.writeTextFileSync(`${dir}/rsyslogd.pid`, `${sleeper.pid}\n`);
+        return {
+          mode: "external",
+          pidFile: `${dir}/rsyslogd.pid`,
+          restartCommand: startsRsyslogd(conf, `${dir}/rsyslogd.pid`),
+          probe: { target: `unix://${dir}/log.sock`, ...PROBE },
+        };
+      },
+    });
+    try {
+      const r = await rsyslogdStatus(s.agent);
+      const pid = Number((await Deno.readTextFile(`${s.dir}/rsyslogd.pid`)).trim());
+      assert.notEqual(pid, sleeper!.pid);
+      assert.equal(r.pid, pid, "the rsyslogd the restart command started");
+      const rotated = await controlRequest(`${s.agent.dir}/agent.sock`, { command: "rotate" }) as {
+        pid: number;
+        restarted: boolean;
+      };
+      assert.deepEqual([rotated.pid, rotated.restarted], [pid, false]);
+      assert.equal(await stillRunning(sleeper!.status), "running", "the sleep was never signalled");
+      assert.match(
+        await s.agent.log(),
+        new RegExp(`rsyslogd\\.pid names pid ${sleeper!.pid}, which is \\S*sleep, not rsyslogd`),
+      );
+      assert.equal((await logged(s.agent, new RegExp(`\\(pid ${sleeper!.pid}\\)`))).length, 0);
+      const counters = (await s.agent.statusJson()).counters as { canaries: number };
+      assert.ok(counters.canaries >= 2, `canaries counted: ${counters.canaries}`);
+      console.log(
+        `summary: stale pid file (sleep ${
+          sleeper!.pid
+        }): not signalled; rsyslogd ${pid} started, rotated; ${counters.canaries} canaries consumed`,
+      );
+    } finally {
       try {
-        first?.kill("SIGKILL");
+        sleeper?.kill("SIGKILL");
       } catch {
-        // Already gone.
+        // The agent of an earlier version killed it.
       }
       await teardown(s);
+    }
+  },
+);
+
+Deno.test(
+  "external mode: a pid file older than the process it names (the pid reused by another rsyslogd) is stale: that one is left alone",
+  opts,
+  async () => {
+    const other = await otherRsyslogd();
+    let s: Setup | undefined;
+    try {
+      s = await setup({
+        rsyslogd: (dir, conf) => {
+          const pidFile = `${dir}/rsyslogd.pid`;
+          Deno.writeTextFileSync(pidFile, `${other.proc.pid}\n`);
+          const past = new Date(Date.now() - 60_000);
+          Deno.utimeSync(pidFile, past, past);
+          return {
+            mode: "external",
+            pidFile,
+            restartCommand: startsRsyslogd(conf, pidFile),
+            probe: { target: `unix://${dir}/log.sock`, ...PROBE },
+          };
+        },
+      });
+      const r = await rsyslogdStatus(s.agent);
+      const pid = Number((await Deno.readTextFile(`${s.dir}/rsyslogd.pid`)).trim());
+      assert.notEqual(r.pid, other.proc.pid);
+      assert.equal(r.pid, pid);
+      assert.match(
+        await s.agent.log(),
+        new RegExp(
+          `names pid ${other.proc.pid}, an rsyslogd that started .* after the file was written .*: the file is stale and the pid reused`,
+        ),
+      );
+      assert.equal(
+        await stillRunning(other.proc.status),
+        "running",
+        "the other rsyslogd is untouched",
+      );
+    } finally {
+      if (s !== undefined) await teardown(s);
+      await stopOther(other);
+    }
+  },
+);
+
+Deno.test(
+  "external mode: no pid file and two processes named rsyslogd: neither is picked or signalled, the status says why",
+  opts,
+  async () => {
+    const others = [await otherRsyslogd(), await otherRsyslogd()];
+    let s: Setup | undefined;
+    try {
+      s = await setup({
+        rsyslogd: (dir) => ({
+          mode: "external",
+          pidFile: `${dir}/no-such.pid`,
+          restartCommand: ["/bin/sh", "-c", `touch '${dir}/restarted'`],
+          probe: { target: "none" },
+        }),
+        waitRunning: false,
+      });
+      const agent = s.agent;
+      const st = await waitFor(async () => {
+        const st = await agent.statusJson();
+        return (st.rsyslogd as Rsyslogd).state === "failed" && st;
+      }, { timeoutMs: 10_000, what: "rsyslogd failed: cannot tell which" });
+      assert.equal((st.rsyslogd as Rsyslogd).pid, 0);
+      const reason = (st.reasons as string[]).find((x) => x.startsWith("rsyslogd failed")) ?? "";
+      assert.match(
+        reason,
+        /and \d+ processes named rsyslogd \(pids .*\): cannot tell which is the host's/,
+      );
+      for (const o of others) assert.ok(reason.includes(String(o.proc.pid)), reason);
+      await new Promise((r) => setTimeout(r, 1500)); // beyond the 500 ms grace: no restart
+      assert.equal(await Deno.stat(`${s.dir}/restarted`).then(() => true, () => false), false);
+      for (const o of others) assert.equal(await stillRunning(o.proc.status), "running");
+    } finally {
+      if (s !== undefined) await teardown(s);
+      for (const o of others) await stopOther(o);
+    }
+  },
+);
+
+Deno.test(
+  "external mode under systemd: rsyslogd is the MainPID of the unit restartCommand restarts, not one found by name",
+  opts,
+  async () => {
+    const other = await otherRsyslogd();
+    let s: Setup | undefined;
+    try {
+      s = await setup({
+        rsyslogd: (dir, conf) => {
+          // A stand-in for systemctl: "show -p MainPID --value rsyslog.service" and "restart rsyslog".
+          const systemctl = `${dir}/systemctl`;
+          Deno.writeTextFileSync(`${dir}/mainpid`, "0\n");
+          Deno.writeTextFileSync(
+            systemctl,
+            `#!/bin/sh
+echo "$*" >>'${dir}/systemctl.log'
+case "$*" in
+  "show -p MainPID --value rsyslog.service") cat '${dir}/mainpid' ;;
+  "restart rsyslog") ${RSYSLOGD} -n -iNONE -f '${conf}' >/dev/null 2>&1 </dev/null &
+    echo $! >'${dir}/mainpid' ;;
+  *) exit 1 ;;
+esac
+`,
+          );
+          Deno.chmodSync(systemctl, 0o755);
+          return {
+            mode: "external",
+            pidFile: `${dir}/no-such.pid`,
+            restartCommand: [systemctl, "restart", "rsyslog"],
+            probe: { target: `unix://${dir}/log.sock`, ...PROBE },
+          };
+        },
+      });
+      const first = await rsyslogdStatus(s.agent);
+      const mainPid = async () => Number((await Deno.readTextFile(`${s!.dir}/mainpid`)).trim());
+      assert.equal(first.pid, await mainPid());
+      assert.match(
+        await s.agent.log(),
+        new RegExp(`rsyslogd is pid ${first.pid} \\(by rsyslog\\.service's MainPID\\)`),
+      );
+      Deno.kill(first.pid, "SIGKILL");
+      const after = await running(s.agent, { not: first.pid });
+      assert.equal(after.pid, await mainPid());
+      assert.equal(after.restarts, first.restarts + 1);
+      assert.equal(
+        await stillRunning(other.proc.status),
+        "running",
+        "the other rsyslogd is untouched",
+      );
+    } finally {
+      if (s !== undefined) await teardown(s);
+      await stopOther(other);
     }
   },
 );

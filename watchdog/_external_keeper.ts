@@ -8,7 +8,8 @@
 import type { Logger } from "../control/logger.ts";
 import { type Clock, sleep } from "../relay/clock.ts";
 import type { Keeper, KeeperEvents } from "./_keeper.ts";
-import { findRsyslogd, isAlive, type ProcessId } from "./_proc.ts";
+import { isAlive, type ProcessId } from "./_proc.ts";
+import { RsyslogdFinder } from "./_proc_identity.ts";
 import type { RestartPolicy } from "./restart_policy.ts";
 import type { Spawner } from "./spawner.ts";
 
@@ -16,7 +17,7 @@ import type { Spawner } from "./spawner.ts";
 export interface ExternalKeeperOptions {
   /** `rsyslogd.pidFile`; when the file does not exist, the process list is searched. */
   pidFile: string;
-  /** `rsyslogd.restartCommand`. */
+  /** `rsyslogd.restartCommand`; a `systemctl restart UNIT` also says whose MainPID rsyslogd is. */
   restartCommand: string[];
   /** SIGKILL this long after SIGTERM when the process has not exited. */
   killDeadlineMs: number;
@@ -35,13 +36,20 @@ const GRACE_MS = 500;
 const COMMAND_TIMEOUT_MS = 60_000;
 /** After the restart command, this long for the new process to show up. */
 const APPEAR_MS = 10_000;
+/** While it cannot be told which process is rsyslogd, it is looked for again this often. */
+const UNSURE_POLL_MS = 1000;
 
 /**
- * Finds rsyslogd (by `pidFile`, or by name in /proc), polls it every 100 ms,
- * and when it is gone (or was never found) waits the backoff (at least
- * 500 ms, in which systemd may restart it on its own), then runs
- * `restartCommand` and waits up to 10 s for the new process. Each time it is
- * gone counts as a death for the {@linkcode RestartPolicy}.
+ * Finds rsyslogd and proves it is rsyslogd ({@linkcode RsyslogdFinder}: the
+ * MainPID of the systemd unit `restartCommand` restarts, else `pidFile`, else
+ * the one process named rsyslogd), polls it every 100 ms, and when it is gone
+ * (or was never found) waits the backoff (at least 500 ms, in which systemd
+ * may restart it on its own), then runs `restartCommand` and waits up to 10 s
+ * for the new process. Each time it is gone counts as a death for the
+ * {@linkcode RestartPolicy}. When it cannot be told which of several
+ * processes is the host's rsyslogd, nothing is signalled or restarted: the
+ * state is failed, saying so, until it can. Signals go only to the process
+ * found, while it still runs (same pid and start time).
  *
  * @example
  * ```ts
@@ -55,9 +63,16 @@ export class ExternalKeeper implements Keeper {
   #stopping = false;
   #abort = new AbortController();
   #loop: Promise<void> | undefined;
+  #finder: RsyslogdFinder;
 
   constructor(opts: ExternalKeeperOptions) {
     this.#o = opts;
+    this.#finder = new RsyslogdFinder(opts.pidFile, opts.restartCommand, opts.spawner);
+  }
+
+  /** Where rsyslogd is looked for, for the log. */
+  get where(): string {
+    return this.#finder.where;
   }
 
   /** {@inheritDoc Keeper.pid} */
@@ -72,21 +87,21 @@ export class ExternalKeeper implements Keeper {
 
   /** {@inheritDoc Keeper.signal} */
   signal(signal: Deno.Signal): boolean {
-    return this.#proc !== undefined && this.#o.spawner.signal(this.#proc.pid, signal);
+    return this.#proc !== undefined && this.#send(this.#proc, signal);
   }
 
   /** {@inheritDoc Keeper.kill} */
   async kill(_reason: string): Promise<void> {
     const proc = this.#proc;
     if (proc === undefined) return;
-    const { spawner, clock, killDeadlineMs, log } = this.#o;
-    spawner.signal(proc.pid, "SIGTERM");
-    spawner.signal(proc.pid, "SIGCONT");
+    const { clock, killDeadlineMs, log } = this.#o;
+    this.#send(proc, "SIGTERM");
+    this.#send(proc, "SIGCONT");
     if (!(await this.#goneWithin(proc, killDeadlineMs))) {
       log.warn(
         `watchdog: rsyslogd (pid ${proc.pid}) did not exit within ${killDeadlineMs} ms of SIGTERM; sending SIGKILL`,
       );
-      spawner.signal(proc.pid, "SIGKILL");
+      this.#send(proc, "SIGKILL");
       await this.#goneWithin(proc, killDeadlineMs);
     }
     // The watch loop notices it is gone within one poll.
@@ -107,26 +122,34 @@ export class ExternalKeeper implements Keeper {
   }
 
   async #run(): Promise<void> {
-    const { policy, events, log, pidFile, clock } = this.#o;
-    let first = true;
+    const { policy, events, log, clock } = this.#o;
+    let told = "";
     while (!this.#stopping) {
-      const found = await findRsyslogd(pidFile);
-      if (found !== undefined) {
-        this.#proc = found;
+      const found = await this.#finder.find();
+      if (found.proc !== undefined) {
+        told = "";
+        const proc = found.proc;
+        this.#proc = proc;
         policy.started();
-        events.started(found.pid);
-        while (!this.#stopping && await isAlive(found)) {
+        log.info(`watchdog: rsyslogd is pid ${proc.pid} (by ${found.via})`);
+        events.started(proc.pid);
+        while (!this.#stopping && isAlive(proc)) {
           await sleep(clock, POLL_MS, this.#abort.signal);
         }
         this.#proc = undefined;
         if (this.#stopping) return;
-        events.exited(found.pid, "is gone");
-      } else if (first) {
-        log.warn(
-          `watchdog: rsyslogd is not running (no live pid in ${pidFile}, or no process named rsyslogd when that file does not exist)`,
-        );
+        events.exited(proc.pid, "is gone");
+        continue;
       }
-      first = false;
+      if (found.why !== told) {
+        told = found.why;
+        if (found.ambiguous) events.unsure(found.why);
+        else log.warn(`watchdog: rsyslogd is not running: ${found.why}`);
+      }
+      if (found.ambiguous) {
+        await sleep(clock, UNSURE_POLL_MS, this.#abort.signal);
+        continue;
+      }
       const delay = Math.max(policy.died(), GRACE_MS);
       const o = policy.options;
       events.waiting(
@@ -147,22 +170,29 @@ export class ExternalKeeper implements Keeper {
         log.error(
           `watchdog: no rsyslogd appeared within ${
             APPEAR_MS / 1000
-          } s of the restart command; check rsyslogd.restartCommand and rsyslogd.pidFile`,
+          } s of the restart command (${this.#finder.where}); check rsyslogd.restartCommand and rsyslogd.pidFile`,
         );
       }
     }
   }
 
-  /** Polls for a live rsyslogd for up to `ms`; true when there is one. */
+  /** Polls for a proven rsyslogd for up to `ms`; true when there is one, or it is unclear which. */
   async #appears(ms: number): Promise<boolean> {
-    const { clock, pidFile } = this.#o;
+    const { clock } = this.#o;
     const deadline = clock.now() + ms;
     for (;;) {
       if (this.#stopping) return false;
       if (clock.now() >= deadline) return false;
       await sleep(clock, Math.min(POLL_MS, deadline - clock.now()), this.#abort.signal);
-      if (!this.#stopping && await findRsyslogd(pidFile) !== undefined) return true;
+      if (this.#stopping) return false;
+      const found = await this.#finder.find();
+      if (found.proc !== undefined || found.ambiguous) return true;
     }
+  }
+
+  /** Sends `signal` to `proc` only while it still runs: never to a process that reuses its pid. */
+  #send(proc: ProcessId, signal: Deno.Signal): boolean {
+    return isAlive(proc) && this.#o.spawner.signal(proc.pid, signal);
   }
 
   async #restart(): Promise<void> {
@@ -195,7 +225,7 @@ export class ExternalKeeper implements Keeper {
 
   async #goneWithin(proc: ProcessId, ms: number): Promise<boolean> {
     const deadline = this.#o.clock.now() + ms;
-    while (await isAlive(proc)) {
+    while (isAlive(proc)) {
       if (this.#o.clock.now() >= deadline) return false;
       await sleep(this.#o.clock, 20);
     }

@@ -16,6 +16,11 @@ export interface KeeperEvents {
    * the failed state (crash loop, a start that cannot happen) and says why.
    */
   waiting(delayMs: number, failure: string | undefined): void;
+  /**
+   * It cannot be told which process is rsyslogd (`why` says why and what to
+   * fix): nothing is signalled or restarted until it can.
+   */
+  unsure(why: string): void;
 }
 
 /** Keeps one rsyslogd process alive. */

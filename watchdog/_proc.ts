@@ -1,5 +1,6 @@
 /**
- * Finding rsyslogd and telling whether a process still lives, from /proc.
+ * Telling processes apart, from /proc: a pid with its start time names one
+ * process, whatever reuses the pid later.
  *
  * @module
  */
@@ -11,14 +12,17 @@ export interface ProcessId {
   startTime: string;
 }
 
+/** Clock ticks per second of /proc's times (USER_HZ, 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
 /**
  * The process `pid` as it is now, or undefined when there is none (or only a
  * zombie).
  */
-export async function processId(pid: number): Promise<ProcessId | undefined> {
+export function processId(pid: number): ProcessId | undefined {
   let stat: string;
   try {
-    stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
   } catch {
     return undefined;
   }
@@ -31,40 +35,33 @@ export async function processId(pid: number): Promise<ProcessId | undefined> {
 }
 
 /** Whether the process `p` still runs (same pid, same start time, not a zombie). */
-export async function isAlive(p: ProcessId): Promise<boolean> {
-  return (await processId(p.pid))?.startTime === p.startTime;
+export function isAlive(p: ProcessId): boolean {
+  return processId(p.pid)?.startTime === p.startTime;
+}
+
+/** When `p` started, in ms since the epoch (to about 10 ms, as the wall clock is now). */
+export function startedAt(p: ProcessId): number {
+  const uptime = Number(Deno.readTextFileSync("/proc/uptime").split(" ")[0]);
+  return Date.now() - (uptime - Number(p.startTime) / TICKS_PER_SECOND) * 1000;
 }
 
 /**
- * rsyslogd: the pid in `pidFile` when that file exists (trusted even when
- * stale: then there is none), otherwise the process named `rsyslogd` in the
- * process list (the lowest pid when there are several).
+ * What runs as `pid`: the program (`/proc/PID/exe`, undefined where it may
+ * not be read, as for a process of another user without CAP_SYS_PTRACE) and
+ * its name (`/proc/PID/comm`, which a process can set itself).
  */
-export async function findRsyslogd(pidFile: string): Promise<ProcessId | undefined> {
-  let text: string | undefined;
+export function programOf(pid: number): { exe: string | undefined; comm: string } {
+  let exe: string | undefined;
   try {
-    text = await Deno.readTextFile(pidFile);
+    exe = Deno.readLinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, "");
   } catch {
-    text = undefined;
+    exe = undefined;
   }
-  if (text !== undefined) {
-    const pid = Number(text.trim());
-    return Number.isSafeInteger(pid) && pid > 0 ? await processId(pid) : undefined;
-  }
-  const pids: number[] = [];
+  let comm = "";
   try {
-    for await (const entry of Deno.readDir("/proc")) {
-      if (!/^\d+$/.test(entry.name)) continue;
-      const comm = await Deno.readTextFile(`/proc/${entry.name}/comm`).catch(() => "");
-      if (comm.trim() === "rsyslogd") pids.push(Number(entry.name));
-    }
+    comm = Deno.readTextFileSync(`/proc/${pid}/comm`).trim();
   } catch {
-    return undefined;
+    // Gone.
   }
-  pids.sort((a, b) => a - b);
-  for (const pid of pids) {
-    const p = await processId(pid);
-    if (p !== undefined) return p;
-  }
-  return undefined;
+  return { exe, comm };
 }

@@ -82,6 +82,8 @@ export class Watchdog {
   #clock: Clock;
   #policy: RestartPolicy;
   #keeper: Keeper;
+  /** What the keeper does, for the log. */
+  #where: string;
   #killDeadlineMs: number;
   #canary: Canary;
   #probing: boolean;
@@ -128,6 +130,7 @@ export class Watchdog {
       started: (pid) => this.#started(pid),
       exited: (pid, how) => this.#exited(pid, how),
       waiting: (delayMs, failure) => this.#waiting(delayMs, failure),
+      unsure: (why) => this.#unsure(why),
     };
     const common = {
       killDeadlineMs: this.#killDeadlineMs,
@@ -137,9 +140,18 @@ export class Watchdog {
       log,
       events,
     };
-    this.#keeper = cfg.mode === "child"
-      ? new ChildKeeper({ command: cfg.command, ...common })
-      : new ExternalKeeper({ pidFile: cfg.pidFile, restartCommand: cfg.restartCommand, ...common });
+    if (cfg.mode === "child") {
+      this.#keeper = new ChildKeeper({ command: cfg.command, ...common });
+      this.#where = `runs ${cfg.command.join(" ")}`;
+    } else {
+      const keeper = new ExternalKeeper({
+        pidFile: cfg.pidFile,
+        restartCommand: cfg.restartCommand,
+        ...common,
+      });
+      this.#keeper = keeper;
+      this.#where = `watches ${keeper.where}, restart command: ${cfg.restartCommand.join(" ")}`;
+    }
   }
 
   /**
@@ -161,15 +173,10 @@ export class Watchdog {
       this.#sender = new ProbeSender(c.probe.target, c.probe.timeoutMs);
       await this.#sender.open();
     }
-    const what = c.mode === "child"
-      ? `runs ${c.command.join(" ")}`
-      : `watches ${c.pidFile} (or the process named rsyslogd), restart command: ${
-        c.restartCommand.join(" ")
-      }`;
     const probe = this.#probing
       ? `canary to ${c.probe.target} every ${c.probe.intervalMs} ms, timeout ${c.probe.timeoutMs} ms, hung after ${c.probe.failures} misses`
       : "no canary probe (probe.target is none)";
-    this.#log.info(`watchdog: mode ${c.mode}: ${what}; ${probe}`);
+    this.#log.info(`watchdog: mode ${c.mode}: ${this.#where}; ${probe}`);
     this.#keeper.start();
     if (this.#probing) this.#probeLoop = this.#runProbes();
   }
@@ -304,6 +311,12 @@ export class Watchdog {
         `watchdog: restarting rsyslogd in ${delayMs} ms (restart ${this.#policy.consecutive} in a row)`,
       );
     }
+  }
+
+  #unsure(why: string): void {
+    this.#state = "failed";
+    this.#problem = why;
+    this.#log.error(`watchdog: rsyslogd failed: ${why}`);
   }
 
   // --- probing ----------------------------------------------------------------
