@@ -4,6 +4,8 @@
  * @module
  */
 
+import { isAlive, processId } from "./_proc.ts";
+
 /** How a process ended. */
 export interface ExitInfo {
   /** Exit code (128 + signal number when killed by a signal). */
@@ -17,7 +19,7 @@ export interface SpawnedProcess {
   readonly pid: number;
   /** Resolves once the process has exited (and was reaped). */
   readonly status: Promise<ExitInfo>;
-  /** Sends a signal; ignored once the process has exited. */
+  /** Sends a signal; ignored once the process has exited (and its pid is free for reuse). */
   kill(signal: Deno.Signal): void;
 }
 
@@ -61,6 +63,8 @@ export const processSpawner: Spawner = {
     }).spawn();
     pumpLines(child.stdout, onLine);
     pumpLines(child.stderr, onLine);
+    // Its pid with its start time: a signal never reaches a process that reuses the pid.
+    const id = processId(child.pid);
     let exited = false;
     const status = child.status.then((s) => {
       exited = true;
@@ -70,7 +74,7 @@ export const processSpawner: Spawner = {
       pid: child.pid,
       status,
       kill(signal) {
-        if (exited) return;
+        if (exited || (id !== undefined && !isAlive(id))) return;
         try {
           child.kill(signal);
         } catch {
