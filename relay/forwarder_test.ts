@@ -485,3 +485,34 @@ Deno.test("forwarder: with no collector reachable, stop() returns and the messag
     await rig.cleanup();
   }
 });
+
+Deno.test("forwarder: a clean stop confirms nothing a collector that never reads did not read", async () => {
+  // Accepts and never reads: the 100 messages sit in socket buffers, not at the collector.
+  const a = new Collector(0, () => "stall");
+  const rig = await Rig.start([collectorConfig(a.address)]);
+  try {
+    rig.push(100);
+    await waitFor(() => rig.counters.forwarded === 100, { timeoutMs: 5000, what: "written" });
+    const inHand = await rig.stop();
+    assertEquals(inHand.reduce((n, b) => n + b.count, 0), 100, "all 100 still in hand");
+    assertEquals(await rig.spooled(), range(0, 100));
+  } finally {
+    await rig.cleanup();
+    await a.close();
+  }
+});
+
+Deno.test("forwarder: a clean stop confirms what a collector read up to the end of the stream", async () => {
+  const a = new Collector();
+  const rig = await Rig.start([collectorConfig(a.address)]);
+  try {
+    rig.push(100);
+    await waitFor(() => rig.counters.forwarded === 100, { timeoutMs: 5000, what: "written" });
+    assertEquals(await rig.stop(), []);
+    assertEquals(a.allSeqs(), range(0, 100));
+    assertEquals(await rig.spooled(), []);
+  } finally {
+    await rig.cleanup();
+    await a.close();
+  }
+});

@@ -14,19 +14,58 @@ import { writeAllWithin } from "./_write_all.ts";
 
 /** A written batch stays unconfirmed (resent after an unclean disconnect) at least this long. */
 export const REPLAY_MIN_AGE_MS = 2_000;
-/** ...unless this many bytes (or `replayWindow`, if larger) were written after it. */
+/** ...unless this many bytes (or the effective window, if larger) were written after it. */
 export const REPLAY_MAX_BYTES = 64 * 1024 * 1024;
+/** How long a clean end waits for the collector to close its side after ours. */
+export const END_WAIT_MS = 1_000;
+
+/** Linux's defaults of `tcp_wmem` and `tcp_rmem` (max), when /proc cannot be read. */
+const DEFAULT_KERNEL_BUFFERS = 4 * 1024 * 1024 + 6 * 1024 * 1024;
+let kernelBuffers: number | undefined;
+
+/**
+ * The most a stalled TCP peer can leave unread: this host's largest send
+ * buffer plus its largest receive buffer (`tcp_wmem` and `tcp_rmem` max, taken
+ * as the collector's too). Measured on loopback with 4 MiB / 32 MiB: 3.7 MiB
+ * unread when the peer never read, 8.5 MiB when it read fast and then stalled.
+ */
+export function kernelBufferBytes(): number {
+  if (kernelBuffers !== undefined) return kernelBuffers;
+  try {
+    const max = (f: string) =>
+      Number(Deno.readTextFileSync(`/proc/sys/net/ipv4/${f}`).trim().split(/\s+/)[2]);
+    const sum = max("tcp_wmem") + max("tcp_rmem");
+    kernelBuffers = Number.isFinite(sum) && sum > 0 ? sum : DEFAULT_KERNEL_BUFFERS;
+  } catch {
+    kernelBuffers = DEFAULT_KERNEL_BUFFERS;
+  }
+  return kernelBuffers;
+}
+
+/**
+ * The bytes that must follow a batch before it counts as delivered: at least
+ * what the kernel's socket buffers can hold unread ({@linkcode kernelBufferBytes}),
+ * since a smaller window loses what a stalled collector then crashes with.
+ * `replayWindow: 0` turns the window off.
+ */
+export function effectiveReplayWindow(replayWindow: number): number {
+  return replayWindow === 0 ? 0 : Math.max(replayWindow, kernelBufferBytes());
+}
 
 /**
  * A {@linkcode Link} that writes batches as octet-counted frames (or LF lines,
  * `framing: "lf"`) over TCP or TLS. The collector never answers, so a batch
- * counts as delivered once `replayWindow` bytes were written after it and it
- * is {@linkcode REPLAY_MIN_AGE_MS} old: until then the forwarder keeps it, and
- * writes it again after an unclean disconnect (a crash costs duplicates, not
- * gaps). The age matters when the collector reads fast, as while a spool
- * drains: it then holds far more than 2 MiB in its socket buffers and queues. A clean end confirms
- * everything written. Whatever the collector sends is read and ignored; its
- * closing the connection breaks the link.
+ * counts as delivered once the effective window ({@linkcode effectiveReplayWindow}:
+ * `replayWindow`, at least the kernel's socket buffers) was written after it
+ * and it is {@linkcode REPLAY_MIN_AGE_MS} old: until then the forwarder keeps
+ * it, and writes it again after an unclean disconnect (a crash costs
+ * duplicates, not gaps). The age matters when the collector reads fast, as
+ * while a spool drains: it then holds far more than the window in its queues.
+ * A clean end half-closes (FIN, or TLS close_notify) and waits up to
+ * {@linkcode END_WAIT_MS} for the collector to close its side: its reading our
+ * end shows it read everything, which is then confirmed; otherwise nothing
+ * more is. Whatever the collector sends is read and ignored; its closing the
+ * connection breaks the link.
  *
  * @example
  * ```ts
@@ -45,15 +84,21 @@ export class StreamLink implements Link {
   #sizes: number[] = [];
   #times: number[] = [];
   #bytes = 0;
+  #window: number;
   #done = false;
   #failure: string | undefined;
+  /** Resolves with true when the collector closes its side cleanly, false on an error. */
+  #peerEnd: Promise<boolean>;
+  /** Set while a clean end waits for the collector: ends that wait unconfirmed. */
+  #abandon: (() => void) | undefined;
 
   constructor(conn: Deno.Conn, cfg: CollectorConfig, events: LinkEvents, clock: Clock) {
     this.#conn = conn;
     this.#cfg = cfg;
     this.#events = events;
     this.#clock = clock;
-    this.#watch();
+    this.#window = effectiveReplayWindow(cfg.replayWindow);
+    this.#peerEnd = this.#watch();
   }
 
   /** Nothing to negotiate. */
@@ -82,16 +127,15 @@ export class StreamLink implements Link {
     this.#sizes.push(batch.data.length);
     this.#times.push(now);
     this.#bytes += batch.data.length;
-    // A batch is confirmed once `replayWindow` bytes followed it and it is REPLAY_MIN_AGE_MS
-    // old: a collector that reads fast (a spool draining) can hold far more than the window
-    // unwritten in its buffers and queues. REPLAY_MAX_BYTES bounds the memory that takes.
+    // A batch is confirmed once the window followed it and it is REPLAY_MIN_AGE_MS old: a
+    // collector that reads fast (a spool draining) can hold far more than the window
+    // unwritten in its queues. REPLAY_MAX_BYTES bounds the memory that takes.
+    const window = this.#window;
     let n = 0;
     while (n < this.#sizes.length) {
       const after = this.#bytes - this.#sizes[n]!;
-      const old = now - this.#times[n]! >= REPLAY_MIN_AGE_MS || cfg.replayWindow === 0;
-      if (
-        !(after >= cfg.replayWindow && old) && after < Math.max(REPLAY_MAX_BYTES, cfg.replayWindow)
-      ) {
+      const old = now - this.#times[n]! >= REPLAY_MIN_AGE_MS || window === 0;
+      if (!(after >= window && old) && after < Math.max(REPLAY_MAX_BYTES, window)) {
         break;
       }
       this.#bytes -= this.#sizes[n]!;
@@ -104,21 +148,43 @@ export class StreamLink implements Link {
     }
   }
 
-  /** {@inheritDoc Link.end} */
-  end(): Promise<void> {
-    if (this.#done) return Promise.resolve();
+  /**
+   * A clean end: sends our end of the stream, and confirms everything written
+   * only if the collector closes its side within {@linkcode END_WAIT_MS} (it
+   * read up to our end); otherwise what the window has not confirmed stays
+   * unconfirmed, and is resent. Never rejects.
+   */
+  async end(): Promise<void> {
+    if (this.#done) return;
     this.#done = true;
+    let read = false;
+    if (this.#sizes.length > 0) {
+      let timer: unknown;
+      try {
+        await this.#conn.closeWrite();
+        read = await new Promise<boolean>((resolve) => {
+          this.#abandon = () => resolve(false);
+          timer = this.#clock.setTimeout(() => resolve(false), END_WAIT_MS);
+          this.#peerEnd.then(resolve);
+        });
+      } catch {
+        // Broken already: nothing more is confirmed.
+      } finally {
+        this.#clock.clearTimeout(timer);
+        this.#abandon = undefined;
+      }
+    }
     const n = this.#sizes.length;
     this.#sizes = [];
     this.#times = [];
     this.#bytes = 0;
-    if (n > 0) this.#events.confirmed(n);
     closeQuietly(this.#conn);
-    return Promise.resolve();
+    if (read && n > 0) this.#events.confirmed(n);
   }
 
   /** {@inheritDoc Link.destroy} */
   destroy(reason: string): void {
+    this.#abandon?.();
     this.#fail(reason);
   }
 
@@ -130,18 +196,24 @@ export class StreamLink implements Link {
     this.#events.broken(reason);
   }
 
-  /** Notices the collector closing or resetting the connection. */
-  async #watch(): Promise<void> {
+  /**
+   * Notices the collector closing or resetting the connection; resolves with
+   * whether it closed cleanly (a peer that closes with our bytes unread resets).
+   */
+  async #watch(): Promise<boolean> {
     const buf = new Uint8Array(4096);
     let reason = "collector closed the connection";
+    let clean = true;
     try {
       while ((await this.#conn.read(buf)) !== null) {
         // Plain syslog collectors send nothing; whatever comes is ignored.
       }
     } catch (e) {
+      clean = false;
       reason = `connection failed: ${e instanceof Error ? e.message : e}`;
     }
     this.#fail(reason);
+    return clean;
   }
 }
 

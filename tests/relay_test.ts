@@ -273,6 +273,43 @@ Deno.test(
 );
 
 Deno.test(
+  "SIGTERM while the collector accepts and never reads: after a restart all 2,000 arrive",
+  opts,
+  async () => {
+    const stalled = await FakeCollector.start("stall");
+    const s = await setup({ collectorPort: stalled.port });
+    const serving = await FakeCollector.start("serve");
+    try {
+      const total = 2000;
+      await sendSeq({ port: s.port, count: total, size: 200, framing: "octet-counted" });
+      // Written to the socket, where the collector never reads them.
+      await waitFor(async () => (await counters(s.agent)).forwarded === total, {
+        timeoutMs: 10_000,
+        what: "all 2,000 written to the collector's socket",
+      });
+      assert.equal((await s.agent.stop("SIGTERM")).code, 0, "clean exit");
+      stalled.close();
+      const config = JSON.parse(await Deno.readTextFile(`${s.dir}/agent/agent.json`));
+      config.collectors[0].address = `127.0.0.1:${serving.port}`;
+      s.agent = await startAgent({ dir: `${s.dir}/agent`, readyPort: s.port, config });
+      const report = await waitFor(() => {
+        const r = checkSeqs(serving.lines, total);
+        return r.missingCount === 0 && r;
+      }, { timeoutMs: 20_000, what: "all 2,000 at the working collector" }).catch((e) => {
+        throw new Error(`${e.message}: ${JSON.stringify(checkSeqs(serving.lines, total))}`);
+      });
+      console.log(
+        `summary: clean stop, unread collector: sent ${total}, delivered after restart ${report.unique}, duplicates ${report.duplicates}`,
+      );
+    } finally {
+      stalled.close();
+      serving.close();
+      await teardown(s);
+    }
+  },
+);
+
+Deno.test(
   "spool full: stays under maxBytes, drops by policy, drop counter equals what is missing",
   opts,
   async () => {

@@ -10,6 +10,14 @@ import { freePort } from "./free_port.ts";
 /** How a {@linkcode FakeCollector} treats connections. */
 export type FakeMode = "blackhole" | "stall" | "serve";
 
+/** Options of {@linkcode FakeCollector.start}. */
+export interface FakeOptions {
+  /** Listen on this port instead of a free one. */
+  port?: number;
+  /** `serve` stops reading (and holds the connection open) once this many bytes were read in all. */
+  stallAfterBytes?: number;
+}
+
 const decoder = new TextDecoder();
 
 /**
@@ -22,22 +30,26 @@ const decoder = new TextDecoder();
 export class FakeCollector {
   readonly port: number;
   readonly lines: string[] = [];
+  /** Bytes read so far, over all connections. */
+  bytesRead = 0;
+  #stallAfter: number;
   #listener: Deno.Listener;
   #mode: FakeMode;
   #held: Deno.Conn[] = [];
   #accepting = false;
   #closed = false;
 
-  private constructor(port: number, mode: FakeMode) {
+  private constructor(port: number, mode: FakeMode, stallAfter: number) {
     this.port = port;
     this.#mode = mode;
+    this.#stallAfter = stallAfter;
     this.#listener = Deno.listen({ hostname: "127.0.0.1", port });
     if (mode !== "blackhole") this.#accept();
   }
 
-  /** Listens on a free port in `mode`. */
-  static async start(mode: FakeMode): Promise<FakeCollector> {
-    return new FakeCollector(await freePort(), mode);
+  /** Listens on a free port (or `opts.port`) in `mode`. */
+  static async start(mode: FakeMode, opts: FakeOptions = {}): Promise<FakeCollector> {
+    return new FakeCollector(opts.port ?? await freePort(), mode, opts.stallAfterBytes ?? Infinity);
   }
 
   /** Changes the mode; `serve` reads every held connection. */
@@ -78,8 +90,16 @@ export class FakeCollector {
     const chunk = new Uint8Array(65536);
     try {
       for (;;) {
-        const n = await conn.read(chunk);
+        if (this.bytesRead >= this.#stallAfter) {
+          // Stalled: the connection stays open, unread (closed with the collector).
+          this.#held.push(conn);
+          return;
+        }
+        const n = await conn.read(
+          chunk.subarray(0, Math.min(chunk.length, this.#stallAfter - this.bytesRead)),
+        );
         if (n === null) break;
+        this.bytesRead += n;
         const next = new Uint8Array(buf.length + n);
         next.set(buf);
         next.set(chunk.subarray(0, n), buf.length);
@@ -97,12 +117,11 @@ export class FakeCollector {
       }
     } catch {
       // Reset or closed.
-    } finally {
-      if (!this.#closed) {
-        try {
-          conn.close();
-        } catch { /* closed */ }
-      }
+    }
+    if (!this.#closed) {
+      try {
+        conn.close();
+      } catch { /* closed */ }
     }
   }
 }
