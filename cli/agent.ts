@@ -98,6 +98,7 @@ export class Agent {
     this.#spool = await Spool.open(cfg.spool, maxRecord, this.#log);
     this.#spool.onDrop = (n) => this.#counters.dropped += n;
     this.#queue = new Queue(this.#spool, cfg.spool.mode);
+    this.#queue.onDrop = (n) => this.#counters.dropped += n;
     this.#forwarder = new Forwarder(cfg.collectors, this.#queue, this.#counters, this.#log);
     this.#ingest = new Ingest(this.#counters, (b) => this.#queue.push(b), maxRecord);
     this.#ingest.backpressure = () => this.#spool.backlog();
@@ -181,7 +182,7 @@ export class Agent {
         return new RelpInput(
           cfg,
           this.#ingest,
-          () => this.#queue.settled(),
+          this.#queue,
           this.#counters,
           this.#log,
         );

@@ -18,6 +18,8 @@ export class Counters {
   truncated = 0;
   /** Canaries of the watchdog consumed by the ingest (not forwarded, not `received`). */
   canaries = 0;
+  /** RELP transactions left unanswered because the spool could not write them (resent). */
+  notTaken = 0;
   /** Connections refused because an input had maxConnections open. */
   rejectedConnections = 0;
 }

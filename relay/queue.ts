@@ -6,7 +6,7 @@
  */
 
 import type { Batch } from "./batch.ts";
-import type { Spool } from "../spool/spool.ts";
+import type { Spool, SpoolMark } from "../spool/spool.ts";
 
 /** Memory held for the forwarder before the spool takes over (fallback mode). */
 export const DEFAULT_MEMORY_BYTES = 16 * 1024 * 1024;
@@ -17,7 +17,9 @@ export const DEFAULT_MEMORY_BYTES = 16 * 1024 * 1024;
  * everything in memory and everything after it goes to the spool, and stays on
  * that path until the forwarder has read the spool empty: new messages queue
  * behind the spool, so order is kept. In `always` mode every batch goes through
- * the spool. {@linkcode Queue.push} never waits.
+ * the spool. {@linkcode Queue.push} never waits. When the spool cannot be
+ * used at all (see `Spool.usable`), batches stay in memory whatever the mode,
+ * and beyond `memoryBytes` the oldest are dropped and counted (`onDrop`).
  *
  * @example
  * ```ts
@@ -40,6 +42,8 @@ export class Queue {
   #wake: ((taken: boolean) => void) | undefined;
   /** An interrupt that came while `take` was not waiting: the next wait returns at once. */
   #interrupted = false;
+  /** Called with the number of messages dropped from memory (spool unusable). */
+  onDrop: (count: number) => void = () => {};
 
   /**
    * @param spool the spool behind the memory tier
@@ -51,7 +55,7 @@ export class Queue {
     this.#always = mode === "always";
     this.#memoryBytes = memoryBytes;
     // Whatever the spool holds from before a restart comes first.
-    this.#spooling = this.#always || spool.hasUnread;
+    this.#spooling = spool.usable && (this.#always || spool.hasUnread);
   }
 
   /**
@@ -60,7 +64,7 @@ export class Queue {
    */
   set up(value: boolean) {
     this.#up = value;
-    if (!value && !this.#spooling && this.#memHead < this.#mem.length) {
+    if (!value && !this.#spooling && this.#spool.usable && this.#memHead < this.#mem.length) {
       this.#spooling = true;
       for (const b of this.#drainMemory()) this.#spool.append(b);
     }
@@ -73,6 +77,10 @@ export class Queue {
 
   /** Queues a batch. */
   push(batch: Batch): void {
+    if (!this.#spool.usable) {
+      this.#pushMemoryOnly(batch);
+      return;
+    }
     if (!this.#spooling && (!this.#up || this.#memSize + batch.data.length > this.#memoryBytes)) {
       this.#spooling = true;
       for (const b of this.#drainMemory()) this.#spool.append(b);
@@ -124,14 +132,21 @@ export class Queue {
     }
   }
 
+  /** The point in the stream of pushes that {@linkcode Queue.settled} answers for. */
+  mark(): SpoolMark {
+    return this.#spool.mark();
+  }
+
   /**
    * Resolves once every batch pushed so far is safely queued: at once while
    * batches are held in memory (`fallback` mode, collector keeping up); on the
    * spool path once the spool has written them (see `Spool.settled`), so that
-   * with `always` an acknowledged message survives a `kill -9`.
+   * with `always` an acknowledged message survives a `kill -9`. `true` when
+   * everything pushed after `since` was taken, `false` when some of it could
+   * not be written (and was dropped): no acknowledgement for that.
    */
-  settled(): Promise<void> {
-    return this.#spooling ? this.#spool.settled() : Promise.resolve();
+  settled(since: SpoolMark): Promise<boolean> {
+    return this.#spooling ? this.#spool.settled(since) : Promise.resolve(true);
   }
 
   /** Marks a taken batch delivered: a batch read from the spool is checkpointed. */
@@ -158,6 +173,26 @@ export class Queue {
   async close(inHand: Batch[]): Promise<void> {
     for (const b of this.#drainMemory()) this.#spool.append(b);
     await this.#spool.close(inHand);
+  }
+
+  /** Memory is all there is: the oldest batches make room, and are counted. */
+  #pushMemoryOnly(batch: Batch): void {
+    this.#spooling = false;
+    this.#mem.push(batch);
+    this.#memSize += batch.data.length;
+    this.#memCount += batch.count;
+    while (this.#memSize > this.#memoryBytes && this.#memHead < this.#mem.length - 1) {
+      const old = this.#mem[this.#memHead]!;
+      this.#mem[this.#memHead++] = undefined as unknown as Batch;
+      this.#memSize -= old.data.length;
+      this.#memCount -= old.count;
+      this.onDrop(old.count);
+    }
+    if (this.#memHead > 1024 && this.#memHead * 2 > this.#mem.length) {
+      this.#mem = this.#mem.slice(this.#memHead);
+      this.#memHead = 0;
+    }
+    this.#notify();
   }
 
   #drainMemory(): Batch[] {

@@ -33,10 +33,26 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /**
+ * Where the RELP input learns that what it handed on is safely queued: a
+ * mark taken before the messages go to the sink, then `settled(mark)`,
+ * `true` once they are queued (written to the spool when they go through
+ * it), `false` when some could not be written.
+ */
+export interface Durability<M> {
+  /** A point in the stream of messages handed on. */
+  mark(): M;
+  /** Resolves once everything handed on is queued: `false` if some after `since` was lost. */
+  settled(since: M): Promise<boolean>;
+}
+
+/**
  * A RELP server (librelp `doc/relp.md`) on a TCP address. Each `syslog`
  * command's message goes to the ingest, and its `rsp 200 OK` is sent only once
- * the message is safely queued: `settled` resolves (the spool has written it
- * when it goes through the spool — always with `spool.mode = "always"`).
+ * the message is safely queued: `settled` resolves `true` (the spool has
+ * written it when it goes through the spool — always with `spool.mode =
+ * "always"`). When the spool could not write it (a full disk), the message
+ * is not acknowledged: the connection is closed without an answer, with a
+ * `serverclose` hint, and the client resends it (the transactions are counted as `notTaken`).
  * Answers go out in the order of the commands. A message longer than
  * `maxMessageSize` is cut to it and counted (`truncated`) and acknowledged. A
  * framing error or a wrong transaction number is counted (`malformed`),
@@ -47,7 +63,7 @@ const decoder = new TextDecoder();
  *
  * @example
  * ```ts
- * const input = new RelpInput(cfg, ingest, () => queue.settled(), counters, log);
+ * const input = new RelpInput(cfg, ingest, queue, counters, log);
  * await input.listen();
  * // …
  * input.close();
@@ -56,7 +72,7 @@ const decoder = new TextDecoder();
 export class RelpInput {
   #cfg: InputConfig;
   #sink: RelpSink;
-  #settled: () => Promise<void>;
+  #durability: Durability<unknown>;
   #counters: Counters;
   #log: Logger;
   #conns: Connections;
@@ -66,20 +82,20 @@ export class RelpInput {
    *
    * @param cfg the input (`type: "relp"`)
    * @param sink receives the messages
-   * @param settled resolves once everything handed to `sink` and flushed is safely queued
+   * @param durability tells when what was handed to `sink` and flushed is safely queued
    * @param counters `received` (by the sink), `truncated`, `malformed`, `rejectedConnections`
    * @param log where protocol problems are reported (debug)
    */
   constructor(
     cfg: InputConfig,
     sink: RelpSink,
-    settled: () => Promise<void>,
+    durability: Durability<unknown>,
     counters: Counters,
     log: Logger,
   ) {
     this.#cfg = cfg;
     this.#sink = sink;
-    this.#settled = settled;
+    this.#durability = durability;
     this.#counters = counters;
     this.#log = log;
     this.#conns = Connections.forInput(this.name, cfg, counters, log);
@@ -131,10 +147,11 @@ export class RelpInput {
         const n = await conn.read(buf);
         if (n === null) break;
         touch();
+        const mark = this.#durability.mark();
         const { answers, messages, end } = session.take(buf.subarray(0, n));
         if (messages > 0) this.#sink.flush();
         if (answers.length > 0 || end !== undefined) {
-          const ready = messages > 0 ? this.#settled() : undefined;
+          const ready = messages > 0 ? this.#durability.settled(mark) : undefined;
           session.answer(ready, answers, end !== undefined);
         }
         if (end !== undefined) {
@@ -241,14 +258,21 @@ class Session {
    * Sends `answers` once `ready` resolves, after every earlier answer; with
    * `end`, a `serverclose` hint follows them.
    */
-  answer(ready: Promise<void> | undefined, answers: string[], end: boolean): void {
+  answer(ready: Promise<boolean> | undefined, answers: string[], end: boolean): void {
     const k = answers.length;
     this.unanswered += k;
     const bytes = encoder.encode(answers.join(""));
     this.#chain = this.#chain.then(async () => {
       if (this.#failed) return;
       try {
-        await ready;
+        if ((await ready) === false) {
+          // Not written (disk full): no answer is a promise not made; the client resends.
+          this.#counters.notTaken += k;
+          this.#failed = true;
+          await writeAll(this.#conn, SERVERCLOSE).catch(() => {});
+          closeQuietly(this.#conn);
+          return;
+        }
         await writeAll(this.#conn, bytes);
         if (end) await writeAll(this.#conn, SERVERCLOSE);
       } catch {

@@ -45,7 +45,7 @@ Deno.test("RELP input, spool always: rsp 200 comes only once the message is in t
     maxConnections: 10,
     idleTimeoutMs: 60_000,
   };
-  const input = new RelpInput(cfg, ingest, () => queue.settled(), counters, log);
+  const input = new RelpInput(cfg, ingest, queue, counters, log);
   await input.listen();
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   try {

@@ -11,6 +11,13 @@ import { crc32 } from "node:zlib";
 /** Bytes of record header. */
 export const HEADER = 8;
 
+/**
+ * The longest payload a record may hold: the format's own limit (the largest
+ * `maxMessageSize` a config may set), whatever the inputs' limits are now, so
+ * that records written under an earlier config stay valid.
+ */
+export const MAX_RECORD = 16 * 1024 * 1024;
+
 /** Writes a record for `src[start..end)` at `dst[at..]`; returns the offset after it. */
 export function writeRecord(
   dst: Uint8Array,

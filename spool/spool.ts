@@ -7,8 +7,9 @@
 import type { Batch, SpoolPosition } from "../relay/batch.ts";
 import type { SpoolConfig } from "../config/config.ts";
 import type { Logger } from "../control/logger.ts";
-import { completeRecords, HEADER, scanRecords, writeRecord } from "./_record.ts";
+import { completeRecords, HEADER, MAX_RECORD, scanRecords, writeRecord } from "./_record.ts";
 import { eachFrame, writeOctetHeader } from "../relay/_octet.ts";
+import { denoFs, type SpoolFile, type SpoolFs } from "./spool_fs.ts";
 
 const SEGMENT_SUFFIX = ".seg";
 const CHECKPOINT = "checkpoint.json";
@@ -21,6 +22,8 @@ const MAX_PENDING_WRITE = 64 * 1024 * 1024;
 const BACKLOG_HIGH = 16 * 1024 * 1024;
 /** ...until the write loop has brought them under this. */
 const BACKLOG_LOW = 4 * 1024 * 1024;
+/** Failed write chunks remembered for {@linkcode Spool.settled}. */
+const FAILED_KEPT = 1024;
 
 interface Segment {
   id: number;
@@ -28,8 +31,10 @@ interface Segment {
   bytes: number;
   /** Bytes on disk (written by the write loop). */
   written: number;
-  /** Good records from `start` on. */
-  records: number;
+  /** Good records from `start` on; undefined until counted after a restart. */
+  records: number | undefined;
+  /** Records read from it. */
+  read: number;
   /** Offset where undelivered records begin (the checkpoint's, for the first one). */
   start: number;
   /** When its first record was appended (or the file's mtime after recovery). */
@@ -53,10 +58,24 @@ export interface SpoolStats {
   bytes: number;
   /** Age of the segment holding the oldest unread record, 0 when empty. */
   oldestAgeSeconds: number;
-  /** Records dropped because the spool was full. */
+  /** Records dropped: the spool full, a write failed, or its files removed. */
   dropped: number;
   /** Damaged records skipped (a torn tail, a failed checksum). */
   corrupt: number;
+}
+
+/** A point in the stream of appends, for {@linkcode Spool.settled}. */
+export interface SpoolMark {
+  /** Chunks handed to the write loop when the mark was taken. */
+  chunk: number;
+  /** Records dropped on append when the mark was taken. */
+  drops: number;
+}
+
+/** Options of {@linkcode Spool.open}. */
+export interface SpoolOptions {
+  /** The file system (tests: a model of one). */
+  fs?: SpoolFs;
 }
 
 /**
@@ -71,10 +90,22 @@ export interface SpoolStats {
  * does not fit, the oldest segment (`drop-oldest`) or the new message
  * (`drop-newest`) is dropped and counted.
  *
+ * The spool is a fallback: its I/O errors are its own. A write that fails
+ * drops (and counts) its records; files removed under it are noticed, counted
+ * and the directory made again; a damaged segment at start is skipped. A
+ * directory that cannot be used at all makes the spool unusable
+ * ({@linkcode Spool.problem}) instead of failing the agent.
+ *
  * @example
  * ```ts
- * const spool = await Spool.open(config.spool, 65536, log);
- * spool.append(batch);
+ * import { Spool } from "./spool.ts";
+ * import { Logger } from "../control/logger.ts";
+ * const log = new Logger({ level: "info", format: "text" });
+ * const spool = await Spool.open({
+ *   dir: await Deno.makeTempDir(), mode: "fallback", maxBytes: 1 << 20,
+ *   whenFull: "drop-oldest", sync: "interval", syncIntervalMs: 200,
+ * }, 65536, log);
+ * spool.append({ data: new TextEncoder().encode("5 hello"), count: 1 });
  * const out = await spool.read();
  * if (out) spool.ack(out.end!);
  * await spool.close([]);
@@ -83,23 +114,32 @@ export interface SpoolStats {
 export class Spool {
   #cfg: SpoolConfig;
   #log: Logger;
-  #maxRecord: number;
+  #fs: SpoolFs;
   #segmentBytes: number;
   #segments: Segment[] = [];
   #nextId: number;
+  /** The lowest segment id this spool has seen: segments written at a stop go below it. */
+  #lowestId: number;
   #totalBytes = 0;
+  /** Unread records of counted segments. */
   #unread = 0;
+  /** Unread bytes of segments not yet counted after a restart. */
+  #uncounted = 0;
   #dropped = 0;
   #corrupt = 0;
+  /** Why the spool cannot be used (memory only), or undefined. */
+  #unusable: string | undefined;
+  /** The last files-removed event, for status. */
+  #removedNote: { at: number; text: string } | undefined;
   /** Called with the number of records each time records are dropped. */
   onDrop: (count: number) => void = () => {};
 
   // Reader.
   #rSeg: Segment | undefined;
   #rOff = 0;
-  #rRecords = 0;
-  #rFile: Deno.FsFile | undefined;
+  #rFile: SpoolFile | undefined;
   #rFileId = -1;
+  #rBase: number;
   #rBuf: Uint8Array;
   #rView: DataView;
 
@@ -114,9 +154,11 @@ export class Spool {
   #queue: WriteChunk[] = [];
   #pending = 0;
   #writing: Promise<void> | undefined;
-  #wFile: Deno.FsFile | undefined;
+  #wFile: SpoolFile | undefined;
   #wFileId = -1;
   #unsynced = false;
+  /** A segment file was created since the directory was last fsynced. */
+  #dirDirty = false;
   #lastSync = 0;
   /**
    * fdatasync calls, one after the other, beside the write loop: a sync of a
@@ -128,57 +170,91 @@ export class Spool {
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #backlog: { promise: Promise<void>; resolve: () => void } | undefined;
   #tickTimer: ReturnType<typeof setInterval> | undefined;
+  #checking = false;
   /** Set while writes fail (disk full, I/O error); cleared by the next good write. */
   #writeError: Error | undefined;
   /** Chunks handed to the write loop, and how many of them it has finished. */
   #chunksQueued = 0;
   #chunksDone = 0;
+  /** Chunks whose records could not be written (the most recent FAILED_KEPT), ascending. */
+  #failed: number[] = [];
+  #failedForgotten = 0;
+  #appendDrops = 0;
   /** Callers of `settled`, each waiting for the write loop to finish chunk `seq`. */
   #settledWaiters: { seq: number; resolve: () => void }[] = [];
+  /** Readers waiting for the write loop to finish its next chunk. */
+  #progressWaiters: (() => void)[] = [];
+  #closed = false;
 
   // Acknowledged position and its checkpoint file.
   #ackSeg = -1;
   #ackOff = 0;
   #checkpointDirty = false;
   #meta: Promise<void> = Promise.resolve();
+  /** Resolves once every segment recovered at start is counted. */
+  #counting: Promise<void> = Promise.resolve();
 
-  private constructor(cfg: SpoolConfig, maxRecord: number, log: Logger) {
+  private constructor(cfg: SpoolConfig, maxRecord: number, log: Logger, fs: SpoolFs) {
     this.#cfg = cfg;
     this.#log = log;
-    this.#maxRecord = maxRecord;
+    this.#fs = fs;
     this.#segmentBytes = Math.max(
       4 * (maxRecord + HEADER),
       Math.min(16 * 1024 * 1024, Math.floor(cfg.maxBytes / 8)),
     );
-    const readBytes = Math.max(CHUNK_BYTES, 2 * (maxRecord + HEADER));
-    this.#rBuf = new Uint8Array(readBytes);
+    this.#rBase = Math.max(CHUNK_BYTES, 2 * (maxRecord + HEADER));
+    this.#rBuf = new Uint8Array(this.#rBase);
     this.#rView = new DataView(this.#rBuf.buffer);
     this.#chunk = new Uint8Array(Math.max(CHUNK_BYTES, maxRecord + HEADER));
     this.#chunkView = new DataView(this.#chunk.buffer);
     this.#nextId = FIRST_ID;
+    this.#lowestId = FIRST_ID;
   }
 
   /**
-   * Opens (creating it if needed) and recovers the spool in `cfg.dir`: a torn
-   * last record is cut off and counted; damaged records further in are skipped
-   * and counted when read.
+   * Opens (creating it if needed) and recovers the spool in `cfg.dir`. Only the
+   * listing and the newest segment are read before it returns (a torn last
+   * record is cut off and counted); older segments are counted in the
+   * background ({@linkcode Spool.recovered}), so a big spool does not delay
+   * the start. Damaged records further in are skipped and counted when read.
+   * Never throws: a directory that cannot be used makes the spool unusable.
    *
-   * @param maxRecord the largest message any input passes on
+   * @param maxRecord the largest message the inputs pass on now (sizes buffers;
+   *   records up to the format's own maximum are accepted)
    */
-  static async open(cfg: SpoolConfig, maxRecord: number, log: Logger): Promise<Spool> {
-    const spool = new Spool(cfg, maxRecord, log);
-    await spool.#recover();
-    // Periodic sync (sync: "interval") and checkpoint writes ride on the write loop.
-    spool.#tickTimer = setInterval(() => spool.#kick(), cfg.syncIntervalMs);
+  static async open(
+    cfg: SpoolConfig,
+    maxRecord: number,
+    log: Logger,
+    opts: SpoolOptions = {},
+  ): Promise<Spool> {
+    const spool = new Spool(cfg, maxRecord, log, opts.fs ?? denoFs);
+    try {
+      await spool.#recover();
+    } catch (e) {
+      spool.#unusable = `${cfg.dir}: ${errorText(e)}`;
+      spool.#segments = [];
+      spool.#totalBytes = spool.#unread = spool.#uncounted = 0;
+      spool.#rSeg = undefined;
+      log.error(
+        `spool: cannot use ${cfg.dir} (${
+          errorText(e)
+        }); relaying from memory only, nothing is kept across a restart: fix the directory (owner, mode, mount) and restart the agent`,
+      );
+    }
+    // Periodic sync (sync: "interval"), checkpoint writes and the check that the
+    // files are still there ride on this tick.
+    spool.#tickTimer = setInterval(() => spool.#tick(), cfg.syncIntervalMs);
     return spool;
   }
 
   /** Figures for status. */
   stats(now = Date.now()): SpoolStats {
+    const messages = this.#unread + this.#estimate(this.#uncounted);
     // Before the first read there is no read segment yet: the oldest is the first one.
-    const head = this.#unread > 0 ? this.#rSeg ?? this.#segments[0] : undefined;
+    const head = messages > 0 ? this.#rSeg ?? this.#segments[0] : undefined;
     return {
-      messages: this.#unread,
+      messages,
       bytes: this.#totalBytes,
       oldestAgeSeconds: head ? Math.max(0, Math.floor((now - head.createdAt) / 1000)) : 0,
       dropped: this.#dropped,
@@ -186,9 +262,44 @@ export class Spool {
     };
   }
 
+  /**
+   * What is wrong with the spool for status, most severe first: unusable (memory
+   * only), writes failing (disk full), files removed in the last 10 minutes;
+   * `critical` tells which of them make the agent's state critical.
+   */
+  problem(now = Date.now()): { text: string; critical: boolean } | undefined {
+    if (this.#unusable !== undefined) {
+      return { text: `spool unusable, memory only: ${this.#unusable}`, critical: true };
+    }
+    if (this.#writeError !== undefined) {
+      const full = /no space|ENOSPC|quota/i.test(this.#writeError.message);
+      return {
+        text: full
+          ? `spool disk full in ${this.#cfg.dir}: messages are dropped until space is freed`
+          : `spool writes fail in ${this.#cfg.dir}: ${this.#writeError.message}`,
+        critical: true,
+      };
+    }
+    const removed = this.#removedNote;
+    if (removed !== undefined && now - removed.at < 600_000) {
+      return { text: removed.text, critical: false };
+    }
+    return undefined;
+  }
+
+  /** Whether the spool can be written at all; when not, the queue keeps to memory. */
+  get usable(): boolean {
+    return this.#unusable === undefined;
+  }
+
   /** Whether records are waiting to be read. */
   get hasUnread(): boolean {
-    return this.#unread > 0;
+    return this.#unread > 0 || this.#uncounted > 0;
+  }
+
+  /** Resolves once every segment found at start is counted (status figures exact). */
+  recovered(): Promise<void> {
+    return this.#counting;
   }
 
   /**
@@ -211,23 +322,38 @@ export class Spool {
   /** Appends the messages of `batch` (octet-counted frames). Never waits. */
   append(batch: Batch): void {
     const data = batch.data;
+    if (this.#unusable !== undefined || this.#closed) {
+      this.#appendDrops += batch.count;
+      this.#drop(batch.count);
+      return;
+    }
     eachFrame(data, 0, data.length, (s, e) => this.#appendRecord(data, s, e));
     this.#scheduleFlush();
   }
 
+  /** The point in the stream of appends that {@linkcode Spool.settled} answers for. */
+  mark(): SpoolMark {
+    return { chunk: this.#chunksQueued, drops: this.#appendDrops };
+  }
+
   /**
    * Resolves once every record appended so far is written to its segment file,
-   * and fdatasync'ed when `sync` is `"always"` (`"interval"` syncs within
-   * `syncIntervalMs` after, `"never"` leaves it to the OS): from then on the
-   * records survive the agent being killed. The RELP input acknowledges
-   * messages only then. Records that could not be written (dropped and
-   * counted) settle too.
+   * and fdatasync'ed (with its directory entry) when `sync` is `"always"`
+   * (`"interval"` syncs within `syncIntervalMs` after, `"never"` leaves it to
+   * the OS): from then on the records survive the agent being killed. Resolves
+   * `true` when every record appended after `since` was written, `false` when
+   * some could not be (dropped and counted): the RELP input acknowledges
+   * messages only on `true`. A failure may be another sender's: `false` errs
+   * on the side of a resend.
    */
-  settled(): Promise<void> {
+  settled(since: SpoolMark): Promise<boolean> {
     this.#flushChunk();
     const seq = this.#chunksQueued;
-    if (this.#chunksDone >= seq) return Promise.resolve();
-    return new Promise((resolve) => this.#settledWaiters.push({ seq, resolve }));
+    const answer = () => this.#appendDrops === since.drops && !this.#failedIn(since.chunk, seq);
+    if (this.#chunksDone >= seq) return Promise.resolve(answer());
+    return new Promise((resolve) => {
+      this.#settledWaiters.push({ seq, resolve: () => resolve(answer()) });
+    });
   }
 
   /**
@@ -237,7 +363,7 @@ export class Spool {
    */
   async read(): Promise<Batch | undefined> {
     for (;;) {
-      if (this.#unread === 0) return undefined;
+      if (!this.hasUnread || this.#closed) return undefined;
       let seg = this.#rSeg;
       if (seg === undefined || seg.deleted) {
         seg = this.#segments[0];
@@ -246,9 +372,10 @@ export class Spool {
       }
       if (this.#rOff >= seg.written) {
         if (seg.written < seg.bytes) {
-          // What is unread has not reached the disk yet: write it now.
+          // What is unread has not reached the disk yet: hand it to the write loop and
+          // read what it writes as soon as it is written (not when the loop is idle).
           this.#flushChunk();
-          await this.#idle();
+          await new Promise<void>((resolve) => this.#progressWaiters.push(resolve));
           continue;
         }
         const next = this.#segments[this.#segments.indexOf(seg) + 1];
@@ -256,21 +383,26 @@ export class Spool {
         this.#enter(next);
         continue;
       }
-      const batch = await this.#readFrom(seg);
+      let batch: Batch | undefined;
+      try {
+        batch = await this.#readFrom(seg);
+      } catch (e) {
+        await this.#readFailed(seg, e);
+        continue;
+      }
       if (batch !== undefined) return batch;
     }
   }
 
   /** Marks everything up to `pos` delivered: whole segments before it are deleted. */
   ack(pos: SpoolPosition): void {
-    if (
-      pos.segment < this.#ackSeg || (pos.segment === this.#ackSeg && pos.offset <= this.#ackOff)
-    ) {
-      return;
+    // Positions below the checkpoint restored at start are in segments written at a
+    // stop: they are deleted when done, but the checkpoint never moves back.
+    if (pos.segment > this.#ackSeg || (pos.segment === this.#ackSeg && pos.offset > this.#ackOff)) {
+      this.#ackSeg = pos.segment;
+      this.#ackOff = pos.offset;
+      this.#checkpointDirty = true;
     }
-    this.#ackSeg = pos.segment;
-    this.#ackOff = pos.offset;
-    this.#checkpointDirty = true;
     for (;;) {
       const head = this.#segments[0];
       if (head === undefined || head === this.#tail()) break;
@@ -282,47 +414,72 @@ export class Spool {
 
   /**
    * Makes everything durable for a stop: `inHand` (batches taken from the queue
-   * but not delivered, oldest first) goes into a segment placed before all
-   * others, the checkpoint is set to the read position and written, and every
-   * file is synced. The spool cannot be used afterwards.
+   * but not delivered, oldest first) goes into a new segment placed before all
+   * others, it is synced, the checkpoint is set to the read position and
+   * written, and only then are the segments it replaces deleted. Never throws:
+   * what cannot be written is counted as dropped and logged. The spool cannot
+   * be used afterwards.
    */
   async close(inHand: Batch[]): Promise<void> {
     if (this.#tickTimer !== undefined) clearInterval(this.#tickTimer);
     if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
-    this.#flushChunk();
-    await this.#idle();
-    const rSeg = this.#rSeg;
-    // Everything before the read position was delivered or is in `inHand`.
-    for (const seg of [...this.#segments]) {
-      if (rSeg !== undefined && seg.id < rSeg.id) this.#remove(seg, 0);
+    this.#flushTimer = undefined;
+    if (this.#unusable !== undefined) {
+      const lost = inHand.reduce((n, b) => n + b.count, 0);
+      if (lost > 0) this.#log.error(`spool: unusable; ${lost} message(s) in hand are lost`);
+      this.#drop(lost);
+      this.#finish();
+      return;
     }
-    const firstId = this.#segments[0]?.id ?? this.#nextId;
-    if (inHand.some((b) => b.count > 0)) {
-      const seg = this.#newSegment(firstId - 1);
-      this.#segments.unshift(seg);
-      this.#chunkSeg = seg;
-      this.#noRotate = true;
-      for (const b of inHand) this.append(b);
+    try {
       this.#flushChunk();
       await this.#idle();
+      await this.#syncs;
+      const rSeg = this.#rSeg !== undefined && !this.#rSeg.deleted ? this.#rSeg : undefined;
+      // Everything before the read position was delivered or is in `inHand`: those
+      // segments leave the accounting now, and the disk once the replacement is durable.
+      const replaced = rSeg === undefined ? [] : this.#segments.filter((s) => s.id < rSeg.id);
+      for (const seg of replaced) this.#forget(seg);
+      if (inHand.some((b) => b.count > 0)) {
+        const seg = this.#newSegment(--this.#lowestId);
+        this.#segments.unshift(seg);
+        this.#chunkSeg = seg;
+        this.#noRotate = true;
+        for (const b of inHand) this.append(b);
+        this.#flushChunk();
+        await this.#idle();
+      }
+      if (this.#wFile !== undefined && this.#cfg.sync !== "never") await this.#wFile.syncData();
+      if (this.#dirDirty) await this.#syncDir();
+      if (rSeg !== undefined) {
+        this.#ackSeg = rSeg.id;
+        this.#ackOff = this.#rOff;
+      } else {
+        this.#ackSeg = this.#segments[0]?.id ?? this.#nextId;
+        this.#ackOff = 0;
+      }
+      await this.#writeCheckpoint();
+      for (const seg of replaced) await this.#unlink(seg.id);
+      if (replaced.length > 0) await this.#syncDir();
+    } catch (e) {
+      this.#log.error(
+        `spool: stopping: could not make ${this.#cfg.dir} durable (${
+          errorText(e)
+        }); what was not written is resent or lost as counted`,
+      );
     }
-    if (rSeg !== undefined && !rSeg.deleted) {
-      this.#ackSeg = rSeg.id;
-      this.#ackOff = this.#rOff;
-    } else {
-      this.#ackSeg = this.#segments[0]?.id ?? this.#nextId;
-      this.#ackOff = 0;
-    }
-    this.#checkpointDirty = true;
-    await this.#syncs;
-    if (this.#wFile) {
-      if (this.#cfg.sync !== "never") await this.#wFile.syncData();
-      this.#wFile.close();
-      this.#wFile = undefined;
-    }
-    this.#rFile?.close();
-    this.#rFile = undefined;
-    await this.#writeCheckpoint();
+    this.#finish();
+  }
+
+  #finish(): void {
+    this.#closed = true;
+    try {
+      this.#wFile?.close();
+    } catch { /* already closed */ }
+    try {
+      this.#rFile?.close();
+    } catch { /* already closed */ }
+    this.#wFile = this.#rFile = undefined;
     this.#settle(Infinity);
   }
 
@@ -331,6 +488,19 @@ export class Spool {
     this.#chunksDone = Math.max(this.#chunksDone, seq);
     const waiters = this.#settledWaiters;
     while (waiters.length > 0 && waiters[0]!.seq <= this.#chunksDone) waiters.shift()!.resolve();
+    const progress = this.#progressWaiters;
+    this.#progressWaiters = [];
+    for (const resolve of progress) resolve();
+  }
+
+  #failedIn(after: number, upTo: number): boolean {
+    if (after < this.#failedForgotten) return true;
+    return this.#failed.some((s) => s > after && s <= upTo);
+  }
+
+  #markFailed(seq: number): void {
+    this.#failed.push(seq);
+    if (this.#failed.length > FAILED_KEPT) this.#failedForgotten = this.#failed.shift()!;
   }
 
   #tail(): Segment | undefined {
@@ -347,21 +517,29 @@ export class Spool {
       bytes: 0,
       written: 0,
       records: 0,
+      read: 0,
       start: 0,
       createdAt: Date.now(),
       deleted: false,
     };
   }
 
+  /** Messages in `bytes` of records not yet counted, estimated from those counted. */
+  #estimate(bytes: number): number {
+    return bytes === 0 ? 0 : Math.max(1, Math.round(bytes / (HEADER + 256)));
+  }
+
   #appendRecord(src: Uint8Array, start: number, end: number): void {
     const size = HEADER + end - start;
     if (this.#pending + this.#chunkLen + size > MAX_PENDING_WRITE) {
+      this.#appendDrops++;
       this.#drop(1);
       return;
     }
     while (this.#totalBytes + size > this.#cfg.maxBytes) {
       const head = this.#segments[0];
       if (this.#cfg.whenFull === "drop-newest" || head === undefined || head === this.#chunkSeg) {
+        this.#appendDrops++;
         this.#drop(1);
         return;
       }
@@ -377,10 +555,15 @@ export class Spool {
       this.#chunkSeg = seg;
     }
     if (this.#chunkLen + size > this.#chunk.length) this.#flushChunk();
+    if (size > this.#chunk.length) {
+      // A message bigger than the buffers were sized for (a reload raised maxMessageSize).
+      this.#chunk = new Uint8Array(size);
+      this.#chunkView = new DataView(this.#chunk.buffer);
+    }
     this.#chunkLen = writeRecord(this.#chunk, this.#chunkView, this.#chunkLen, src, start, end);
     this.#chunkRecords++;
     seg.bytes += size;
-    seg.records++;
+    seg.records! += 1;
     this.#totalBytes += size;
     this.#unread++;
   }
@@ -391,90 +574,136 @@ export class Spool {
     this.onDrop(count);
   }
 
-  /** Records of `seg` not yet read. */
+  /** Records of `seg` not yet read (estimated while it is not counted). */
   #unreadIn(seg: Segment): number {
-    if (this.#rSeg === seg) return seg.records - this.#rRecords;
-    if (this.#rSeg !== undefined && !this.#rSeg.deleted && seg.id < this.#rSeg.id) return 0;
-    return seg.records;
+    if (seg.records === undefined) {
+      return Math.max(0, this.#estimate(seg.bytes - seg.start) - seg.read);
+    }
+    return seg.records - seg.read;
   }
 
-  /** Deletes a segment; `dropped` of its records were never read. */
-  #remove(seg: Segment, dropped: number): void {
+  /** Takes `seg` out of the list and the figures; its unread records leave `#unread`. */
+  #forget(seg: Segment): number {
     seg.deleted = true;
-    this.#segments.splice(this.#segments.indexOf(seg), 1);
+    const i = this.#segments.indexOf(seg);
+    if (i >= 0) this.#segments.splice(i, 1);
     this.#totalBytes -= seg.bytes;
-    this.#unread -= dropped;
-    this.#drop(dropped);
+    const unread = this.#unreadIn(seg);
+    if (seg.records === undefined) this.#uncounted -= seg.bytes - seg.start;
+    else this.#unread -= seg.records - seg.read;
+    if (this.#chunkSeg === seg) this.#chunkSeg = undefined;
     if (this.#rSeg === seg) {
       const next = this.#segments[0];
       if (next) this.#enter(next);
       else this.#rSeg = undefined;
     }
-    const path = this.#path(seg.id);
-    this.#meta = this.#meta.then(() =>
-      Deno.remove(path).catch((e) => {
-        if (!(e instanceof Deno.errors.NotFound)) {
-          this.#log.warn(`spool: could not delete ${path}: ${e.message}`);
-        }
-      })
-    );
+    return unread;
+  }
+
+  /** Deletes a segment; `dropped` of its records were never read. */
+  #remove(seg: Segment, dropped: number): void {
+    this.#forget(seg);
+    this.#drop(dropped);
+    const id = seg.id;
+    this.#meta = this.#meta.then(() => this.#unlink(id));
+  }
+
+  async #unlink(id: number): Promise<void> {
+    const path = this.#path(id);
+    try {
+      await this.#fs.remove(path);
+      this.#dirDirty = true;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) {
+        this.#log.warn(`spool: could not delete ${path}: ${errorText(e)}`);
+      }
+    }
   }
 
   #enter(seg: Segment): void {
     this.#rSeg = seg;
     this.#rOff = seg.start;
-    this.#rRecords = 0;
   }
 
   async #readFrom(seg: Segment): Promise<Batch | undefined> {
-    if (this.#rFileId !== seg.id) {
+    if (this.#rFileId !== seg.id || this.#rFile === undefined) {
       this.#rFile?.close();
-      this.#rFile = await Deno.open(this.#path(seg.id), { read: true });
+      this.#rFile = undefined;
+      this.#rFile = await this.#fs.open(this.#path(seg.id), "read");
       this.#rFileId = seg.id;
     }
-    const file = this.#rFile!;
-    const want = Math.min(this.#rBuf.length, seg.written - this.#rOff);
-    await file.seek(this.#rOff, Deno.SeekMode.Start);
-    let got = 0;
-    while (got < want) {
-      const n = await file.read(this.#rBuf.subarray(got, want));
-      if (n === null) break;
-      got += n;
+    const file = this.#rFile;
+    let buf = this.#rBuf;
+    for (;;) {
+      const want = Math.min(buf.length, seg.written - this.#rOff);
+      await file.seek(this.#rOff);
+      let got = 0;
+      while (got < want) {
+        const n = await file.read(buf.subarray(got, want));
+        if (n === null) break;
+        got += n;
+      }
+      if (seg.deleted || this.#rSeg !== seg) return undefined; // dropped while we read
+      const final = this.#rOff + got >= seg.written;
+      const view = buf === this.#rBuf ? this.#rView : new DataView(buf.buffer);
+      // Each record of at least 9 bytes becomes `LEN SP MSG`, at most one byte longer.
+      const out = new Uint8Array(got + Math.ceil(got / (HEADER + 1)) + 16);
+      let outLen = 0;
+      let count = 0;
+      const src = buf;
+      const res = scanRecords(src, view, 0, got, MAX_RECORD, final, (s, e) => {
+        outLen = writeOctetHeader(out, outLen, e - s);
+        out.set(src.subarray(s, e), outLen);
+        outLen += e - s;
+        count++;
+      });
+      if (res.next === 0 && !final && got >= HEADER) {
+        // A record longer than the buffer (a big maxMessageSize, or a damaged length that
+        // only its checksum can refute): read it whole with a buffer of its size.
+        const need = HEADER + view.getUint32(4, true);
+        if (need > buf.length) {
+          buf = new Uint8Array(need);
+          continue;
+        }
+        throw new Error(`cannot parse ${this.#path(seg.id)} at offset ${this.#rOff}`);
+      }
+      if (res.corrupt > 0) {
+        this.#corrupt += res.corrupt;
+        this.#log.warn(
+          `spool: skipped ${res.corrupt} damaged record(s) in ${
+            this.#path(seg.id)
+          } near offset ${this.#rOff}`,
+        );
+      }
+      this.#rOff += res.next;
+      seg.read += count;
+      if (seg.records !== undefined) this.#unread -= count;
+      if (count === 0) return undefined;
+      return {
+        data: out.subarray(0, outLen),
+        count,
+        end: { segment: seg.id, offset: this.#rOff },
+      };
     }
-    if (seg.deleted || this.#rSeg !== seg) return undefined; // dropped while we read
-    const final = this.#rOff + got >= seg.written;
-    // The batch holds each payload framed as `LEN SP MSG`: at most 11 bytes more than a record's 8.
-    // Each record of at least 9 bytes becomes `LEN SP MSG`, at most one byte longer.
-    const out = new Uint8Array(got + Math.ceil(got / (HEADER + 1)) + 16);
-    let outLen = 0;
-    let count = 0;
-    const buf = this.#rBuf;
-    const res = scanRecords(buf, this.#rView, 0, got, this.#maxRecord, final, (s, e) => {
-      outLen = writeOctetHeader(out, outLen, e - s);
-      out.set(buf.subarray(s, e), outLen);
-      outLen += e - s;
-      count++;
-    });
-    if (res.corrupt > 0) {
-      this.#corrupt += res.corrupt;
-      this.#log.warn(
-        `spool: skipped ${res.corrupt} damaged record(s) in ${
-          this.#path(seg.id)
-        } near offset ${this.#rOff}`,
-      );
+  }
+
+  /** Reading `seg` failed: its file is gone (see `#checkFiles`) or unreadable (skipped). */
+  async #readFailed(seg: Segment, e: unknown): Promise<void> {
+    this.#rFile?.close();
+    this.#rFile = undefined;
+    this.#rFileId = -1;
+    if (e instanceof Deno.errors.NotFound) {
+      await this.#checkFiles(true);
+      return;
     }
-    if (res.next === 0 && !final) {
-      throw new Error(`spool: cannot parse ${this.#path(seg.id)} at offset ${this.#rOff}`);
-    }
-    this.#rOff += res.next;
-    this.#rRecords += count;
-    this.#unread -= count;
-    if (count === 0) return undefined;
-    return {
-      data: out.subarray(0, outLen),
-      count,
-      end: { segment: seg.id, offset: this.#rOff },
-    };
+    const lost = this.#unreadIn(seg);
+    this.#log.error(
+      `spool: cannot read ${this.#path(seg.id)} (${
+        errorText(e)
+      }); skipping its ${lost} unread message(s): check the file and the disk`,
+    );
+    this.#corrupt += lost;
+    this.#forget(seg);
   }
 
   #scheduleFlush(): void {
@@ -509,6 +738,14 @@ export class Spool {
     }
   }
 
+  #tick(): void {
+    this.#kick();
+    if (!this.#checking && this.#unusable === undefined) {
+      this.#checking = true;
+      this.#checkFiles(false).finally(() => this.#checking = false);
+    }
+  }
+
   /** Resolves once every chunk handed to the write loop is written. */
   async #idle(): Promise<void> {
     while (this.#writing !== undefined) await this.#writing;
@@ -522,6 +759,7 @@ export class Spool {
       // Segments deleted to make room go first: the files never exceed maxBytes.
       await this.#meta;
       if (item.seg.deleted) {
+        this.#markFailed(item.seq);
         this.#settle(item.seq);
         continue;
       }
@@ -529,8 +767,11 @@ export class Spool {
       try {
         await this.#openForWrite(item.seg);
         while (off < item.data.length) off += await this.#wFile!.write(item.data.subarray(off));
-        if (this.#cfg.sync === "always") await this.#wFile!.syncData();
-        else this.#unsynced = true;
+        if (this.#cfg.sync === "always") {
+          await this.#wFile!.syncData();
+          // A new segment's name must be durable before its records are promised.
+          if (this.#dirDirty) await this.#syncDir();
+        } else this.#unsynced = true;
         item.seg.written += off;
         this.#releaseBacklog();
         if (this.#writeError) {
@@ -543,13 +784,13 @@ export class Spool {
       }
       // Dropped while being written: opening it may have created the file again after its
       // deletion, which would leave dropped messages on disk, beyond maxBytes.
-      if (item.seg.deleted) await Deno.remove(this.#path(item.seg.id)).catch(() => {});
+      if (item.seg.deleted) await this.#unlink(item.seg.id);
       this.#settle(item.seq);
       this.#syncIfDue();
     }
     try {
       this.#syncIfDue();
-      if (this.#checkpointDirty) await this.#writeCheckpoint();
+      if (this.#checkpointDirty && !this.#closed) await this.#writeCheckpoint();
     } catch (e) {
       this.#log.warn(`spool: sync or checkpoint in ${this.#cfg.dir} failed: ${errorText(e)}`);
     }
@@ -570,27 +811,44 @@ export class Spool {
       this.#wFile = undefined;
       const sync = this.#cfg.sync !== "never";
       this.#inBackground(async () => {
-        if (sync) await old.syncData();
-        old.close();
+        try {
+          if (sync) await old.syncData();
+        } finally {
+          old.close();
+        }
       });
     }
-    this.#wFile = await Deno.open(this.#path(seg.id), { write: true, create: true, append: true });
+    this.#wFile = await this.#fs.open(this.#path(seg.id), "append");
     this.#wFileId = seg.id;
+    if (seg.written === 0) this.#dirDirty = true;
   }
 
   #syncIfDue(): void {
     const file = this.#wFile;
-    if (!this.#unsynced || this.#cfg.sync !== "interval" || !file || this.#syncQueued) return;
+    if (this.#cfg.sync !== "interval" || this.#syncQueued) return;
+    if (!this.#unsynced && !this.#dirDirty) return;
     const now = Date.now();
     // Not due yet: the periodic tick runs the loop again in time.
     if (now - this.#lastSync < this.#cfg.syncIntervalMs) return;
+    const data = this.#unsynced;
     this.#unsynced = false;
     this.#lastSync = now;
     this.#syncQueued = true;
     this.#inBackground(async () => {
       this.#syncQueued = false;
-      await file.syncData();
+      if (data && file) await file.syncData();
+      if (this.#dirDirty) await this.#syncDir();
     });
+  }
+
+  async #syncDir(): Promise<void> {
+    this.#dirDirty = false;
+    try {
+      await this.#fs.syncDir(this.#cfg.dir);
+    } catch (e) {
+      this.#dirDirty = true;
+      throw e;
+    }
   }
 
   /** Runs `fn` after the syncs before it, beside the write loop; failures are logged. */
@@ -603,6 +861,13 @@ export class Spool {
   /** A chunk could not be written (`written` bytes of it were): its records are dropped. */
   async #lostChunk(item: WriteChunk, written: number, e: unknown): Promise<void> {
     const seg = item.seg;
+    this.#markFailed(item.seq);
+    if (e instanceof Deno.errors.NotFound) {
+      // The directory is gone: the check counts what went with it and makes it again.
+      this.#wFile = undefined;
+      this.#wFileId = -1;
+      await this.#checkFiles(true);
+    }
     // The records the disk took whole stay; a torn one after them is cut off the file.
     let { records: kept, bytes: keep } = completeRecords(item.data, written);
     if (keep < written) {
@@ -613,11 +878,12 @@ export class Spool {
         keep = written;
       }
     }
+    if (seg.deleted) return; // counted with its segment
     const lost = item.records - kept;
     seg.written += keep;
     seg.bytes -= item.data.length - keep;
     this.#totalBytes -= item.data.length - keep;
-    seg.records -= lost;
+    seg.records! -= lost;
     this.#unread -= lost;
     this.#drop(lost);
     if (!this.#writeError) {
@@ -630,22 +896,106 @@ export class Spool {
     this.#writeError = e instanceof Error ? e : new Error(String(e));
   }
 
+  /**
+   * Checks that the spool's files are still there (an operator or a cleanup job
+   * may remove them). Missing segments are taken out, their unread records
+   * counted as dropped, and the directory is made again; the spool carries on.
+   * `suspect`: an operation just failed with NotFound, so look at every segment.
+   */
+  async #checkFiles(suspect: boolean): Promise<void> {
+    const dir = this.#cfg.dir;
+    let dirGone = false;
+    try {
+      await this.#fs.stat(dir);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) return;
+      dirGone = true;
+    }
+    const look = dirGone || suspect
+      ? [...this.#segments]
+      : this.#segments.filter((s) => s.id === this.#wFileId || s === this.#rSeg);
+    const missing: Segment[] = [];
+    for (const seg of look) {
+      if (seg.written === 0 || seg.deleted) continue; // not created yet
+      if (dirGone) {
+        missing.push(seg);
+        continue;
+      }
+      try {
+        await this.#fs.stat(this.#path(seg.id));
+      } catch (e) {
+        if (e instanceof Deno.errors.NotFound) missing.push(seg);
+      }
+    }
+    if (missing.length === 0 && !dirGone) return;
+    let lost = 0;
+    for (const seg of missing) {
+      if (seg.deleted) continue;
+      lost += this.#forget(seg);
+      if (this.#wFileId === seg.id) {
+        try {
+          this.#wFile?.close();
+        } catch { /* gone */ }
+        this.#wFile = undefined;
+        this.#wFileId = -1;
+      }
+      if (this.#rFileId === seg.id) {
+        this.#rFile?.close();
+        this.#rFile = undefined;
+        this.#rFileId = -1;
+      }
+    }
+    this.#drop(lost);
+    let again = "";
+    if (dirGone) {
+      try {
+        await this.#fs.mkdir(dir);
+        again = "; made the directory again";
+      } catch (e) {
+        again = `; cannot make it again (${errorText(e)})`;
+      }
+    }
+    const text = `spool files removed while running: ${missing.length} segment(s) of ${dir}${
+      dirGone ? " (the whole directory)" : ""
+    }, ${lost} unsent message(s) lost`;
+    this.#removedNote = { at: Date.now(), text };
+    this.#log.error(
+      `spool: ${missing.length} segment file(s) in ${dir} were removed while the agent ran${
+        dirGone ? " (the directory too)" : ""
+      }: ${lost} unsent message(s) lost${again}; the spool carries on. Do not clean ${dir} by hand or with tmpfiles rules`,
+    );
+  }
+
   async #writeCheckpoint(): Promise<void> {
     this.#checkpointDirty = false;
     const text = JSON.stringify({ segment: this.#ackSeg, offset: this.#ackOff });
     const path = `${this.#cfg.dir}/${CHECKPOINT}`;
     // Deletions queued before this checkpoint happen first (see `#recover`).
     await this.#meta;
-    await Deno.writeTextFile(`${path}.tmp`, text);
-    await Deno.rename(`${path}.tmp`, path);
+    try {
+      await this.#fs.writeFile(`${path}.tmp`, new TextEncoder().encode(text));
+      await this.#fs.rename(`${path}.tmp`, path);
+      this.#dirDirty = true;
+      await this.#syncDir();
+    } catch (e) {
+      this.#checkpointDirty = true;
+      throw e;
+    }
   }
 
   async #recover(): Promise<void> {
     const dir = this.#cfg.dir;
-    await Deno.mkdir(dir, { recursive: true });
+    const fs = this.#fs;
+    await fs.mkdir(dir);
+    // Can it be written at all (a read-only file system, a directory of someone else's)?
+    const probe = `${dir}/.probe`;
+    await fs.writeFile(probe, new Uint8Array(0));
+    await fs.remove(probe);
     let cp = { segment: -1, offset: 0 };
     try {
-      const parsed = JSON.parse(await Deno.readTextFile(`${dir}/${CHECKPOINT}`));
+      const parsed = JSON.parse(
+        new TextDecoder().decode(await fs.readFile(`${dir}/${CHECKPOINT}`)),
+      );
       if (Number.isSafeInteger(parsed.segment) && Number.isSafeInteger(parsed.offset)) cp = parsed;
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) {
@@ -655,45 +1005,98 @@ export class Spool {
       }
     }
     const ids: number[] = [];
-    for await (const entry of Deno.readDir(dir)) {
-      const m = /^(\d{16})\.seg$/.exec(entry.name);
-      if (entry.isFile && m) ids.push(Number(m[1]));
+    for (const name of await fs.list(dir)) {
+      const m = /^(\d{16})\.seg$/.exec(name);
+      if (!m) continue;
+      const id = Number(m[1]);
+      if (!Number.isSafeInteger(id) || id >= Number.MAX_SAFE_INTEGER - 1) {
+        this.#log.warn(`spool: ignoring ${dir}/${name}: not a segment name this agent writes`);
+        continue;
+      }
+      ids.push(id);
     }
     ids.sort((a, b) => a - b);
     // Rules (the writer keeps them): segments before the checkpoint's are undelivered
     // segments written at a stop; the checkpoint's is undelivered from its offset on.
     for (const [i, id] of ids.entries()) {
       const path = this.#path(id);
-      const info = await Deno.stat(path);
-      const seg = this.#newSegment(id);
-      seg.bytes = seg.written = info.size;
-      seg.createdAt = info.mtime?.getTime() ?? Date.now();
-      seg.start = id === cp.segment ? Math.min(cp.offset, info.size) : 0;
-      const { records, goodEnd, corrupt } = await this.#count(path, seg.start, info.size);
-      seg.records = records;
-      if (i === ids.length - 1 && goodEnd < info.size && corrupt > 0) {
-        // A torn tail from a write cut short: cut it off.
-        await Deno.truncate(path, goodEnd);
-        seg.bytes = seg.written = goodEnd;
+      try {
+        const info = await fs.stat(path);
+        const seg = this.#newSegment(id);
+        seg.bytes = seg.written = info.size;
+        seg.createdAt = info.mtime ?? Date.now();
+        seg.start = id === cp.segment ? Math.min(cp.offset, info.size) : 0;
+        if (seg.start >= seg.bytes) {
+          await fs.remove(path).catch(() => {});
+          continue;
+        }
+        if (i === ids.length - 1) {
+          // The newest segment may end in a torn record: count it now and cut that off.
+          const { records, goodEnd, corrupt } = await this.#count(path, seg.start, info.size);
+          seg.records = records;
+          if (goodEnd < info.size && corrupt > 0) {
+            this.#corrupt++;
+            // Reads stop there even when the file cannot be cut (read-only).
+            seg.bytes = seg.written = goodEnd;
+            await fs.truncate(path, goodEnd).then(
+              () => this.#log.warn(`spool: cut a torn record off the end of ${path} at ${goodEnd}`),
+              (e) =>
+                this.#log.warn(
+                  `spool: a torn record ends ${path} at ${goodEnd}; cannot cut it (${
+                    errorText(e)
+                  }), reads stop there`,
+                ),
+            );
+          }
+          this.#unread += records;
+        } else {
+          seg.records = undefined;
+          this.#uncounted += seg.bytes - seg.start;
+        }
+        this.#segments.push(seg);
+        this.#totalBytes += seg.bytes;
+      } catch (e) {
         this.#corrupt++;
-        this.#log.warn(`spool: cut a torn record off the end of ${path} at offset ${goodEnd}`);
+        this.#log.error(
+          `spool: skipping segment ${path}, which cannot be read (${
+            errorText(e)
+          }); its messages are not sent: check the file and the disk`,
+        );
       }
-      if (seg.records === 0 && seg.start >= seg.bytes) {
-        await Deno.remove(path);
-        continue;
-      }
-      this.#segments.push(seg);
-      this.#totalBytes += seg.bytes;
-      this.#unread += seg.records;
     }
+    const known = [...ids, ...(cp.segment >= 0 ? [cp.segment] : [])];
     this.#nextId = Math.max(FIRST_ID, (ids[ids.length - 1] ?? 0) + 1);
+    this.#lowestId = Math.min(FIRST_ID, ...known);
+    this.#ackSeg = cp.segment;
+    this.#ackOff = cp.offset;
     const first = this.#segments[0];
     if (first) this.#enter(first);
-    if (this.#unread > 0) {
+    if (this.#segments.length > 0) {
       this.#log.info(
-        `spool: recovered ${this.#unread} message(s) in ${this.#segments.length} segment(s) from ${dir}`,
+        `spool: recovering ${this.#segments.length} segment(s), ${this.#totalBytes} bytes, from ${dir}`,
       );
     }
+    if (this.#uncounted > 0) this.#counting = this.#countRecovered();
+  }
+
+  /** Counts the records of the segments found at start, oldest first, beside the relay. */
+  async #countRecovered(): Promise<void> {
+    for (const seg of [...this.#segments]) {
+      if (seg.records !== undefined || seg.deleted || this.#closed) continue;
+      try {
+        const { records } = await this.#count(this.#path(seg.id), seg.start, seg.written);
+        if (seg.deleted || seg.records !== undefined) continue;
+        this.#uncounted -= seg.bytes - seg.start;
+        seg.records = records;
+        this.#unread += Math.max(0, records - seg.read);
+      } catch (e) {
+        if (seg.deleted || seg.records !== undefined) continue;
+        this.#log.warn(`spool: cannot count ${this.#path(seg.id)}: ${errorText(e)}`);
+        this.#uncounted -= seg.bytes - seg.start;
+        seg.records = seg.read;
+      }
+    }
+    this.#log.info(`spool: recovered ${this.#unread} message(s) from ${this.#cfg.dir}`);
   }
 
   /** Counts the good records of a segment file from `start`, and where the last one ends. */
@@ -702,30 +1105,42 @@ export class Spool {
     start: number,
     size: number,
   ): Promise<{ records: number; goodEnd: number; corrupt: number }> {
-    using file = await Deno.open(path, { read: true });
-    await file.seek(start, Deno.SeekMode.Start);
-    const buf = this.#rBuf;
-    let off = start;
-    let fill = 0;
-    let records = 0;
-    let corrupt = 0;
-    let goodEnd = start;
-    for (;;) {
-      const n = await file.read(buf.subarray(fill));
-      if (n !== null) fill += n;
-      const final = n === null || off + fill >= size;
-      const base = off;
-      const res = scanRecords(buf, this.#rView, 0, fill, this.#maxRecord, final, (_s, e) => {
-        records++;
-        goodEnd = base + e;
-      });
-      corrupt += res.corrupt;
-      if (final) break;
-      buf.copyWithin(0, res.next, fill);
-      off += res.next;
-      fill -= res.next;
+    const file = await this.#fs.open(path, "read");
+    try {
+      await file.seek(start);
+      let buf = new Uint8Array(Math.min(this.#rBase, Math.max(HEADER, size - start)));
+      let off = start;
+      let fill = 0;
+      let records = 0;
+      let corrupt = 0;
+      let goodEnd = start;
+      for (;;) {
+        const n = fill < buf.length ? await file.read(buf.subarray(fill)) : 0;
+        if (n !== null) fill += n;
+        const final = n === null || off + fill >= size;
+        const base = off;
+        const view = new DataView(buf.buffer);
+        const res = scanRecords(buf, view, 0, fill, MAX_RECORD, final, (_s, e) => {
+          records++;
+          goodEnd = base + e;
+        });
+        corrupt += res.corrupt;
+        if (final) break;
+        if (res.next === 0 && fill === buf.length) {
+          // One record longer than the buffer: make room for it.
+          const bigger = new Uint8Array(Math.max(buf.length * 2, HEADER + view.getUint32(4, true)));
+          bigger.set(buf);
+          buf = bigger;
+          continue;
+        }
+        buf.copyWithin(0, res.next, fill);
+        off += res.next;
+        fill -= res.next;
+      }
+      return { records, goodEnd, corrupt };
+    } finally {
+      file.close();
     }
-    return { records, goodEnd, corrupt };
   }
 }
 

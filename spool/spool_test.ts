@@ -109,6 +109,13 @@ async function diskBytes(dir: string): Promise<number> {
   return (await segmentFiles(dir)).reduce((s, f) => s + f.size, 0);
 }
 
+/** Opens a spool and waits until every recovered segment is counted (exact figures). */
+async function openRecovered(...args: Parameters<typeof Spool.open>): Promise<Spool> {
+  const spool = await Spool.open(...args);
+  await spool.recovered();
+  return spool;
+}
+
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "spool_test_" });
   try {
@@ -121,7 +128,7 @@ async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
 Deno.test("spool: FIFO order across many segments, appends and reads interleaved", async () => {
   await withDir(async (dir) => {
     const { log } = testLogger();
-    const spool = await Spool.open(config(dir), MAX_RECORD, log);
+    const spool = await openRecovered(config(dir), MAX_RECORD, log);
     let next = 0;
     for (let i = 0; i < 10; i++) {
       spool.append(batchOf(next, next + 100));
@@ -153,13 +160,13 @@ Deno.test("spool: FIFO order across many segments, appends and reads interleaved
 Deno.test("spool: many segments are written and read back in order", async () => {
   await withDir(async (dir) => {
     const { log } = testLogger();
-    const spool = await Spool.open(config(dir, { maxBytes: 256 * KiB }), MAX_RECORD, log);
+    const spool = await openRecovered(config(dir, { maxBytes: 256 * KiB }), MAX_RECORD, log);
     // ~200 KiB: fits, in several 32 KiB segments.
     spool.append(batchOf(0, 1800));
     await spool.close([]);
     const files = await segmentFiles(dir);
     assert(files.length >= 5, `${files.length} segment files`);
-    const again = await Spool.open(config(dir), MAX_RECORD, log);
+    const again = await openRecovered(config(dir), MAX_RECORD, log);
     assertEquals(again.stats().messages, 1800);
     assertEquals((await readAll(again)).seqs, range(0, 1800));
     await again.close([]);
@@ -169,7 +176,7 @@ Deno.test("spool: many segments are written and read back in order", async () =>
 Deno.test("spool: ack deletes whole segments; a reopened spool resends from the acked position", async () => {
   await withDir(async (dir) => {
     const { log } = testLogger();
-    const spool = await Spool.open(config(dir), MAX_RECORD, log);
+    const spool = await openRecovered(config(dir), MAX_RECORD, log);
     spool.append(batchOf(0, 1800));
     const { seqs: all, batches } = await readAll(spool, false);
     const before = (await segmentFiles(dir)).length;
@@ -192,7 +199,7 @@ Deno.test("spool: ack deletes whole segments; a reopened spool resends from the 
       for await (const e of Deno.readDir(dir)) {
         if (e.isFile) await Deno.copyFile(`${dir}/${e.name}`, `${crashed}/${e.name}`);
       }
-      const again = await Spool.open(config(crashed), MAX_RECORD, log);
+      const again = await openRecovered(config(crashed), MAX_RECORD, log);
       // What was read but not acked comes again; nothing acked does.
       assertEquals((await readAll(again)).seqs, range(ackedCount, 1800));
       await again.close([]);
@@ -206,7 +213,7 @@ Deno.test("spool: ack deletes whole segments; a reopened spool resends from the 
 Deno.test("spool: close(inHand) puts the in-hand batches first, then the unread rest", async () => {
   await withDir(async (dir) => {
     const { log } = testLogger();
-    let spool = await Spool.open(config(dir), MAX_RECORD, log);
+    let spool = await openRecovered(config(dir), MAX_RECORD, log);
     spool.append(batchOf(0, 1000));
     const b1 = (await spool.read())!;
     const b2 = (await spool.read())!;
@@ -217,7 +224,7 @@ Deno.test("spool: close(inHand) puts the in-hand batches first, then the unread 
     spool.append(batchOf(1000, 1200));
     // b2 was read and not delivered; a batch taken from memory also waits in hand.
     await spool.close([b2]);
-    spool = await Spool.open(config(dir), MAX_RECORD, log);
+    spool = await openRecovered(config(dir), MAX_RECORD, log);
     assertEquals(spool.stats().messages, 1200 - inHandFrom);
     const firstRun = await readAll(spool);
     assertEquals(firstRun.seqs, range(inHandFrom, 1200));
@@ -226,10 +233,10 @@ Deno.test("spool: close(inHand) puts the in-hand batches first, then the unread 
     spool.append(batchOf(1300, 1400));
     const taken = (await spool.read())!;
     await spool.close([batchOf(1200, 1300), taken]);
-    spool = await Spool.open(config(dir), MAX_RECORD, log);
+    spool = await openRecovered(config(dir), MAX_RECORD, log);
     assertEquals((await readAll(spool)).seqs, range(1200, 1400));
     await spool.close([]);
-    spool = await Spool.open(config(dir), MAX_RECORD, log);
+    spool = await openRecovered(config(dir), MAX_RECORD, log);
     assertEquals(spool.stats().messages, 0);
     assertEquals(await spool.read(), undefined);
     await spool.close([]);
@@ -241,7 +248,7 @@ for (const whenFull of ["drop-oldest", "drop-newest"] as const) {
     await withDir(async (dir) => {
       const { log } = testLogger();
       const maxBytes = 256 * KiB;
-      const spool = await Spool.open(config(dir, { maxBytes, whenFull }), MAX_RECORD, log);
+      const spool = await openRecovered(config(dir, { maxBytes, whenFull }), MAX_RECORD, log);
       let onDrop = 0;
       spool.onDrop = (n) => onDrop += n;
       const total = 10_000; // about 4 times maxBytes
@@ -266,7 +273,7 @@ for (const whenFull of ["drop-oldest", "drop-newest"] as const) {
       await spool.close([]);
       assert(await diskBytes(dir) <= maxBytes);
       // Nothing dropped comes back after a restart either.
-      const again = await Spool.open(config(dir, { maxBytes, whenFull }), MAX_RECORD, log);
+      const again = await openRecovered(config(dir, { maxBytes, whenFull }), MAX_RECORD, log);
       assertEquals((await readAll(again)).seqs, []);
       await again.close([]);
     });
@@ -277,7 +284,7 @@ Deno.test("spool: drop-oldest while a reader is part way counts only unread mess
   await withDir(async (dir) => {
     const { log } = testLogger();
     const maxBytes = 256 * KiB;
-    const spool = await Spool.open(config(dir, { maxBytes }), MAX_RECORD, log);
+    const spool = await openRecovered(config(dir, { maxBytes }), MAX_RECORD, log);
     spool.append(batchOf(0, 1000));
     const taken = [...seqs((await spool.read())!), ...seqs((await spool.read())!)];
     assertEquals(taken, range(0, taken.length));
@@ -307,7 +314,7 @@ for (const where of ["payload", "length", "crc"] as const) {
     await withDir(async (dir) => {
       const { log, lines } = testLogger();
       const total = 1800;
-      let spool = await Spool.open(config(dir), MAX_RECORD, log);
+      let spool = await openRecovered(config(dir), MAX_RECORD, log);
       spool.append(batchOf(0, total));
       await spool.close([]);
       const files = await segmentFiles(dir);
@@ -330,7 +337,7 @@ for (const where of ["payload", "length", "crc"] as const) {
       const last = `${dir}/${files[files.length - 1]!.name}`;
       const size = (await Deno.stat(last)).size;
       await Deno.truncate(last, size - 5);
-      spool = await Spool.open(config(dir), MAX_RECORD, log);
+      spool = await openRecovered(config(dir), MAX_RECORD, log);
       const out = (await readAll(spool)).seqs;
       const expected = range(0, total - 1).filter((s) => s !== damaged);
       assertEquals(out, expected);
@@ -339,7 +346,7 @@ for (const where of ["payload", "length", "crc"] as const) {
       assert(lines.some((l) => l.includes("damaged")), "the damaged record is logged");
       await spool.close([]);
       // The damage is not counted again after another restart.
-      spool = await Spool.open(config(dir), MAX_RECORD, log);
+      spool = await openRecovered(config(dir), MAX_RECORD, log);
       assertEquals(spool.stats().corrupt, 0);
       assertEquals(spool.stats().messages, 0);
       await spool.close([]);
@@ -351,14 +358,14 @@ for (const sync of ["always", "never"] as const) {
   Deno.test(`spool: sync "${sync}" appends, reads and survives a restart`, async () => {
     await withDir(async (dir) => {
       const { log } = testLogger();
-      let spool = await Spool.open(config(dir, { sync }), MAX_RECORD, log);
+      let spool = await openRecovered(config(dir, { sync }), MAX_RECORD, log);
       spool.append(batchOf(0, 500));
       const b = (await spool.read())!;
       spool.ack(b.end!);
       const afterFirst = seqs(b).at(-1)! + 1;
       spool.append(batchOf(500, 1000));
       await spool.close([]);
-      spool = await Spool.open(config(dir, { sync }), MAX_RECORD, log);
+      spool = await openRecovered(config(dir, { sync }), MAX_RECORD, log);
       assertEquals((await readAll(spool)).seqs, range(afterFirst, 1000));
       await spool.close([]);
     });
@@ -368,7 +375,7 @@ for (const sync of ["always", "never"] as const) {
 Deno.test("spool: stats report messages, bytes and the age of the oldest unread", async () => {
   await withDir(async (dir) => {
     const { log } = testLogger();
-    const spool = await Spool.open(config(dir), MAX_RECORD, log);
+    const spool = await openRecovered(config(dir), MAX_RECORD, log);
     assertEquals(spool.stats(), {
       messages: 0,
       bytes: 0,
