@@ -139,6 +139,7 @@ export class Agent {
       startedAt: this.#startedAt,
       collectors: this.#forwarder.status(),
       spool: this.#spool.stats(now),
+      spoolProblem: this.#spool.problem(now),
       counters: this.#counters,
       droppedLastMinute: this.#counters.dropped - minuteAgo.dropped,
       ...(this.#watchdog === undefined ? {} : {

@@ -65,6 +65,8 @@ export interface StatusInput {
   counters: Counters;
   /** Messages dropped in the last minute. */
   droppedLastMinute: number;
+  /** What is wrong with the spool (unusable, disk full, files removed), if anything. */
+  spoolProblem?: { text: string; critical: boolean } | undefined;
   /** The watchdog's view, when rsyslogd is managed. */
   rsyslogd?: RsyslogdStatus;
   /** Why rsyslogd is failed, down, restarting or failing its probe; "" or absent when fine. */
@@ -73,7 +75,8 @@ export interface StatusInput {
 
 /**
  * Builds the status and its overall state: `critical` when messages were dropped
- * in the last minute or a managed rsyslogd is down or failed, `degraded` when a
+ * in the last minute, the spool is unusable or cannot write, or a managed
+ * rsyslogd is down or failed, `degraded` when a
  * collector is down, the spool holds messages, or rsyslogd is restarting, fails
  * its probe or restarted in the last 5 minutes; `ok` otherwise. Reasons come
  * most severe first.
@@ -81,8 +84,14 @@ export interface StatusInput {
 export function buildStatus(s: StatusInput): Status {
   const critical: string[] = [];
   const degraded: string[] = [];
+  const problem = s.spoolProblem;
+  if (problem !== undefined) (problem.critical ? critical : degraded).push(problem.text);
   if (s.droppedLastMinute > 0) {
-    critical.push(`spool full: ${s.droppedLastMinute} message(s) dropped in the last minute`);
+    critical.push(
+      problem === undefined
+        ? `spool full: ${s.droppedLastMinute} message(s) dropped in the last minute`
+        : `${s.droppedLastMinute} message(s) dropped in the last minute`,
+    );
   }
   for (const c of s.collectors) {
     if (c.state === "up") continue;
