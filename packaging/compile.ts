@@ -1,8 +1,21 @@
 /**
- * `deno task compile [--target TARGET]... [--out DIR]`: builds the single
- * `agent` binary with `deno compile` for x86_64 and aarch64 Linux into
- * `dist/agent-<target>`, and writes `dist/SHA256SUMS` (sha256sum format) for
- * what is there. install.sh downloads exactly these names.
+ * `deno task compile [--target TARGET]... [--out DIR] [--signing-key FILE]`:
+ * builds the single `agent` binary with `deno compile` for x86_64 and aarch64
+ * Linux into `dist/agent-<target>`, smoke-tests each one this machine can run
+ * (`agent version`, `agent check-config` of the config install.sh writes,
+ * `agent demo`) and records that in `agent-<target>.smoked` (its SHA-256),
+ * then writes `dist/SHA256SUMS` (sha256sum format) and, given the release key
+ * (`--signing-key FILE` or `SIGNING_KEY=FILE`, an ed25519 private key in PEM),
+ * `dist/SHA256SUMS.sig`. install.sh downloads exactly these names and refuses
+ * sums that are unsigned or not signed by the key it carries.
+ *
+ * No binary gets into SHA256SUMS without a passed smoke test of those very
+ * bytes. A cross-built binary (aarch64 on an x86_64 builder) cannot be run
+ * here: the task builds it, says so, and writes no sums. Smoke it on its own
+ * architecture with `deno task compile --smoke dist/agent-<target>`, then
+ * write and sign the sums with `deno task compile --sums dist
+ * --signing-key FILE` (what .github/workflows/release.yml does, one runner per
+ * architecture).
  *
  * `deno compile` appends the program to `denort`, Deno's runtime without its
  * tools, which it downloads from Deno's download host and caches in DENO_DIR.
@@ -197,23 +210,70 @@ async function compileOne(
   }
 }
 
-/** Checks that a binary built for this machine runs the agent (a full `deno` as DENORT_BIN would not). */
-async function smokeTest(path: string, target: Target): Promise<void> {
-  if (target !== Deno.build.target) return;
+/** The config install.sh writes on a first install (watchdog on, RELP hop): it must check. */
+const SMOKE_CONFIG = {
+  inputs: [
+    { type: "tcp", address: "127.0.0.1:5514" },
+    { type: "udp", address: "127.0.0.1:5514" },
+    { type: "relp", address: "127.0.0.1:2514" },
+  ],
+  collectors: [{ address: "logs.example.org:514", protocol: "tcp" }],
+  rsyslogd: {
+    mode: "external",
+    pidFile: "/run/rsyslogd.pid",
+    restartCommand: ["systemctl", "restart", "rsyslog"],
+    probe: { target: "unix:///run/syslog-agent-probe.sock" },
+  },
+};
+
+/** Runs `path args…`; throws with its output unless it exits 0 within `timeoutMs`. */
+async function smokeStep(path: string, args: string[], timeoutMs: number): Promise<string> {
   const out = await new Deno.Command(path, {
-    args: ["version"],
+    args,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    signal: AbortSignal.timeout(30_000),
+    signal: AbortSignal.timeout(timeoutMs),
   }).output();
   const text = new TextDecoder().decode(out.stdout);
-  if (!out.success || !text.startsWith("agent ")) {
+  if (!out.success) {
+    const err = new TextDecoder().decode(out.stderr).trim().split("\n").slice(-5).join(" | ");
     throw new Error(
-      `${path}: "version" did not print "agent …" (exit ${out.code}): is its denort really a denort, not a full deno?`,
+      `smoke test: ${path} ${args.join(" ")}: exit ${out.code}: ${err || text.trim()}`,
     );
   }
-  console.log(`compile: ${path}: ${text.trim().split("\n").join(", ")}`);
+  return text;
+}
+
+/**
+ * Smoke-tests the binary at `path` on this machine: `version` prints
+ * "agent …" (a full `deno` as DENORT_BIN would not), `check-config` accepts
+ * the config install.sh writes, and `agent demo` (rsyslogd needed) ends in
+ * "nothing lost". Then writes `path.smoked` with the binary's SHA-256, which
+ * {@linkcode writeSums} requires.
+ *
+ * @throws {Error} naming the step that failed and its output.
+ */
+export async function smokeTest(path: string): Promise<void> {
+  const version = await smokeStep(path, ["version"], 30_000);
+  if (!version.startsWith("agent ")) {
+    throw new Error(
+      `smoke test: ${path}: "version" did not print "agent …": is its denort really a denort, not a full deno?`,
+    );
+  }
+  const dir = await Deno.makeTempDir({ prefix: "agent-smoke-" });
+  try {
+    await Deno.writeTextFile(`${dir}/agent.json`, JSON.stringify(SMOKE_CONFIG, null, 2));
+    await smokeStep(path, ["check-config", `${dir}/agent.json`], 30_000);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  const demo = await smokeStep(path, ["demo"], 180_000);
+  if (!/^result: nothing lost/m.test(demo)) {
+    throw new Error(`smoke test: ${path} demo: no "result: nothing lost" line:\n${demo}`);
+  }
+  await Deno.writeTextFile(`${path}.smoked`, `${await sha256(path)}\n`);
+  console.log(`compile: ${path}: smoke test passed: ${version.trim().split("\n").join(", ")}`);
 }
 
 /** SHA-256 of a file, in hex. */
@@ -222,9 +282,16 @@ async function sha256(path: string): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** Writes `SHA256SUMS` for every `agent-<target>` in `dir`, in sha256sum's format. */
+/**
+ * Writes `SHA256SUMS` for every `agent-<target>` in `dir`, in sha256sum's
+ * format, and returns its text.
+ *
+ * @throws {Error} when a binary has no `.smoked` record of its current bytes
+ *   (never smoke-tested, or changed since): nothing is written.
+ */
 export async function writeSums(dir: string): Promise<string> {
   const lines: string[] = [];
+  const unsmoked: string[] = [];
   for (const target of TARGETS) {
     const path = `${dir}/agent-${target}`;
     try {
@@ -232,16 +299,73 @@ export async function writeSums(dir: string): Promise<string> {
     } catch {
       continue;
     }
-    lines.push(`${await sha256(path)}  agent-${target}`);
+    const sum = await sha256(path);
+    const smoked = await Deno.readTextFile(`${path}.smoked`).catch(() => "");
+    if (smoked.trim() !== sum) unsmoked.push(`agent-${target}`);
+    lines.push(`${sum}  agent-${target}`);
   }
+  if (unsmoked.length > 0) {
+    throw new Error(
+      `no SHA256SUMS written: ${
+        unsmoked.join(", ")
+      } not smoke-tested as built (no matching .smoked): ` +
+        `run \`deno task compile --smoke ${dir}/NAME\` on a machine of its architecture, then \`deno task compile --sums ${dir}\``,
+    );
+  }
+  if (lines.length === 0) throw new Error(`no SHA256SUMS written: no agent-<target> in ${dir}`);
   const text = lines.map((l) => l + "\n").join("");
   await Deno.writeTextFile(`${dir}/SHA256SUMS`, text);
   return text;
 }
 
+/**
+ * The ed25519 signature of `data` by the private key `pem` (PKCS#8 PEM, as
+ * `openssl genpkey -algorithm ed25519` writes): 64 bytes, the same as
+ * `openssl pkeyutl -sign -rawin`, which install.sh checks with
+ * `openssl pkeyutl -verify -rawin`.
+ *
+ * @throws {Error} when `pem` is not an ed25519 private key.
+ */
+export async function signSums(data: Uint8Array, pem: string): Promise<Uint8Array> {
+  const m = /-----BEGIN PRIVATE KEY-----([A-Za-z0-9+/=\s]+)-----END PRIVATE KEY-----/.exec(pem);
+  if (m === null || m[1] === undefined) {
+    throw new Error(
+      'signing key: expected a PEM "PRIVATE KEY" (openssl genpkey -algorithm ed25519)',
+    );
+  }
+  const der = Uint8Array.from(atob(m[1].replace(/\s+/g, "")), (c) => c.charCodeAt(0));
+  let key: CryptoKey;
+  try {
+    key = await crypto.subtle.importKey("pkcs8", der, { name: "Ed25519" }, false, ["sign"]);
+  } catch (e) {
+    throw new Error(
+      `signing key: not an ed25519 private key (${e instanceof Error ? e.message : e})`,
+    );
+  }
+  return new Uint8Array(await crypto.subtle.sign("Ed25519", key, data as Uint8Array<ArrayBuffer>));
+}
+
+/** Writes `dir/SHA256SUMS`, and `dir/SHA256SUMS.sig` when a key file is given. */
+async function writeSignedSums(dir: string, keyFile: string | undefined): Promise<void> {
+  await Deno.remove(`${dir}/SHA256SUMS.sig`).catch(() => {});
+  const sums = await writeSums(dir);
+  console.log(`compile: ${dir}/SHA256SUMS:\n${sums.trimEnd()}`);
+  if (keyFile === undefined) {
+    console.log(
+      `compile: not signed (no --signing-key or SIGNING_KEY): install.sh refuses ${dir}/SHA256SUMS without SHA256SUMS.sig`,
+    );
+    return;
+  }
+  const sig = await signSums(new TextEncoder().encode(sums), await Deno.readTextFile(keyFile));
+  await Deno.writeFile(`${dir}/SHA256SUMS.sig`, sig);
+  console.log(`compile: ${dir}/SHA256SUMS.sig: signed with ${keyFile}`);
+}
+
 function usage(message: string): never {
   console.error(
-    `compile: ${message}; usage: deno task compile [--target ${TARGETS.join("|")}]... [--out DIR]`,
+    `compile: ${message}; usage: deno task compile [--target ${
+      TARGETS.join("|")
+    }]... [--out DIR] [--signing-key FILE]; deno task compile --smoke BINARY; deno task compile --sums DIR [--signing-key FILE]`,
   );
   Deno.exit(2);
 }
@@ -250,6 +374,9 @@ async function main(args: string[]): Promise<number> {
   const root = fileURLToPath(new URL("..", import.meta.url));
   const targets: Target[] = [];
   let out = `${root}dist`;
+  let keyFile = Deno.env.get("SIGNING_KEY") || undefined;
+  let smoke: string | undefined;
+  let sumsDir: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     const value = args[i + 1];
@@ -261,9 +388,27 @@ async function main(args: string[]): Promise<number> {
     } else if (arg === "--out" && value !== undefined) {
       out = value;
       i++;
+    } else if (arg === "--signing-key" && value !== undefined) {
+      keyFile = value;
+      i++;
+    } else if (arg === "--smoke" && value !== undefined) {
+      smoke = value;
+      i++;
+    } else if (arg === "--sums" && value !== undefined) {
+      sumsDir = value;
+      i++;
     } else {
       usage(`unexpected argument "${arg}"`);
     }
+  }
+  if (keyFile !== undefined) await Deno.stat(keyFile); // fail before a long build
+  if (smoke !== undefined) {
+    await smokeTest(smoke);
+    return 0;
+  }
+  if (sumsDir !== undefined) {
+    await writeSignedSums(sumsDir, keyFile);
+    return 0;
   }
   if (targets.length === 0) targets.push(...TARGETS);
 
@@ -284,18 +429,32 @@ async function main(args: string[]): Promise<number> {
       : denort.url;
     console.log(`compile: ${target}: denort from ${where}`);
     const output = `${out}/agent-${target}`;
+    await Deno.remove(`${output}.smoked`).catch(() => {});
     await compileOne(root, target, denort, output);
-    try {
-      await smokeTest(output, target);
-    } catch (e) {
-      await Deno.remove(output).catch(() => {});
-      throw e;
-    }
     const { size } = await Deno.stat(output);
     console.log(`compile: ${output}: ${(size / 1024 / 1024).toFixed(1)} MiB`);
+    if (target === Deno.build.target) {
+      try {
+        await smokeTest(output);
+      } catch (e) {
+        await Deno.remove(output).catch(() => {});
+        throw e;
+      }
+    } else {
+      console.log(
+        `compile: ${output}: not smoke-tested (cross-built; this is ${Deno.build.target}): ` +
+          `run \`deno task compile --smoke ${output}\` on ${
+            archOf(target)
+          }, then \`deno task compile --sums ${out}\``,
+      );
+    }
   }
-  const sums = await writeSums(out);
-  console.log(`compile: ${out}/SHA256SUMS:\n${sums.trimEnd()}`);
+  try {
+    await writeSignedSums(out, keyFile);
+  } catch (e) {
+    console.error(`compile: ${e instanceof Error ? e.message : e}`);
+    return 1;
+  }
   return 0;
 }
 

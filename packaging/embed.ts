@@ -1,6 +1,6 @@
 /**
  * `deno task embed`: copies the systemd unit and the rsyslog and logrotate
- * snippets from `packaging/` into `install.sh`. The installer is piped from
+ * snippets (both hops and the probe socket) from `packaging/` into `install.sh`. The installer is piped from
  * curl, so it cannot read them from the repository: it carries them as
  * here-documents, which must stay byte-identical to the files (a test installs
  * into a temporary root and compares). `--check` changes nothing and exits 1
@@ -29,7 +29,9 @@ export const DELIMITER = "SYSLOG_AGENT_EOF";
 /** Each embedded file, relative to the repository, and the shell function that prints it. */
 export const EMBEDDED: readonly { path: string; fn: string }[] = [
   { path: "packaging/systemd/syslog-agent.service", fn: "emit_unit" },
-  { path: "packaging/rsyslog/90-syslog-agent.conf", fn: "emit_rsyslog" },
+  { path: "packaging/rsyslog/90-syslog-agent.conf", fn: "emit_rsyslog_tcp" },
+  { path: "packaging/rsyslog/90-syslog-agent-relp.conf", fn: "emit_rsyslog_relp" },
+  { path: "packaging/rsyslog/91-syslog-agent-probe.conf", fn: "emit_rsyslog_probe" },
   { path: "packaging/logrotate/syslog-agent", fn: "emit_logrotate" },
 ];
 

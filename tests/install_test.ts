@@ -14,20 +14,39 @@ import { startRsyslogd } from "./_helpers/rsyslogd.ts";
 import { sendSeq } from "./_helpers/sender.ts";
 import { readLines } from "./_helpers/seq_check.ts";
 import { waitFor } from "./_helpers/wait_for.ts";
+import { signSums } from "../packaging/compile.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const INSTALL_SH = `${REPO}install.sh`;
 const MAIN = `${REPO}main.ts`;
 const UNIT = `${REPO}packaging/systemd/syslog-agent.service`;
 const RSYSLOG_SNIPPET = `${REPO}packaging/rsyslog/90-syslog-agent.conf`;
+const RELP_SNIPPET = `${REPO}packaging/rsyslog/90-syslog-agent-relp.conf`;
+const PROBE_SNIPPET = `${REPO}packaging/rsyslog/91-syslog-agent-probe.conf`;
+const LOGROTATE_SNIPPET = `${REPO}packaging/logrotate/syslog-agent`;
 const TARGET = `${Deno.build.arch}-unknown-linux-gnu`;
 const UNIT_PATH_ON_HOST = "/etc/systemd/system/syslog-agent.service";
 /** The packaging files install.sh embeds, and where it installs them. */
 const EMBEDDED: [string, string][] = [
   ["packaging/systemd/syslog-agent.service", "/etc/systemd/system/syslog-agent.service"],
   ["packaging/rsyslog/90-syslog-agent.conf", "/etc/rsyslog.d/90-syslog-agent.conf"],
+  ["packaging/rsyslog/91-syslog-agent-probe.conf", "/etc/rsyslog.d/91-syslog-agent-probe.conf"],
   ["packaging/logrotate/syslog-agent", "/etc/logrotate.d/syslog-agent"],
 ];
+/** What install.sh writes as agent.json for `--collector a:1` on a host without omrelp. */
+const DEFAULT_CONFIG = {
+  inputs: [
+    { type: "tcp", address: "127.0.0.1:5514" },
+    { type: "udp", address: "127.0.0.1:5514" },
+  ],
+  collectors: [{ address: "a:1", protocol: "tcp" }],
+  rsyslogd: {
+    mode: "external",
+    pidFile: "/run/rsyslogd.pid",
+    restartCommand: ["systemctl", "restart", "rsyslog"],
+    probe: { target: "unix:///run/syslog-agent-probe.sock" },
+  },
+};
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const dec = new TextDecoder();
@@ -68,6 +87,34 @@ function install(args: string[], env?: Record<string, string>): Promise<Output> 
 
 function show(o: Output): string {
   return `exit ${o.code}\n--- stdout:\n${o.stdout}--- stderr:\n${o.stderr}`;
+}
+
+/** An ed25519 key pair made with openssl, as the release key is: `{ priv, pub }` PEM paths. */
+async function testKey(dir: string, name = "test"): Promise<{ priv: string; pub: string }> {
+  const priv = `${dir}/${name}-key.pem`;
+  const pub = `${dir}/${name}-pub.pem`;
+  const g = await run("openssl", ["genpkey", "-algorithm", "ed25519", "-out", priv]);
+  assert.equal(g.code, 0, show(g));
+  const p = await run("openssl", ["pkey", "-in", priv, "-pubout", "-out", pub]);
+  assert.equal(p.code, 0, show(p));
+  return { priv, pub };
+}
+
+/** SHA256SUMS text for `files` (name → bytes), and its signature by `priv`. */
+async function signedSums(
+  files: [string, Uint8Array][],
+  priv: string,
+): Promise<{ sums: Uint8Array<ArrayBuffer>; sig: Uint8Array<ArrayBuffer> }> {
+  let text = "";
+  for (const [name, bytes] of files) {
+    const d = new Uint8Array(
+      await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>),
+    );
+    text += `${Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("")}  ${name}\n`;
+  }
+  const sums = new TextEncoder().encode(text);
+  const sig = await signSums(sums, await Deno.readTextFile(priv));
+  return { sums, sig: new Uint8Array(sig) };
 }
 
 /** A stand-in for the compiled binary: the same program, run by deno. */
@@ -192,8 +239,11 @@ Deno.test(
       // The config from --collector a:1 --collector b:2 --protocol tcp is valid.
       const conf = `${root}/etc/syslog-agent/agent.json`;
       assert.deepEqual(JSON.parse(await Deno.readTextFile(conf)), {
+        ...DEFAULT_CONFIG,
         collectors: [{ address: "a:1", protocol: "tcp" }, { address: "b:2", protocol: "tcp" }],
       });
+      // No omrelp in this root: the TCP hop, and a warning that names the loss window.
+      assert.match(first.stderr, /local hop rsyslogd -> agent is plain TCP .*25 of 60,000/);
       const check = await run(Deno.execPath(), ["run", "--allow-all", MAIN, "check-config", conf]);
       assert.equal(check.code, 0, show(check));
 
@@ -238,36 +288,59 @@ Deno.test(
   },
 );
 
+/** A file server on 127.0.0.1 for the tests' mirror: `files` maps a path to its bytes. */
+function mirror(): {
+  files: Map<string, Uint8Array<ArrayBuffer>>;
+  requests: string[];
+  base: string;
+  close: () => Promise<void>;
+} {
+  const files = new Map<string, Uint8Array<ArrayBuffer>>();
+  const requests: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    const path = new URL(req.url).pathname;
+    requests.push(path);
+    const body = files.get(path);
+    return body ? new Response(body) : new Response("not found", { status: 404 });
+  });
+  return {
+    files,
+    requests,
+    base: `http://127.0.0.1:${server.addr.port}/v1`,
+    close: () => server.shutdown(),
+  };
+}
+
 Deno.test(
-  "install.sh downloads from --base-url, verifies SHA256SUMS, and installs nothing on a mismatch or a failed download",
+  "install.sh downloads from --base-url, verifies the signature and SHA256SUMS, and installs nothing on a mismatch or a failed download",
   opts,
   async () => {
     await withTemp(async (dir) => {
       const binary = await Deno.readFile(await fakeAgent(dir));
       const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", binary));
       const sum = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-      const files = new Map<string, Uint8Array<ArrayBuffer>>();
-      const requests: string[] = [];
-      const server = Deno.serve(
-        { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-        (req) => {
-          const path = new URL(req.url).pathname;
-          requests.push(path);
-          const body = files.get(path);
-          return body ? new Response(body) : new Response("not found", { status: 404 });
-        },
-      );
+      const key = await testKey(dir);
+      const m = mirror();
+      const { files, requests, base } = m;
+      const trusted = ["--trusted-key", key.pub, "--insecure-http"];
       try {
-        const base = `http://127.0.0.1:${server.addr.port}/v1`;
         const enc = new TextEncoder();
-        files.set(`/v1/agent-${TARGET}`, binary);
-
-        // A SHA256SUMS that does not match: a clear error, nothing written.
-        const wrong = "0".repeat(64);
-        files.set("/v1/SHA256SUMS", enc.encode(`${wrong}  agent-${TARGET}\n`));
         const bad = `${dir}/bad`;
         await Deno.mkdir(bad);
-        const mismatch = await install(["--root", bad, "--base-url", base, "--collector", "a:1"]);
+        const attempt = (extra: string[]) =>
+          install(["--root", bad, "--base-url", base, "--collector", "a:1", ...extra]);
+        files.set(`/v1/agent-${TARGET}`, binary);
+
+        // A SHA256SUMS that does not match, though signed: a clear error, nothing written.
+        const wrong = "0".repeat(64);
+        files.set("/v1/SHA256SUMS", enc.encode(`${wrong}  agent-${TARGET}\n`));
+        files.set(
+          "/v1/SHA256SUMS.sig",
+          new Uint8Array(
+            await signSums(files.get("/v1/SHA256SUMS")!, await Deno.readTextFile(key.priv)),
+          ),
+        );
+        const mismatch = await attempt(trusted);
         assert.notEqual(mismatch.code, 0, show(mismatch));
         assert.match(
           mismatch.stderr,
@@ -278,48 +351,126 @@ Deno.test(
 
         // A file the server does not have: the same.
         files.delete(`/v1/agent-${TARGET}`);
-        const missing = await install(["--root", bad, "--base-url", base, "--collector", "a:1"]);
+        const missing = await attempt(trusted);
         assert.notEqual(missing.code, 0, show(missing));
         assert.match(missing.stderr, /download failed: .*agent-/);
         assert.deepEqual([...Deno.readDirSync(bad)], []);
-
-        // The right SHA256SUMS (sha256sum's binary-mode "*" too), base URL from the environment.
         files.set(`/v1/agent-${TARGET}`, binary);
+
+        // A mirror serving its own binary with matching sums but no signature: refused.
+        const right = await signedSums([[`agent-${TARGET}`, binary]], key.priv);
+        files.set("/v1/SHA256SUMS", right.sums);
+        files.delete("/v1/SHA256SUMS.sig");
+        const unsigned = await attempt(trusted);
+        assert.notEqual(unsigned.code, 0, show(unsigned));
+        assert.match(unsigned.stderr, /SHA256SUMS\.sig: unsigned sums are refused/);
+        assert.deepEqual([...Deno.readDirSync(bad)], []);
+
+        // Signed, but by a key that is not trusted (the release key; another key): refused.
+        const other = await testKey(dir, "other");
+        files.set(
+          "/v1/SHA256SUMS.sig",
+          new Uint8Array(await signSums(right.sums, await Deno.readTextFile(other.priv))),
+        );
+        for (const extra of [["--insecure-http"], trusted]) {
+          const forged = await attempt(extra);
+          assert.notEqual(forged.code, 0, show(forged));
+          assert.match(forged.stderr, /signature: .*SHA256SUMS is not signed by/, show(forged));
+          assert.deepEqual([...Deno.readDirSync(bad)], []);
+        }
+
+        // Rightly signed, but over plain http without --insecure-http: refused.
+        files.set("/v1/SHA256SUMS.sig", right.sig);
+        const http = await attempt(["--trusted-key", key.pub]);
+        assert.notEqual(http.code, 0, show(http));
+        assert.match(http.stderr, /refusing plain http: .*--insecure-http/);
+        assert.deepEqual([...Deno.readDirSync(bad)], []);
+
+        // Signed and matching (sha256sum's binary-mode "*" too), base URL from the environment.
         files.set(
           "/v1/SHA256SUMS",
           enc.encode(`${"1".repeat(64)}  agent-other\n${sum} *agent-${TARGET}\n`),
         );
+        files.set(
+          "/v1/SHA256SUMS.sig",
+          new Uint8Array(
+            await signSums(files.get("/v1/SHA256SUMS")!, await Deno.readTextFile(key.priv)),
+          ),
+        );
         requests.length = 0;
         const good = `${dir}/good`;
-        const ok = await install(["--root", good, "--collector", "a:1"], {
+        const ok = await install(["--root", good, "--collector", "a:1", ...trusted], {
           SYSLOG_AGENT_BASE_URL: base,
         });
         assert.equal(ok.code, 0, show(ok));
-        assert.deepEqual(requests.sort(), ["/v1/SHA256SUMS", `/v1/agent-${TARGET}`].sort());
+        assert.deepEqual(
+          requests.sort(),
+          ["/v1/SHA256SUMS", "/v1/SHA256SUMS.sig", `/v1/agent-${TARGET}`].sort(),
+        );
+        assert.match(ok.stderr, /WARNING: --trusted-key .*the release key is NOT used/);
+        assert.match(ok.stdout, /^verified: signature of SHA256SUMS by the key in /m);
         assert.match(ok.stdout, new RegExp(`verified: agent-${TARGET} sha256 ${sum}`));
         assert.deepEqual(await Deno.readFile(`${good}/usr/local/bin/agent`), binary);
         assert.equal((await Deno.stat(`${good}/usr/local/bin/agent`)).mode! & 0o777, 0o755);
 
-        // --binary with --sha256sums is checked the same way.
+        // --binary with --sha256sums is checked the same way: signature first, then the sum.
         const sums = `${dir}/SHA256SUMS`;
+        const local = (path: string) =>
+          install([
+            "--root",
+            bad,
+            "--binary",
+            path,
+            "--sha256sums",
+            sums,
+            "--collector",
+            "a:1",
+            "--trusted-key",
+            key.pub,
+          ]);
         await Deno.writeTextFile(sums, `${wrong}  agent-${TARGET}\n`);
-        const local = await install([
-          "--root",
-          bad,
-          "--binary",
-          `${dir}/agent-${TARGET}`,
-          "--sha256sums",
-          sums,
-          "--collector",
-          "a:1",
-        ]);
-        assert.notEqual(local.code, 0, show(local));
-        assert.match(local.stderr, /checksum mismatch/);
+        const noSig = await local(`${dir}/agent-${TARGET}`);
+        assert.notEqual(noSig.code, 0, show(noSig));
+        assert.match(noSig.stderr, /no .*SHA256SUMS\.sig next to/);
+        await Deno.writeFile(
+          `${sums}.sig`,
+          await signSums(await Deno.readFile(sums), await Deno.readTextFile(key.priv)),
+        );
+        const localBad = await local(`${dir}/agent-${TARGET}`);
+        assert.notEqual(localBad.code, 0, show(localBad));
+        assert.match(localBad.stderr, /checksum mismatch/);
         assert.deepEqual([...Deno.readDirSync(bad)], []);
       } finally {
-        await server.shutdown();
+        await m.close();
       }
     });
+  },
+);
+
+Deno.test(
+  "install.sh carries the release public key, and the release key's private half is not in the repository",
+  async () => {
+    const script = await Deno.readTextFile(INSTALL_SH);
+    const m = script.match(
+      /RELEASE_KEY='(-----BEGIN PUBLIC KEY-----\n[A-Za-z0-9+/=]+\n-----END PUBLIC KEY-----)'/,
+    );
+    assert.ok(m, "install.sh has no RELEASE_KEY");
+    await withTemp(async (dir) => {
+      await Deno.writeTextFile(`${dir}/pub.pem`, m[1] + "\n");
+      const t = await run("openssl", [
+        "pkey",
+        "-pubin",
+        "-in",
+        `${dir}/pub.pem`,
+        "-text",
+        "-noout",
+      ]);
+      assert.equal(t.code, 0, show(t));
+      assert.match(t.stdout, /ED25519 Public-Key/);
+    });
+    const tracked = await run("git", ["grep", "-l", "BEGIN PRIVATE KEY", "--", "."], { cwd: REPO });
+    const offenders = tracked.stdout.split("\n").filter((l) => l !== "" && !l.endsWith(".ts"));
+    assert.deepEqual(offenders, [], "a private key is committed");
   },
 );
 
@@ -390,36 +541,256 @@ Deno.test(
   },
 );
 
+/** `logrotate -d` over the staged /etc/logrotate.d: exit code and what it said. */
+async function logrotateDryRun(dir: string, root: string): Promise<Output> {
+  const conf = `${dir}/logrotate.conf`;
+  await Deno.writeTextFile(conf, `include ${root}/etc/logrotate.d\n`);
+  return await run("logrotate", ["-d", "-s", `${dir}/logrotate.state`, conf]);
+}
+
 Deno.test(
-  "install.sh leaves the logrotate snippet out while the distribution's rsyslog rotation is there, and says how to switch",
+  "install.sh takes over the distribution's logrotate entry (moved aside where there is no dpkg), logrotate -d passes, --uninstall and --no-logrotate put it back",
   opts,
   async () => {
     await withTemp(async (dir) => {
       const bin = await fakeAgent(dir);
       const root = `${dir}/root`;
       const distro = `${root}/etc/logrotate.d/rsyslog`;
+      const aside = `${root}/etc/logrotate.d/rsyslog.syslog-agent.disabled`;
+      const ours = `${root}/etc/logrotate.d/syslog-agent`;
       await Deno.mkdir(`${root}/etc/logrotate.d`, { recursive: true });
-      await Deno.copyFile(`${REPO}packaging/logrotate/syslog-agent`, distro); // same files
+      // Debian's entry, for the same files (its postrotate: rsyslog-rotate).
+      const original = await Deno.readFile("/etc/logrotate.d/rsyslog").catch(() =>
+        new TextEncoder().encode(
+          "/var/log/syslog\n{\n\tpostrotate\n\t\t/usr/lib/rsyslog/rsyslog-rotate\n\tendscript\n}\n",
+        )
+      );
+      await Deno.writeFile(distro, original);
+      const before = await logrotateDryRun(dir, root);
+      assert.equal(before.code, 0, show(before));
+
       const r = await install(["--root", root, "--binary", bin, "--collector", "a:1"]);
       assert.equal(r.code, 0, show(r));
-      assert.equal(await exists(`${root}/etc/logrotate.d/syslog-agent`), false);
-      assert.match(r.stdout, /^skipped: .*\/etc\/logrotate\.d\/syslog-agent .*rsyslogd\.mode/m);
+      assert.deepEqual(await Deno.readFile(ours), await Deno.readFile(LOGROTATE_SNIPPET));
+      assert.deepEqual(await Deno.readFile(aside), original);
+      assert.match(
+        await Deno.readTextFile(distro),
+        /^# syslog-agent: moved aside by install\.sh\n/,
+      );
+      assert.match(r.stdout, /^moved aside: .*\/etc\/logrotate\.d\/rsyslog to .*\.disabled/m);
+      assert.match(r.stdout, /^changed outside syslog-agent's own files .*\n {2}moved aside: /m);
+      // logrotate reads ours only (no "duplicate log entry"), with agent rotate as postrotate.
+      const after = await logrotateDryRun(dir, root);
+      assert.equal(after.code, 0, show(after));
+      assert.doesNotMatch(after.stderr + after.stdout, /duplicate/i, show(after));
+      assert.match(after.stderr + after.stdout, /reading config file .*syslog-agent/, show(after));
+      assert.match(after.stderr, /Ignoring rsyslog\.syslog-agent\.disabled/, show(after));
+      assert.match(after.stderr, /^Handling 1 logs$/m, show(after)); // ours; the stub has none
+      assert.match(
+        await Deno.readTextFile(ours),
+        /postrotate\n\t\tDENO_V8_FLAGS=--jitless \/usr\/local\/bin\/agent rotate\n/,
+      );
 
-      // Switched: the distribution's file gone, ours goes in; uninstall says what is left.
-      await Deno.remove(distro);
-      const switched = await install(["--root", root, "--binary", bin]);
-      assert.equal(switched.code, 0, show(switched));
-      assert.match(switched.stdout, /^installed: .*\/etc\/logrotate\.d\/syslog-agent \(0644\)$/m);
+      // Again: nothing moves.
+      const again = await install(["--root", root, "--binary", bin]);
+      assert.equal(again.code, 0, show(again));
+      assert.match(again.stdout, /^unchanged: .*rsyslog is moved aside/m);
+      assert.match(again.stdout, /^nothing to do/m);
+
+      // --no-logrotate on a re-run: ours goes, the distribution's is back as it was.
+      const optOut = await install(["--root", root, "--binary", bin, "--no-logrotate"]);
+      assert.equal(optOut.code, 0, show(optOut));
+      assert.deepEqual(await Deno.readFile(distro), original);
+      assert.equal(await exists(ours), false);
+      assert.equal(await exists(aside), false);
+      assert.match(optOut.stdout, /^ {2}restored: .*\/etc\/logrotate\.d\/rsyslog/m);
+
+      // Taken over again, then --uninstall restores it byte for byte.
+      assert.equal((await install(["--root", root, "--binary", bin])).code, 0);
+      assert.equal(await exists(aside), true);
       const un = await install(["--root", root, "--uninstall"]);
       assert.equal(un.code, 0, show(un));
-      assert.match(un.stdout, /no longer rotated/);
+      assert.deepEqual(await Deno.readFile(distro), original);
+      assert.equal(await exists(aside), false);
+      assert.equal(await exists(ours), false);
+      assert.match(un.stdout, /^restored: .*\/etc\/logrotate\.d\/rsyslog/m);
+      const restored = await logrotateDryRun(dir, root);
+      assert.equal(restored.code, 0, show(restored));
 
-      // Both there (the distribution's restored): kept up to date, with a warning.
-      await install(["--root", root, "--binary", bin]);
-      await Deno.writeTextFile(distro, "/var/log/syslog {\n}\n");
-      const both = await install(["--root", root, "--binary", bin]);
-      assert.equal(both.code, 0, show(both));
-      assert.match(both.stderr, /both .*syslog-agent and .*rsyslog rotate/);
+      // A config of the operator's without rsyslogd.mode: no takeover, and it says why.
+      await Deno.writeTextFile(
+        `${root}/etc/syslog-agent/agent.json`,
+        '{ "collectors": [{ "address": "a:1" }] }\n',
+      );
+      const off = await install(["--root", root, "--binary", bin]);
+      assert.equal(off.code, 0, show(off));
+      assert.match(off.stdout, /^skipped: logrotate takeover: .*rsyslogd\.mode/m);
+      assert.deepEqual(await Deno.readFile(distro), original);
+      assert.equal(await exists(ours), false);
+    });
+  },
+);
+
+Deno.test(
+  "install.sh's defaults and their opt-outs: RELP hop where omrelp exists (--no-relp: TCP), watchdog and probe socket (--no-watchdog: neither, no logrotate takeover)",
+  opts,
+  async () => {
+    await withTemp(async (dir) => {
+      const bin = await fakeAgent(dir);
+      const relpRoot = `${dir}/relp`;
+      await Deno.mkdir(`${relpRoot}/usr/lib/x86_64-linux-gnu/rsyslog`, { recursive: true });
+      await Deno.writeTextFile(`${relpRoot}/usr/lib/x86_64-linux-gnu/rsyslog/omrelp.so`, "");
+      const relp = await install(["--root", relpRoot, "--binary", bin, "--collector", "a:1"]);
+      assert.equal(relp.code, 0, show(relp));
+      assert.match(relp.stdout, /^local hop: rsyslogd -> agent over RELP/m);
+      assert.doesNotMatch(relp.stderr, /plain TCP/);
+      assert.deepEqual(
+        await Deno.readFile(`${relpRoot}/etc/rsyslog.d/90-syslog-agent.conf`),
+        await Deno.readFile(RELP_SNIPPET),
+      );
+      const relpConf = JSON.parse(
+        await Deno.readTextFile(`${relpRoot}/etc/syslog-agent/agent.json`),
+      );
+      assert.deepEqual(relpConf, {
+        ...DEFAULT_CONFIG,
+        inputs: [...DEFAULT_CONFIG.inputs, { type: "relp", address: "127.0.0.1:2514" }],
+      });
+      const check = await run(Deno.execPath(), [
+        "run",
+        "--allow-all",
+        MAIN,
+        "check-config",
+        `${relpRoot}/etc/syslog-agent/agent.json`,
+      ]);
+      assert.equal(check.code, 0, show(check));
+
+      // --no-relp: TCP though omrelp is there, with the warning.
+      const tcpRoot = `${dir}/tcp`;
+      await Deno.mkdir(`${tcpRoot}/usr/lib64/rsyslog`, { recursive: true });
+      await Deno.writeTextFile(`${tcpRoot}/usr/lib64/rsyslog/omrelp.so`, "");
+      const tcp = await install([
+        "--root",
+        tcpRoot,
+        "--binary",
+        bin,
+        "--collector",
+        "a:1",
+        "--no-relp",
+      ]);
+      assert.equal(tcp.code, 0, show(tcp));
+      assert.match(tcp.stderr, /plain TCP \(--no-relp\)/);
+      assert.deepEqual(
+        await Deno.readFile(`${tcpRoot}/etc/rsyslog.d/90-syslog-agent.conf`),
+        await Deno.readFile(RSYSLOG_SNIPPET),
+      );
+      assert.deepEqual(
+        JSON.parse(await Deno.readTextFile(`${tcpRoot}/etc/syslog-agent/agent.json`)).inputs,
+        DEFAULT_CONFIG.inputs,
+      );
+
+      // --no-watchdog: no rsyslogd section, no probe socket, the distribution's rotation stays.
+      const offRoot = `${dir}/off`;
+      await Deno.mkdir(`${offRoot}/etc/logrotate.d`, { recursive: true });
+      await Deno.writeTextFile(`${offRoot}/etc/logrotate.d/rsyslog`, "/var/log/syslog {\n}\n");
+      const off = await install([
+        "--root",
+        offRoot,
+        "--binary",
+        bin,
+        "--collector",
+        "a:1",
+        "--no-watchdog",
+      ]);
+      assert.equal(off.code, 0, show(off));
+      const offConf = JSON.parse(await Deno.readTextFile(`${offRoot}/etc/syslog-agent/agent.json`));
+      assert.equal(offConf.rsyslogd, undefined);
+      assert.equal(await exists(`${offRoot}/etc/rsyslog.d/91-syslog-agent-probe.conf`), false);
+      assert.equal(await exists(`${offRoot}/etc/logrotate.d/syslog-agent`), false);
+      assert.equal(
+        await Deno.readTextFile(`${offRoot}/etc/logrotate.d/rsyslog`),
+        "/var/log/syslog {\n}\n",
+      );
+      assert.doesNotMatch(off.stdout, /changed outside/);
+
+      const withRelp = await install(["--root", offRoot, "--with-relp"]);
+      assert.equal(withRelp.code, 2, show(withRelp));
+      assert.match(withRelp.stderr, /--with-relp installs a package on this host: not with --root/);
+    });
+  },
+);
+
+Deno.test(
+  "install.sh --root never follows a symlink out of the staging tree (install, uninstall, purge)",
+  opts,
+  async () => {
+    await withTemp(async (dir) => {
+      const bin = await fakeAgent(dir);
+      const outside = `${dir}/outside`;
+      await Deno.mkdir(`${outside}/spool/syslog-agent`, { recursive: true });
+      await Deno.writeTextFile(`${outside}/spool/syslog-agent/keep`, "not the staging tree's\n");
+      await Deno.mkdir(`${outside}/etc`, { recursive: true });
+      const root = `${dir}/root`;
+      await Deno.mkdir(root);
+      await Deno.symlink(`${outside}/etc`, `${root}/etc`);
+      const r = await install(["--root", root, "--binary", bin, "--collector", "a:1"]);
+      assert.notEqual(r.code, 0, show(r));
+      assert.match(r.stderr, /--root: .* leads to .*outside.*, outside .*root/);
+      assert.deepEqual([...Deno.readDirSync(`${outside}/etc`)], [], "wrote through the symlink");
+
+      // A staged var that points out: --purge must not remove the real spool.
+      await Deno.remove(`${root}/etc`);
+      await Deno.mkdir(`${root}/var`);
+      await Deno.symlink(outside, `${root}/var/spool`);
+      const purge = await install(["--root", root, "--purge"]);
+      assert.notEqual(purge.code, 0, show(purge));
+      assert.equal(
+        await Deno.readTextFile(`${outside}/spool/syslog-agent/keep`),
+        "not the staging tree's\n",
+      );
+    });
+  },
+);
+
+/** Runs `script` (sh) in a private mount namespace as root; the mounts vanish with it. */
+function inNamespace(script: string, env?: Record<string, string>): Promise<Output> {
+  return run(
+    "unshare",
+    ["--mount", "--propagation", "private", "--fork", "/bin/sh", "-c", script],
+    env ? { env } : {},
+  );
+}
+
+Deno.test(
+  "install.sh on a full disk: the write fails, it stops with the reason, the previous binary stays (tmpfs of 256 KiB)",
+  opts,
+  async () => {
+    await withTemp(async (dir) => {
+      const root = `${dir}/root`;
+      const old = await fakeAgent(dir);
+      // Installed before: the small old binary on a 256 KiB file system.
+      await Deno.mkdir(`${root}/usr/local/bin`, { recursive: true });
+      const big = `${dir}/agent-big`;
+      await Deno.writeTextFile(big, (await Deno.readTextFile(old)) + `# ${"x".repeat(400_000)}\n`);
+      await Deno.chmod(big, 0o755);
+      const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+      const r = await inNamespace([
+        `mount -t tmpfs -o size=256k tmpfs ${q(`${root}/usr/local/bin`)} || exit 90`,
+        `cp ${q(old)} ${q(`${root}/usr/local/bin/agent`)} || exit 91`,
+        `/bin/sh ${q(INSTALL_SH)} --root ${q(root)} --binary ${q(big)} --collector a:1`,
+        "code=$?",
+        // Still there, inside the namespace: the old binary, and no temporary file.
+        `cmp -s ${q(old)} ${q(`${root}/usr/local/bin/agent`)} && echo "old binary intact" >&2`,
+        `ls -A ${q(`${root}/usr/local/bin`)} >&2`,
+        'exit "$code"',
+      ].join("\n"));
+      assert.ok(r.code !== 90 && r.code !== 91, show(r));
+      assert.equal(r.code, 1, show(r));
+      assert.match(r.stderr, /^old binary intact\nagent\n$/m, show(r));
+      assert.match(r.stderr, /writing .*\/usr\/local\/bin\/agent failed .*full/, show(r));
+      assert.match(r.stderr, /stopped here/);
+      assert.doesNotMatch(r.stdout, /^(installed|updated): .*\/usr\/local\/bin\/agent/m, show(r));
+      // Nothing after the binary was written (it is the first file).
+      assert.equal(await exists(`${root}/etc`), false, show(r));
     });
   },
 );
@@ -516,6 +887,19 @@ Deno.test(
       const ok = await run("rsyslogd", ["-N1", "-f", conf]);
       assert.equal(ok.code, 0, show(ok));
 
+      // With the probe socket and each hop, as on Debian (imuxsock loaded by rsyslog.conf).
+      for (const hop of [RSYSLOG_SNIPPET, RELP_SNIPPET]) {
+        const full = `${dir}/full.conf`;
+        await Deno.writeTextFile(
+          full,
+          `global(workDirectory="${dir}")\nmodule(load="imuxsock" SysSock.Use="off")\n` +
+            `include(file="${hop}")\ninclude(file="${root}/etc/rsyslog.d/91-syslog-agent-probe.conf")\n`,
+        );
+        const both = await run("rsyslogd", ["-N1", "-f", full]);
+        assert.equal(both.code, 0, `${hop}: ${show(both)}`);
+        assert.doesNotMatch(both.stderr, /error/i, `${hop}: ${show(both)}`);
+      }
+
       // The check can fail: a snippet with a typo is refused.
       await Deno.writeTextFile(
         snippet,
@@ -597,6 +981,145 @@ ${snippet.replace('port="5514"', `port="${agentPort}"`)}`,
 );
 
 Deno.test(
+  "the probe socket: canaries go through rsyslogd's forwarding action to the agent and never into the local files; canaries through /dev/log are forwarded, then stopped (real rsyslogd)",
+  opts,
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "agent-probe-" });
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    let received = "";
+    const accepting = (async () => {
+      for await (const conn of listener) {
+        (async () => {
+          for await (const chunk of conn.readable) received += dec.decode(chunk);
+        })().catch(() => {});
+      }
+    })().catch(() => {});
+    let client: Awaited<ReturnType<typeof startRsyslogd>> | undefined;
+    let sender: Deno.DatagramConn | undefined;
+    try {
+      const forward = (await Deno.readTextFile(RSYSLOG_SNIPPET)).replace(
+        'port="5514"',
+        `port="${listener.addr.port}"`,
+      );
+      const probeText = await Deno.readTextFile(PROBE_SNIPPET);
+      assert.match(probeText, /Socket="\/run\/syslog-agent-probe\.sock"/);
+      const probe = probeText.replaceAll("/run/syslog-agent-probe.sock", `${dir}/probe.sock`);
+      const local = `${dir}/local.log`;
+      const readyPort = await freePort();
+      // Like Debian's rsyslog.conf: imuxsock loaded, rsyslog.d included, then the file rules.
+      client = await startRsyslogd({
+        dir,
+        conf: `global(workDirectory="${dir}" net.enableDNS="off")
+module(load="imuxsock" SysSock.Use="off")
+input(type="imuxsock" Socket="${dir}/devlog")
+module(load="imtcp")
+input(type="imtcp" address="127.0.0.1" port="${readyPort}")
+${forward}
+${probe}
+*.* action(type="omfile" file="${local}" asyncWriting="off" flushOnTXEnd="on")
+`,
+        readyPort,
+      });
+      sender = Deno.listenDatagram({ transport: "unixpacket", path: `${dir}/sender` });
+      const send = async (path: string, text: string) => {
+        await waitFor(() => exists(path), {
+          timeoutMs: 10_000,
+          what: `${path} created by rsyslogd`,
+        });
+        await sender!.send(
+          new TextEncoder().encode(`<14>Dec  1 10:00:00 syslog-agent[1]: ${text}`),
+          { transport: "unixpacket", path },
+        );
+      };
+      const probeCanary = "agent-canary-0123456789ab-0000000001";
+      const devlogCanary = "agent-canary-0123456789ab-0000000002";
+      await send(`${dir}/probe.sock`, probeCanary);
+      await send(`${dir}/devlog`, devlogCanary);
+      await send(`${dir}/devlog`, "an-ordinary-message");
+      await waitFor(
+        () =>
+          received.includes(probeCanary) && received.includes(devlogCanary) &&
+          received.includes("an-ordinary-message"),
+        {
+          timeoutMs: 15_000,
+          what: `both canaries and the message at the agent's port: ${received}`,
+        },
+      );
+      const lines = await waitFor(async () => {
+        const l = await readLines(local);
+        return l.some((x) => x.includes("an-ordinary-message")) && l;
+      }, { timeoutMs: 15_000, what: "the ordinary message in the local file" });
+      assert.deepEqual(lines.filter((l) => l.includes("agent-canary-")), [], lines.join("\n"));
+      console.log(
+        `summary: probe socket: canary forwarded, ${lines.length} line(s) in the local file, none a canary`,
+      );
+    } finally {
+      sender?.close();
+      await client?.stop();
+      listener.close();
+      await accepting;
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+);
+
+Deno.test(
+  "the logrotate postrotate runs agent rotate under MemoryDenyWriteExecute (prctl PR_SET_MDWE): --jitless keeps V8 from panicking",
+  opts,
+  async () => {
+    const cc = await run("sh", ["-c", "command -v cc"]);
+    if (cc.code !== 0) {
+      console.log("not run: no C compiler to build the PR_SET_MDWE wrapper");
+      return;
+    }
+    await withTemp(async (dir) => {
+      // systemd's MemoryDenyWriteExecute=yes, as a wrapper: refuse memory that becomes executable.
+      await Deno.writeTextFile(
+        `${dir}/mdwe.c`,
+        `#include <sys/prctl.h>
+#include <stdio.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  if (argc < 2) return 2;
+  if (prctl(65 /* PR_SET_MDWE */, 1 /* REFUSE_EXEC_GAIN */, 0, 0, 0) != 0) { perror("PR_SET_MDWE"); return 99; }
+  execvp(argv[1], argv + 1);
+  perror("exec");
+  return 98;
+}
+`,
+      );
+      const built = await run("cc", ["-o", `${dir}/mdwe`, `${dir}/mdwe.c`]);
+      assert.equal(built.code, 0, show(built));
+      const snippet = await Deno.readTextFile(LOGROTATE_SNIPPET);
+      const m = snippet.match(/postrotate\n\t\t(.+)\n\tendscript/);
+      assert.ok(m, "no postrotate line");
+      const bin = await fakeAgent(dir);
+      // The agent is not running here: a healthy rotate client exits 3 (not reachable).
+      const line = m[1]!.replace("/usr/local/bin/agent", bin) +
+        ` --socket ${dir}/agent.sock`;
+      const shipped = await run(`${dir}/mdwe`, ["/bin/sh", "-c", line]);
+      if (shipped.code === 99) {
+        console.log(`not run: this kernel has no PR_SET_MDWE: ${shipped.stderr}`);
+        return;
+      }
+      assert.equal(shipped.code, 3, show(shipped));
+      assert.doesNotMatch(shipped.stderr, /panicked/);
+      // The check can fail: without --jitless, V8 panics there.
+      const jit = await run(`${dir}/mdwe`, [
+        "/bin/sh",
+        "-c",
+        line.replace("DENO_V8_FLAGS=--jitless ", ""),
+      ]);
+      assert.notEqual(jit.code, 3, show(jit));
+      assert.match(jit.stderr, /panicked|Check failed/, show(jit));
+      console.log(
+        `summary: agent rotate under MDWE: exit ${shipped.code} with --jitless, exit ${jit.code} (V8 panic) without`,
+      );
+    });
+  },
+);
+
+Deno.test(
   "with the agent gone for good, rsyslogd keeps writing its own files: the snippet's queue fills and drops instead of blocking",
   opts,
   async () => {
@@ -645,6 +1168,8 @@ action(type="omfile" file="${local}" asyncWriting="off" flushOnTXEnd="on")
   },
 );
 
+const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+
 /** A fake systemctl that records its calls and keeps enabled/active state in files. */
 const FAKE_SYSTEMCTL = `#!/bin/sh
 state=$FAKE_STATE
@@ -664,20 +1189,23 @@ esac
 `;
 
 /**
- * Runs the install.sh invocations `steps` (name → arguments) one after the
- * other as on a host that systemd runs, inside a private mount namespace:
- * /etc, /usr/local/bin and /var/spool are overlays whose changes vanish with
- * it, /run is a tmpfs with /run/systemd/system, and systemctl is a fake that
- * records its calls. The real host's files are never written.
+ * Runs `steps` one after the other as on a host that systemd runs, inside a
+ * private mount namespace: /etc, /usr/local/bin, /var/spool and /var/lib/dpkg
+ * are overlays whose changes vanish with it (dpkg-divert works on the real
+ * database's copy), /run is a tmpfs with /run/systemd/system, TMPDIR is a
+ * noexec tmpfs, and systemctl is a fake that records its calls. A step is
+ * install.sh's arguments, or `{ sh }`: a shell command run between them. The
+ * real host's files are never written.
  */
 async function onSystemdHost(
   dir: string,
-  steps: [string, string[]][],
+  steps: [string, string[] | { sh: string }][],
 ): Promise<{ results: Map<string, Output & { calls: string[] }>; after: string }> {
   await Deno.mkdir(`${dir}/fakebin`);
   await Deno.mkdir(`${dir}/state`);
   await Deno.mkdir(`${dir}/out`);
   await Deno.mkdir(`${dir}/ov`);
+  await Deno.mkdir(`${dir}/tmp`);
   await Deno.writeTextFile(`${dir}/fakebin/systemctl`, FAKE_SYSTEMCTL);
   await Deno.chmod(`${dir}/fakebin/systemctl`, 0o755);
   const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
@@ -685,29 +1213,24 @@ async function onSystemdHost(
     "set -u",
     `T=${q(dir)}`,
     'mount -t tmpfs tmpfs "$T/ov" || exit 90',
-    "for d in /etc /usr/local/bin /var/spool; do",
+    "for d in /etc /usr/local/bin /var/spool /var/lib/dpkg; do",
     '  mkdir -p "$T/ov$d/u" "$T/ov$d/w"',
     '  mount -t overlay overlay -o "lowerdir=$d,upperdir=$T/ov$d/u,workdir=$T/ov$d/w" "$d" || exit 91',
     "done",
     "mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/system || exit 92",
-    'export PATH="$T/fakebin:$PATH" FAKE_STATE="$T/state"',
-    ...steps.map(([name, args]) =>
-      `echo '--- ${name}' >>"$T/state/calls"; /bin/sh ${q(INSTALL_SH)} ${
-        args.map(q).join(" ")
+    'mount -t tmpfs -o noexec tmpfs "$T/tmp" || exit 93',
+    'export PATH="$T/fakebin:$PATH" FAKE_STATE="$T/state" TMPDIR="$T/tmp"',
+    ...steps.map(([name, step]) =>
+      `echo '--- ${name}' >>"$T/state/calls"; ${
+        Array.isArray(step)
+          ? `/bin/sh ${q(INSTALL_SH)} ${step.map(q).join(" ")}`
+          : `{ ${step.sh}; }`
       } >"$T/out/${name}.stdout" 2>"$T/out/${name}.stderr"; echo $? >"$T/out/${name}.code"`
     ),
-    'ls -d /usr/local/bin/agent /etc/systemd/system/syslog-agent.service /etc/syslog-agent /var/spool/syslog-agent /etc/rsyslog.d/90-syslog-agent.conf /etc/logrotate.d/syslog-agent >"$T/out/after" 2>/dev/null',
+    'ls -d /usr/local/bin/agent /etc/systemd/system/syslog-agent.service /etc/syslog-agent /var/spool/syslog-agent /etc/rsyslog.d/90-syslog-agent.conf /etc/rsyslog.d/91-syslog-agent-probe.conf /etc/logrotate.d/syslog-agent /etc/logrotate.d/rsyslog.syslog-agent.disabled >"$T/out/after" 2>/dev/null',
     "exit 0",
   ];
-  const ns = await run("unshare", [
-    "--mount",
-    "--propagation",
-    "private",
-    "--fork",
-    "/bin/sh",
-    "-c",
-    lines.join("\n"),
-  ]);
+  const ns = await inNamespace(lines.join("\n"));
   assert.equal(ns.code, 0, `mount namespace setup failed: ${show(ns)}`);
   const calls = (await Deno.readTextFile(`${dir}/state/calls`)).split(/^--- /m).slice(1);
   const results = new Map<string, Output & { calls: string[] }>();
@@ -722,8 +1245,27 @@ async function onSystemdHost(
   return { results, after: await Deno.readTextFile(`${dir}/out/after`) };
 }
 
+/** The fake binary for a systemd host: `agent reload` answers what `$FAKE_STATE/reload-answer` holds. */
+async function fakeAgentWithReload(dir: string, name: string, extra = ""): Promise<string> {
+  const path = `${dir}/${name}`;
+  await Deno.writeTextFile(
+    path,
+    `#!/bin/sh
+if [ "$1" = reload ]; then
+  echo "agent reload $*" >>"$FAKE_STATE/calls"
+  if [ -f "$FAKE_STATE/reload-answer" ]; then cat "$FAKE_STATE/reload-answer"; exit 0; fi
+  echo "agent: not reachable" >&2
+  exit 3
+fi
+exec '${Deno.execPath()}' run --allow-all --unstable-net '${MAIN}' "$@"
+${extra}`,
+  );
+  await Deno.chmod(path, 0o755);
+  return path;
+}
+
 Deno.test(
-  "install.sh on a systemd host: enables and starts once, restarts only on upgrade, uninstall stops it (private mount namespace, fake systemctl)",
+  "install.sh on a systemd host: enables and starts once, applies a changed config (reload, or restart when the reload says so), restarts on upgrade, diverts and restores logrotate with dpkg-divert, works with a noexec TMPDIR (private mount namespace, fake systemctl)",
   opts,
   async () => {
     const hostFiles = [
@@ -731,20 +1273,50 @@ Deno.test(
       "/usr/local/bin/agent",
       UNIT_PATH_ON_HOST,
       "/etc/rsyslog.d/90-syslog-agent.conf",
+      "/etc/rsyslog.d/91-syslog-agent-probe.conf",
       "/etc/logrotate.d/syslog-agent",
+      "/etc/logrotate.d/rsyslog.syslog-agent.disabled",
       "/var/spool/syslog-agent",
     ];
     const before = await Promise.all(hostFiles.map(exists));
+    const distroBefore = await Deno.readFile("/etc/logrotate.d/rsyslog").catch(() => undefined);
+    const hasDpkg = (await run("sh", ["-c", "command -v dpkg-divert"])).code === 0 &&
+      await exists("/var/lib/dpkg");
     await withTemp(async (dir) => {
-      const v1 = await fakeAgent(dir);
-      const v2 = `${dir}/agent-v2`;
-      await Deno.writeTextFile(v2, (await Deno.readTextFile(v1)) + "# v2\n");
-      await Deno.chmod(v2, 0o755);
+      const v1 = await fakeAgentWithReload(dir, `agent-${TARGET}`);
+      const v2 = await fakeAgentWithReload(dir, "agent-v2", "# v2\n");
+      const answer = `${dir}/state/reload-answer`;
       const { results, after } = await onSystemdHost(dir, [
         ["install", ["--binary", v1, "--collector", "127.0.0.1:1"]],
+        ["diversions", { sh: "dpkg-divert --list /etc/logrotate.d/rsyslog; ls /etc/logrotate.d" }],
+        ["set-answer", { sh: `echo 'reloaded: no changes to apply' >${q(answer)}` }],
         ["again", ["--binary", v1]],
+        // The operator follows the advice: edits the config, runs the installer again.
+        [
+          "edit",
+          {
+            sh:
+              `sed -i 's/127.0.0.1:1"/127.0.0.1:2"/' /etc/syslog-agent/agent.json && echo 'reloaded: collectors 127.0.0.1:2' >${
+                q(answer)
+              }`,
+          },
+        ],
+        ["after-edit", ["--binary", v1]],
+        [
+          "edit2",
+          {
+            sh:
+              `echo 'reloaded: no changes to apply; rsyslogd changes take effect at the next restart' >${
+                q(answer)
+              }`,
+          },
+        ],
+        ["after-edit2", ["--binary", v1]],
         ["upgrade", ["--binary", v2]],
         ["uninstall", ["--uninstall"]],
+        ["restored", {
+          sh: "dpkg-divert --list /etc/logrotate.d/rsyslog; cat /etc/logrotate.d/rsyslog",
+        }],
       ]);
       const step = (name: string) => {
         const r = results.get(name);
@@ -763,18 +1335,48 @@ Deno.test(
         "systemctl is-active --quiet rsyslog.service",
         "systemctl restart rsyslog.service",
       ], show(install));
-      assert.match(install.stdout, /^binary: agent /m);
-      // This host has the distribution's /etc/logrotate.d/rsyslog (the rsyslog package).
-      assert.match(install.stdout, /^skipped: \/etc\/logrotate\.d\/syslog-agent /m);
+      // Run from /usr/local/bin: TMPDIR is noexec.
+      assert.match(install.stdout, /^binary: agent /m, show(install));
+      assert.match(install.stdout, /^restarted: rsyslog\.service/m);
       assert.match(install.stdout, /^done\. Check it with: agent status$/m);
+      assert.match(install.stdout, /^changed outside syslog-agent's own files/m);
+      if (hasDpkg && distroBefore !== undefined) {
+        assert.match(
+          install.stdout,
+          /^diverted: \/etc\/logrotate\.d\/rsyslog to \/etc\/logrotate\.d\/rsyslog\.syslog-agent\.disabled \(dpkg-divert/m,
+        );
+        const d = step("diversions");
+        assert.match(
+          d.stdout,
+          /diversion of \/etc\/logrotate\.d\/rsyslog to \/etc\/logrotate\.d\/rsyslog\.syslog-agent\.disabled by syslog-agent/,
+        );
+        assert.doesNotMatch(d.stdout, /^rsyslog$/m, "the distribution's entry is still read");
+      }
 
       const again = step("again");
       assert.deepEqual(again.calls, [
         "systemctl is-enabled --quiet syslog-agent.service",
         "systemctl is-active --quiet syslog-agent.service",
+        "agent reload reload --config /etc/syslog-agent/agent.json",
       ], show(again));
-      assert.match(again.stdout, /^unchanged: syslog-agent\.service is running$/m);
+      assert.match(
+        again.stdout,
+        /^unchanged: syslog-agent\.service is running \(agent reload: no changes to apply\)$/m,
+      );
       assert.match(again.stdout, /^nothing to do/m);
+
+      const edited = step("after-edit");
+      assert.match(
+        edited.stdout,
+        /^reloaded: syslog-agent\.service \(reloaded: collectors 127\.0\.0\.1:2\)$/m,
+      );
+      assert.ok(!edited.calls.includes("systemctl restart syslog-agent.service"), show(edited));
+      const edited2 = step("after-edit2");
+      assert.ok(edited2.calls.includes("systemctl restart syslog-agent.service"), show(edited2));
+      assert.match(
+        edited2.stdout,
+        /^restarted: syslog-agent\.service \(agent reload: .*next restart\)$/m,
+      );
 
       const upgrade = step("upgrade");
       assert.match(upgrade.stdout, /^updated: \/usr\/local\/bin\/agent \(0755\)$/m);
@@ -789,6 +1391,12 @@ Deno.test(
         "systemctl is-active --quiet rsyslog.service",
         "systemctl restart rsyslog.service",
       ], show(uninstall));
+      if (hasDpkg && distroBefore !== undefined) {
+        assert.match(uninstall.stdout, /^restored: \/etc\/logrotate\.d\/rsyslog \(dpkg-divert/m);
+        const r = step("restored");
+        assert.doesNotMatch(r.stdout, /diversion of/, show(r));
+        assert.ok(r.stdout.endsWith(new TextDecoder().decode(distroBefore)), show(r));
+      }
       // Inside the namespace, after uninstall: config and spool kept.
       assert.deepEqual(after.trim().split("\n").sort(), [
         "/etc/syslog-agent",
@@ -797,5 +1405,9 @@ Deno.test(
     });
     // And the real host was not touched.
     assert.deepEqual(await Promise.all(hostFiles.map(exists)), before);
+    assert.deepEqual(
+      await Deno.readFile("/etc/logrotate.d/rsyslog").catch(() => undefined),
+      distroBefore,
+    );
   },
 );
