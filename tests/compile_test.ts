@@ -1,6 +1,9 @@
 /**
  * `deno task compile`: fails fast and says what to do when no denort can be
- * had; builds a binary that runs the agent when DENORT_BIN gives one.
+ * had; builds a binary that runs the agent when DENORT_BIN gives one (not run
+ * here without one: no denort download); lists in SHA256SUMS only binaries
+ * that passed the smoke test, and signs the sums so that openssl verifies them
+ * the way install.sh does.
  */
 
 import assert from "node:assert/strict";
@@ -126,6 +129,72 @@ Deno.test("deno task compile with DENORT_BIN: a binary that runs the agent, and 
         .output();
       assert.equal(c.code, 0, dec.decode(c.stderr));
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Runs `cmd args…` and returns its exit code and output. */
+async function runCmd(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
+  const o = await new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped" })
+    .output();
+  return { code: o.code, out: dec.decode(o.stdout) + dec.decode(o.stderr) };
+}
+
+Deno.test("deno task compile --smoke, then --sums: only a smoke-tested binary is listed, and the sums are signed so that openssl (as install.sh runs it) verifies them", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "agent-sums-" });
+  try {
+    const target = TARGETS.find((t) => t === `${Deno.build.arch}-unknown-linux-gnu`)!;
+    const binary = `${dir}/agent-${target}`;
+    // A stand-in for the compiled binary: the same program, run by deno.
+    await Deno.writeTextFile(
+      binary,
+      `#!/bin/sh\nexec '${Deno.execPath()}' run --allow-all --unstable-net '${REPO}main.ts' "$@"\n`,
+    );
+    await Deno.chmod(binary, 0o755);
+    const key = `${dir}/key.pem`;
+    const pub = `${dir}/pub.pem`;
+    assert.equal(
+      (await runCmd("openssl", ["genpkey", "-algorithm", "ed25519", "-out", key])).code,
+      0,
+    );
+    assert.equal((await runCmd("openssl", ["pkey", "-in", key, "-pubout", "-out", pub])).code, 0);
+
+    // Not smoke-tested: no sums.
+    const refused = await compileTask(["--sums", dir, "--signing-key", key], envWithout({}));
+    assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+    assert.match(refused.stderr, new RegExp(`agent-${target} not smoke-tested`));
+    await assert.rejects(Deno.stat(`${dir}/SHA256SUMS`));
+
+    // The smoke test: version, check-config of the installer's config, demo.
+    const smoke = await compileTask(["--smoke", binary], envWithout({}));
+    assert.equal(smoke.code, 0, smoke.stdout + smoke.stderr);
+    assert.match(smoke.stdout, /smoke test passed: agent /);
+    console.log(
+      `summary: smoke test (version, check-config, demo) in ${(smoke.ms / 1000).toFixed(1)} s`,
+    );
+
+    const signed = await compileTask(["--sums", dir], { ...envWithout({}), SIGNING_KEY: key });
+    assert.equal(signed.code, 0, signed.stdout + signed.stderr);
+    const verify = await runCmd("openssl", [
+      "pkeyutl",
+      "-verify",
+      "-rawin",
+      "-pubin",
+      "-inkey",
+      pub,
+      "-in",
+      `${dir}/SHA256SUMS`,
+      "-sigfile",
+      `${dir}/SHA256SUMS.sig`,
+    ]);
+    assert.equal(verify.code, 0, verify.out);
+
+    // The bytes changed after the smoke test: refused again.
+    await Deno.writeTextFile(binary, "# changed\n", { append: true });
+    const changed = await compileTask(["--sums", dir, "--signing-key", key], envWithout({}));
+    assert.equal(changed.code, 1, changed.stdout + changed.stderr);
+    assert.match(changed.stderr, /not smoke-tested as built/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
