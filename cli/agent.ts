@@ -71,6 +71,8 @@ export class Agent {
   #reloading: Promise<string> | undefined;
   #watchdog: Watchdog | undefined;
   #watchdogOptions: WatchdogOptions;
+  /** The largest message the ingest and spool were sized for at start. */
+  #maxRecord = 0;
 
   private constructor(config: Config, log: Logger, opts: AgentOptions) {
     this.#config = config;
@@ -95,6 +97,7 @@ export class Agent {
   async #start(): Promise<void> {
     const cfg = this.#config;
     const maxRecord = Math.max(65536, ...cfg.inputs.map((i) => i.maxMessageSize));
+    this.#maxRecord = maxRecord;
     this.#spool = await Spool.open(cfg.spool, maxRecord, this.#log);
     this.#spool.onDrop = (n) => this.#counters.dropped += n;
     this.#queue = new Queue(this.#spool, cfg.spool.mode);
@@ -140,6 +143,10 @@ export class Agent {
       collectors: this.#forwarder.status(),
       spool: this.#spool.stats(now),
       spoolProblem: this.#spool.problem(now),
+      inputProblems: this.#inputs.filter((i) => i.problem !== "").map((i) => ({
+        name: i.name,
+        problem: i.problem,
+      })),
       counters: this.#counters,
       droppedLastMinute: this.#counters.dropped - minuteAgo.dropped,
       ...(this.#watchdog === undefined ? {} : {
@@ -238,36 +245,30 @@ export class Agent {
       this.#log.error(`reload: rejected, the running config stays: ${why}`);
       throw new Error(`reload rejected, the running config stays: ${why}`);
     }
-    await this.#notify.send("RELOADING=1");
     const cur = this.#config;
     const done: string[] = [];
     const later: string[] = [];
+    let inputs: InputPlan;
+    try {
+      inputs = await this.#bindInputs(next.inputs);
+    } catch (e) {
+      this.#log.error(`reload: rejected, the running config stays: ${errorText(e)}`);
+      throw new Error(`reload rejected, the running config stays: ${errorText(e)}`);
+    }
+    await this.#notify.send("RELOADING=1");
     try {
       this.#log.configure(next.log);
-      // Inputs: keep the unchanged ones, rebind the rest.
-      const kept: Input[] = [];
-      const curKeys = cur.inputs.map((i) => JSON.stringify(i));
-      const nextKeys = next.inputs.map((i) => JSON.stringify(i));
-      for (const [i, input] of this.#inputs.entries()) {
-        if (nextKeys.includes(curKeys[i]!)) kept.push(input);
-        else {
-          input.close();
-          done.push(`input ${input.name} closed`);
-        }
+      // Inputs: the new ones listen already; settings apply in place; then the old ones close.
+      for (const [input, cfg] of inputs.changed) {
+        input.reconfigure(cfg);
+        done.push(`input ${input.name} settings applied`);
       }
-      const inputs: Input[] = [];
-      for (const [i, cfg] of next.inputs.entries()) {
-        const old = curKeys.indexOf(nextKeys[i]!);
-        if (old >= 0 && kept.includes(this.#inputs[old]!)) {
-          inputs.push(this.#inputs[old]!);
-          continue;
-        }
-        const input = this.#makeInput(cfg);
-        await input.listen();
-        inputs.push(input);
-        done.push(`input ${input.name} listening`);
+      for (const input of inputs.fresh) done.push(`input ${input.name} listening`);
+      for (const input of inputs.retired) {
+        input.close();
+        done.push(`input ${input.name} closed`);
       }
-      this.#inputs = inputs;
+      this.#inputs = inputs.inputs;
       if (JSON.stringify(next.collectors) !== JSON.stringify(cur.collectors)) {
         const inHand = await this.#forwarder.stop();
         this.#forwarder = new Forwarder(next.collectors, this.#queue, this.#counters, this.#log, {
@@ -306,6 +307,47 @@ export class Agent {
     }`;
     this.#log.info(summary);
     return summary;
+  }
+
+  /**
+   * The inputs of a reload to `next`: an input of the same type and address
+   * (or path) keeps running, with its changed settings to apply in place; the
+   * others are bound now, before anything closes. Throws, leaving every
+   * running input as it was, when a bind fails or a `maxMessageSize` exceeds
+   * what the buffers were sized for at start.
+   */
+  async #bindInputs(next: InputConfig[]): Promise<InputPlan> {
+    for (const [i, cfg] of next.entries()) {
+      if (cfg.maxMessageSize > this.#maxRecord) {
+        throw new Error(
+          `inputs[${i}].maxMessageSize ${cfg.maxMessageSize} is larger than the ${this.#maxRecord} bytes the agent sized its buffers for at start: that change needs a restart (systemctl restart syslog-agent)`,
+        );
+      }
+    }
+    const running = this.#config.inputs;
+    const unused = new Set(running.keys());
+    const plan: InputPlan = { inputs: [], changed: [], fresh: [], retired: [] };
+    try {
+      for (const cfg of next) {
+        const old = running.findIndex((c, j) => unused.has(j) && inputKey(c) === inputKey(cfg));
+        if (old >= 0) {
+          unused.delete(old);
+          const input = this.#inputs[old]!;
+          plan.inputs.push(input);
+          if (JSON.stringify(running[old]) !== JSON.stringify(cfg)) plan.changed.push([input, cfg]);
+          continue;
+        }
+        const input = this.#makeInput(cfg);
+        await input.listen();
+        plan.fresh.push(input);
+        plan.inputs.push(input);
+      }
+    } catch (e) {
+      for (const input of plan.fresh) input.close();
+      throw e;
+    }
+    plan.retired = [...unused].map((j) => this.#inputs[j]!);
+    return plan;
   }
 
   #serveMetrics(address: string): void {
@@ -384,6 +426,23 @@ export class Agent {
         );
     }
   }
+}
+
+/** What a reload does with the inputs ({@linkcode Agent.reload}). */
+interface InputPlan {
+  /** The inputs after the reload, in config order. */
+  inputs: Input[];
+  /** Running inputs whose settings change in place. */
+  changed: [Input, InputConfig][];
+  /** Inputs bound for this reload. */
+  fresh: Input[];
+  /** Running inputs the new config no longer has. */
+  retired: Input[];
+}
+
+/** What identifies a listening input: its type and where it listens. */
+function inputKey(cfg: InputConfig): string {
+  return `${cfg.type} ${cfg.type === "unix" ? cfg.path : cfg.address}`;
 }
 
 function errorText(e: unknown): string {

@@ -71,12 +71,14 @@ export interface StatusInput {
   rsyslogd?: RsyslogdStatus;
   /** Why rsyslogd is failed, down, restarting or failing its probe; "" or absent when fine. */
   rsyslogdProblem?: string;
+  /** Inputs that are not listening, with why: `{ name: "tcp:127.0.0.1:5514", problem: "…" }`. */
+  inputProblems?: { name: string; problem: string }[];
 }
 
 /**
  * Builds the status and its overall state: `critical` when messages were dropped
- * in the last minute, the spool is unusable or cannot write, or a managed
- * rsyslogd is down or failed, `degraded` when a
+ * in the last minute, the spool is unusable or cannot write, an input is not
+ * listening, or a managed rsyslogd is down or failed, `degraded` when a
  * collector is down, the spool holds messages, or rsyslogd is restarting, fails
  * its probe or restarted in the last 5 minutes; `ok` otherwise. Reasons come
  * most severe first.
@@ -103,6 +105,9 @@ export function buildStatus(s: StatusInput): Status {
     degraded.push(
       `spooling: ${s.spool.messages} message(s) on disk, oldest ${s.spool.oldestAgeSeconds}s`,
     );
+  }
+  for (const i of s.inputProblems ?? []) {
+    critical.push(`input ${i.name} not listening: ${i.problem}`);
   }
   rsyslogdReasons(s, critical, degraded);
   const c = s.counters;

@@ -40,6 +40,8 @@ export class Connections {
   #conns = new Map<Deno.Conn, number>();
   #listener: Deno.Listener | undefined;
   #sweeper: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
+  #problem = "";
 
   constructor(opts: ConnectionsOptions) {
     this.#opts = opts;
@@ -69,16 +71,33 @@ export class Connections {
     return this.#conns.size;
   }
 
+  /** Why the listener stopped accepting when nobody closed it; "" while it accepts. */
+  get problem(): string {
+    return this.#problem;
+  }
+
   /** Accepts from `listener` until {@linkcode Connections.close}. */
   run(listener: Deno.Listener, serve: (conn: Deno.Conn, touch: Touch) => Promise<void>): void {
     this.#listener = listener;
-    const every = Math.max(10, Math.min(1000, Math.floor(this.#opts.idleMs / 4)));
-    this.#sweeper = setInterval(() => this.#sweep(), every);
+    this.#startSweeper();
     this.#accept(listener, serve);
+  }
+
+  /**
+   * Applies new limits in place, listener and connections kept: `max` counts
+   * from the next accept, `idleMs` from the next sweep.
+   */
+  configure(limits: { max: number; idleMs: number }): void {
+    this.#opts = { ...this.#opts, ...limits };
+    if (this.#sweeper !== undefined) {
+      clearInterval(this.#sweeper);
+      this.#startSweeper();
+    }
   }
 
   /** Stops accepting and closes every connection. */
   close(): void {
+    this.#closed = true;
     if (this.#sweeper !== undefined) clearInterval(this.#sweeper);
     closeQuietly(this.#listener);
     for (const conn of this.#conns.keys()) closeQuietly(conn);
@@ -94,7 +113,10 @@ export class Connections {
       try {
         conn = await listener.accept();
       } catch (e) {
-        if (e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted) return;
+        if (e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted) {
+          if (!this.#closed) this.#problem = `accept failed: ${e.message}`;
+          return;
+        }
         this.#opts.log.warn(
           `${this.#opts.name}: accept failed: ${e instanceof Error ? e.message : e}`,
         );
@@ -117,6 +139,11 @@ export class Connections {
         closeQuietly(conn);
       });
     }
+  }
+
+  #startSweeper(): void {
+    const every = Math.max(10, Math.min(1000, Math.floor(this.#opts.idleMs / 4)));
+    this.#sweeper = setInterval(() => this.#sweep(), every);
   }
 
   #sweep(): void {

@@ -130,6 +130,20 @@ export class RelpInput {
     return Promise.resolve();
   }
 
+  /** Why it is not listening, "" while it is. */
+  get problem(): string {
+    return this.#conns.problem;
+  }
+
+  /**
+   * Applies the settings of `cfg` (same address) in place: the listener and
+   * its connections stay; new connections get the new `maxMessageSize`.
+   */
+  reconfigure(cfg: InputConfig): void {
+    this.#cfg = cfg;
+    this.#conns.configure({ max: cfg.maxConnections, idleMs: cfg.idleTimeoutMs });
+  }
+
   /** Stops accepting and closes every connection (unanswered messages are resent by clients). */
   close(): void {
     this.#conns.close();

@@ -77,6 +77,21 @@ export class StreamInput {
     this.#conns.run(listener, (conn, touch) => this.#serve(conn, touch));
   }
 
+  /** Why it is not listening, "" while it is. */
+  get problem(): string {
+    return this.#conns.problem;
+  }
+
+  /**
+   * Applies the settings of `cfg` (same type and address) in place: the
+   * listener and its connections stay; new connections get the new
+   * `maxMessageSize`.
+   */
+  reconfigure(cfg: InputConfig): void {
+    this.#cfg = cfg;
+    this.#conns.configure({ max: cfg.maxConnections, idleMs: cfg.idleTimeoutMs });
+  }
+
   /** Stops accepting, closes every connection and removes its socket (only a socket). */
   close(): void {
     this.#conns.close();

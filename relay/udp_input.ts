@@ -24,6 +24,8 @@ export class UdpInput {
   #sink: FrameSink;
   #counters: Counters;
   #socket: Deno.DatagramConn | undefined;
+  #closed = false;
+  #problem = "";
 
   constructor(cfg: InputConfig, sink: FrameSink, counters: Counters) {
     this.#cfg = cfg;
@@ -52,8 +54,19 @@ export class UdpInput {
     return Promise.resolve();
   }
 
+  /** Why it is not receiving, "" while it is. */
+  get problem(): string {
+    return this.#problem;
+  }
+
+  /** Applies the settings of `cfg` (same address) in place: `maxMessageSize` from the next datagram. */
+  reconfigure(cfg: InputConfig): void {
+    this.#cfg = cfg;
+  }
+
   /** Stops receiving. */
   close(): void {
+    this.#closed = true;
     try {
       this.#socket?.close();
     } catch {
@@ -62,15 +75,15 @@ export class UdpInput {
   }
 
   async #receive(socket: Deno.DatagramConn): Promise<void> {
-    const max = this.#cfg.maxMessageSize;
     try {
       for await (const [data] of socket) {
         if (data.length === 0) continue;
+        const max = this.#cfg.maxMessageSize;
         if (data.length > max) this.#counters.truncated++;
         this.#sink.message(data, 0, Math.min(data.length, max));
       }
-    } catch {
-      // Closed.
+    } catch (e) {
+      if (!this.#closed) this.#problem = `receive failed: ${e instanceof Error ? e.message : e}`;
     }
   }
 }

@@ -1,0 +1,39 @@
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { buildStatus, type StatusInput } from "./status.ts";
+import { Counters } from "../relay/counters.ts";
+
+function input(over: Partial<StatusInput> = {}): StatusInput {
+  const now = Date.parse("2026-12-01T00:00:00Z");
+  return {
+    now,
+    startedAt: now - 10_000,
+    collectors: [{
+      address: "10.0.0.5:514",
+      protocol: "tcp",
+      state: "up",
+      since: new Date(now - 5_000).toISOString(),
+      lastError: "",
+    }],
+    spool: { messages: 0, bytes: 0, oldestAgeSeconds: 0, dropped: 0, corrupt: 0 },
+    counters: new Counters(),
+    droppedLastMinute: 0,
+    ...over,
+  };
+}
+
+Deno.test("status: every input listening and a collector up is ok", () => {
+  const s = buildStatus(input({ inputProblems: [] }));
+  assertEquals(s.state, "ok");
+  assertEquals(s.reasons, []);
+});
+
+Deno.test("status: an input that is not listening is critical, with its reason", () => {
+  const s = buildStatus(
+    input({ inputProblems: [{ name: "tcp:127.0.0.1:5514", problem: "accept failed: closed" }] }),
+  );
+  assertEquals(s.state, "critical");
+  assert(
+    s.reasons.includes("input tcp:127.0.0.1:5514 not listening: accept failed: closed"),
+    s.reasons.join("; "),
+  );
+});
