@@ -1067,29 +1067,12 @@ Deno.test(
   "the logrotate postrotate runs agent rotate under MemoryDenyWriteExecute (prctl PR_SET_MDWE): --jitless keeps V8 from panicking",
   opts,
   async () => {
-    const cc = await run("sh", ["-c", "command -v cc"]);
-    if (cc.code !== 0) {
-      console.log("not run: no C compiler to build the PR_SET_MDWE wrapper");
-      return;
-    }
     await withTemp(async (dir) => {
-      // systemd's MemoryDenyWriteExecute=yes, as a wrapper: refuse memory that becomes executable.
-      await Deno.writeTextFile(
-        `${dir}/mdwe.c`,
-        `#include <sys/prctl.h>
-#include <stdio.h>
-#include <unistd.h>
-int main(int argc, char **argv) {
-  if (argc < 2) return 2;
-  if (prctl(65 /* PR_SET_MDWE */, 1 /* REFUSE_EXEC_GAIN */, 0, 0, 0) != 0) { perror("PR_SET_MDWE"); return 99; }
-  execvp(argv[1], argv + 1);
-  perror("exec");
-  return 98;
-}
-`,
-      );
-      const built = await run("cc", ["-o", `${dir}/mdwe`, `${dir}/mdwe.c`]);
-      assert.equal(built.code, 0, show(built));
+      const mdwe = await mdweWrapper(dir);
+      if (mdwe === undefined) {
+        console.log("not run: no C compiler, or no PR_SET_MDWE in this kernel");
+        return;
+      }
       const snippet = await Deno.readTextFile(LOGROTATE_SNIPPET);
       const m = snippet.match(/postrotate\n\t\t(.+)\n\tendscript/);
       assert.ok(m, "no postrotate line");
@@ -1097,15 +1080,11 @@ int main(int argc, char **argv) {
       // The agent is not running here: a healthy rotate client exits 3 (not reachable).
       const line = m[1]!.replace("/usr/local/bin/agent", bin) +
         ` --socket ${dir}/agent.sock`;
-      const shipped = await run(`${dir}/mdwe`, ["/bin/sh", "-c", line]);
-      if (shipped.code === 99) {
-        console.log(`not run: this kernel has no PR_SET_MDWE: ${shipped.stderr}`);
-        return;
-      }
+      const shipped = await run(mdwe, ["/bin/sh", "-c", line]);
       assert.equal(shipped.code, 3, show(shipped));
       assert.doesNotMatch(shipped.stderr, /panicked/);
       // The check can fail: without --jitless, V8 panics there.
-      const jit = await run(`${dir}/mdwe`, [
+      const jit = await run(mdwe, [
         "/bin/sh",
         "-c",
         line.replace("DENO_V8_FLAGS=--jitless ", ""),
@@ -1116,6 +1095,139 @@ int main(int argc, char **argv) {
         `summary: agent rotate under MDWE: exit ${shipped.code} with --jitless, exit ${jit.code} (V8 panic) without`,
       );
     });
+  },
+);
+
+/** A PR_SET_MDWE wrapper (systemd's MemoryDenyWriteExecute=yes) built with cc, or undefined. */
+async function mdweWrapper(dir: string): Promise<string | undefined> {
+  if ((await run("sh", ["-c", "command -v cc"])).code !== 0) return undefined;
+  await Deno.writeTextFile(
+    `${dir}/mdwe.c`,
+    `#include <sys/prctl.h>
+#include <stdio.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  if (argc < 2) return 2;
+  if (prctl(65 /* PR_SET_MDWE */, 1 /* REFUSE_EXEC_GAIN */, 0, 0, 0) != 0) { perror("PR_SET_MDWE"); return 99; }
+  execvp(argv[1], argv + 1);
+  perror("exec");
+  return 98;
+}
+`,
+  );
+  const built = await run("cc", ["-o", `${dir}/mdwe`, `${dir}/mdwe.c`]);
+  assert.equal(built.code, 0, show(built));
+  const probe = await run(`${dir}/mdwe`, ["/bin/true"]);
+  return probe.code === 0 ? `${dir}/mdwe` : undefined;
+}
+
+Deno.test(
+  "the default install end to end: the agent in external mode probes a real rsyslogd through the probe socket over the RELP hop, and the postrotate line (--jitless, under MDWE) HUPs it and proves it survived",
+  opts,
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "agent-e2e-" });
+    const stops: (() => Promise<unknown>)[] = [];
+    try {
+      // What install.sh writes on a host with omrelp.
+      const root = `${dir}/root`;
+      await Deno.mkdir(`${root}/usr/lib/x86_64-linux-gnu/rsyslog`, { recursive: true });
+      await Deno.writeTextFile(`${root}/usr/lib/x86_64-linux-gnu/rsyslog/omrelp.so`, "");
+      const bin = await fakeAgent(dir);
+      const inst = await install(["--root", root, "--binary", bin, "--collector", "a:1"]);
+      assert.equal(inst.code, 0, show(inst));
+      const installed = JSON.parse(await Deno.readTextFile(`${root}/etc/syslog-agent/agent.json`));
+
+      // The same config and snippets, on this test's ports and paths.
+      const collector = await Collector.start(`${dir}/collector`);
+      stops.push(() => collector.stop());
+      const [tcpPort, relpPort, inPort] = [await freePort(), await freePort(), await freePort()];
+      const probeSock = `${dir}/probe.sock`;
+      const local = `${dir}/local.log`;
+      const relpSnippet = (await Deno.readTextFile(`${root}/etc/rsyslog.d/90-syslog-agent.conf`))
+        .replace('port="2514"', `port="${relpPort}"`);
+      const probeSnippet = (await Deno.readTextFile(
+        `${root}/etc/rsyslog.d/91-syslog-agent-probe.conf`,
+      )).replaceAll("/run/syslog-agent-probe.sock", probeSock);
+      const client = await startRsyslogd({
+        dir: `${dir}/client`,
+        conf: `global(workDirectory="${dir}/client" net.enableDNS="off")
+module(load="imuxsock" SysSock.Use="off")
+module(load="imtcp")
+input(type="imtcp" address="127.0.0.1" port="${inPort}")
+${relpSnippet}
+${probeSnippet}
+*.* action(type="omfile" file="${local}" asyncWriting="off" flushOnTXEnd="on")
+`,
+        readyPort: inPort,
+      });
+      stops.push(() => client.stop());
+      const pidFile = `${dir}/rsyslogd.pid`;
+      await Deno.writeTextFile(pidFile, `${client.pid}\n`);
+      const ports = JSON.stringify(installed.inputs)
+        .replaceAll("127.0.0.1:5514", `127.0.0.1:${tcpPort}`)
+        .replaceAll("127.0.0.1:2514", `127.0.0.1:${relpPort}`);
+      assert.equal(installed.rsyslogd.probe.target, "unix:///run/syslog-agent-probe.sock");
+      const agent = await startAgent({
+        dir: `${dir}/agent`,
+        readyPort: relpPort,
+        config: {
+          ...installed,
+          inputs: JSON.parse(ports),
+          collectors: [{ address: `127.0.0.1:${collector.port}` }],
+          rsyslogd: {
+            ...installed.rsyslogd,
+            pidFile,
+            restartCommand: ["/bin/false"],
+            probe: { target: `unix://${probeSock}`, intervalMs: 1000 },
+          },
+        },
+      });
+      stops.push(() => agent.stop("SIGKILL"));
+
+      type Status = { rsyslogd: { pid: number; probe: { ok: boolean } } };
+      const st = await waitFor(async () => {
+        const s = await agent.statusJson().catch(() => undefined) as Status | undefined;
+        return s?.rsyslogd.probe.ok === true && s;
+      }, { timeoutMs: 20_000, what: "the probe passing through the probe socket" });
+      assert.equal(st.rsyslogd.pid, client.pid);
+
+      // A message into rsyslogd reaches the collector over the RELP hop.
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: inPort });
+      await conn.write(new TextEncoder().encode("<14>1 - host e2e - - - over-the-relp-hop\n"));
+      conn.close();
+      await waitFor(
+        async () => (await collector.lines()).some((l) => l.includes("over-the-relp-hop")),
+        {
+          timeoutMs: 15_000,
+          what: "the message at the collector",
+        },
+      );
+
+      // logrotate's postrotate, as shipped, under MemoryDenyWriteExecute when this kernel has it.
+      const m = (await Deno.readTextFile(LOGROTATE_SNIPPET)).match(/postrotate\n\t\t(.+)\n/);
+      assert.ok(m);
+      const line = m[1]!.replace("/usr/local/bin/agent", bin) + ` --socket ${dir}/agent/agent.sock`;
+      const mdwe = await mdweWrapper(dir);
+      const rotate = mdwe
+        ? await run(mdwe, ["/bin/sh", "-c", line])
+        : await run("/bin/sh", ["-c", line]);
+      assert.equal(rotate.code, 0, show(rotate));
+      assert.match(rotate.stdout, /agent: rotate: /);
+      const after = await agent.statusJson() as Status;
+      assert.equal(after.rsyslogd.pid, client.pid, "rsyslogd was restarted, not HUPed");
+
+      const lines = await readLines(local);
+      assert.ok(lines.some((l) => l.includes("over-the-relp-hop")), lines.join("\n"));
+      assert.deepEqual(lines.filter((l) => l.includes("agent-canary-")), []);
+      console.log(
+        `summary: default install e2e: probe ok via ${probeSock}, RELP hop delivered, rotate ${
+          mdwe ? "under MDWE " : ""
+        }exit ${rotate.code}: ${rotate.stdout.trim()}; ${lines.length} local line(s), no canary`,
+      );
+    } finally {
+      for (const stop of stops.reverse()) await stop().catch(() => {});
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
   },
 );
 
