@@ -960,6 +960,7 @@ install_relp_package() {
 # config decides (its inputs must match the snippet); else rsyslog's RELP
 # module does, and the flags.
 choose_hop() {
+  if [ "$RELP" = install ] && ! have_omrelp; then install_relp_package; fi
   if [ -e "$ROOT$CONF_PATH" ]; then
     if grep -q '"relp"' "$ROOT$CONF_PATH" && grep -q '127\.0\.0\.1:2514' "$ROOT$CONF_PATH"; then
       HOP=relp
@@ -975,10 +976,7 @@ choose_hop() {
   else
     case "$RELP" in
       no) HOP=tcp ;;
-      install)
-        if ! have_omrelp; then install_relp_package; fi
-        HOP=relp
-        ;;
+      install) HOP=relp ;;
       *) if have_omrelp; then HOP=relp; else HOP=tcp; fi ;;
     esac
   fi
@@ -1113,7 +1111,7 @@ take_over_logrotate() {
         stop "cannot move $ROOT$DISTRO_LOGROTATE to $ROOT$DIVERTED_LOGROTATE"
       fi
       emit_stub >"$WORK_DIR/stub" || die "cannot write $WORK_DIR/stub"
-      put_file "$WORK_DIR/stub" "$DISTRO_LOGROTATE" 644 >/dev/null
+      put_file "$WORK_DIR/stub" "$DISTRO_LOGROTATE" 644 >/dev/null || true
       outside "moved aside: $ROOT$DISTRO_LOGROTATE to $ROOT$DIVERTED_LOGROTATE (no dpkg here: renamed; logrotate skips it), and a comment-only file in its place, so that a package upgrade does not bring the entry back"
     fi
   else
@@ -1239,6 +1237,12 @@ do_install() {
   fi
   detect_arch
   TARGET="$ARCH-unknown-linux-gnu"
+  if [ -z "$ROOT" ] && [ "$WATCHDOG" -eq 1 ] && [ ! -e "$CONF_PATH" ] &&
+    ! command -v rsyslogd >/dev/null 2>&1 && [ ! -x /usr/sbin/rsyslogd ]; then
+    warn "no rsyslogd on this host: the watchdog and the logrotate takeover are left out, as with --no-watchdog (install rsyslog first to have them)"
+    WATCHDOG=0
+    ROTATE=0
+  fi
   # Everything is fetched and verified before anything is written.
   if get_binary; then
     choose_hop

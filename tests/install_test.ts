@@ -1523,3 +1523,54 @@ Deno.test(
     );
   },
 );
+
+Deno.test(
+  "install.sh --with-relp on a host without omrelp: installs rsyslog-relp with the package manager, says so, and the hop is RELP (private mount namespace, fake apt-get)",
+  opts,
+  async () => {
+    const modules = "/usr/lib/x86_64-linux-gnu/rsyslog";
+    if (!(await exists(`${modules}/omrelp.so`))) {
+      console.log(`not run: no ${modules}/omrelp.so to hide and bring back`);
+      return;
+    }
+    await withTemp(async (dir) => {
+      const bin = await fakeAgentWithReload(dir, `agent-${TARGET}`);
+      const { results } = await onSystemdHost(dir, [
+        [
+          "hide-omrelp",
+          {
+            sh: `mkdir -p "$T/ov/m/u" "$T/ov/m/w" &&
+mount -t overlay overlay -o "lowerdir=${modules},upperdir=$T/ov/m/u,workdir=$T/ov/m/w" ${modules} &&
+rm ${modules}/omrelp.so &&
+printf '#!/bin/sh\\necho "apt-get $*" >>"$FAKE_STATE/calls"\\ntouch ${modules}/omrelp.so\\n' >"$T/fakebin/apt-get" &&
+chmod 755 "$T/fakebin/apt-get"`,
+          },
+        ],
+        ["without", ["--binary", bin, "--collector", "127.0.0.1:1", "--dry-run"]],
+        ["install", ["--binary", bin, "--collector", "127.0.0.1:1", "--with-relp"]],
+        ["conf", {
+          sh: "cat /etc/syslog-agent/agent.json; head -n 3 /etc/rsyslog.d/90-syslog-agent.conf",
+        }],
+      ]);
+      const get = (name: string) => {
+        const r = results.get(name);
+        assert.ok(r);
+        assert.equal(r.code, 0, `${name}: ${show(r)}`);
+        return r;
+      };
+      get("hide-omrelp");
+      assert.match(
+        get("without").stderr,
+        /plain TCP \(rsyslog's RELP module omrelp is not installed\)/,
+      );
+      const r = get("install");
+      assert.ok(r.calls.includes("apt-get install -y -q rsyslog-relp"), show(r));
+      assert.match(r.stdout, /^installed package: apt-get install rsyslog-relp/m);
+      assert.match(r.stdout, /^local hop: rsyslogd -> agent over RELP/m);
+      assert.match(r.stdout, /^changed outside .*\n(.*\n)* {2}installed package: /m);
+      const conf = get("conf").stdout;
+      assert.match(conf, /"type": "relp", "address": "127\.0\.0\.1:2514"/);
+      assert.match(conf, /where rsyslog's RELP module \(omrelp, package rsyslog-relp\) is present/);
+    });
+  },
+);
