@@ -24,6 +24,8 @@ import { ConfigError } from "../config/config_error.ts";
 import { parseAddress } from "../config/address.ts";
 import { renderMetrics } from "../control/metrics.ts";
 import { SdNotify } from "../control/sd_notify.ts";
+import { Notifier, stuckLimitMs } from "../control/notifier.ts";
+import { systemClock } from "../relay/clock.ts";
 import { VERSION } from "./version.ts";
 import { Watchdog, type WatchdogOptions } from "../watchdog/watchdog.ts";
 
@@ -66,8 +68,7 @@ export class Agent {
   #load: (() => Promise<Config>) | undefined;
   #notify: SdNotify;
   #metrics: Deno.HttpServer | undefined;
-  #notifier: ReturnType<typeof setInterval> | undefined;
-  #statusLine = "";
+  #notifier: Notifier;
   #reloading: Promise<string> | undefined;
   #watchdog: Watchdog | undefined;
   #watchdogOptions: WatchdogOptions;
@@ -80,6 +81,11 @@ export class Agent {
     this.#load = opts.load;
     this.#notify = opts.notify ?? SdNotify.fromEnv();
     this.#watchdogOptions = opts.watchdog ?? {};
+    this.#notifier = new Notifier(this.#notify, {
+      stuckForMs: () => this.#forwarder.stuckForMs(),
+      stuckLimitMs: () => stuckLimitMs(this.#config.collectors),
+      summary: () => this.#summary(),
+    }, systemClock);
   }
 
   /** Starts an agent; throws with a message naming what failed and the fix. */
@@ -124,8 +130,9 @@ export class Agent {
     this.#serveMetrics(cfg.control.metrics);
     this.#sample();
     this.#sampler = setInterval(() => this.#sample(), 1000);
-    await this.#notify.send(`READY=1\nSTATUS=${this.#summary()}`);
-    this.#startNotifier();
+    const summary = this.#summary();
+    await this.#notify.send(`READY=1\nSTATUS=${summary}`);
+    this.#notifier.start(summary);
     this.#log.info(
       `agent ${VERSION}: ready: inputs ${this.#inputs.map((i) => i.name).join(", ")}; collectors ${
         cfg.collectors.map((c) => c.address).join(", ")
@@ -162,7 +169,7 @@ export class Agent {
    */
   async stop(): Promise<void> {
     await this.#notify.send("STOPPING=1");
-    if (this.#notifier !== undefined) clearInterval(this.#notifier);
+    this.#notifier.stop();
     if (this.#sampler !== undefined) clearInterval(this.#sampler);
     await this.#metrics?.shutdown();
     // A child rsyslogd is ended while the inputs still listen: what it flushes
@@ -369,27 +376,6 @@ export class Agent {
         }; free the port, change control.metrics, or set it to "" to turn metrics off`,
       );
     }
-  }
-
-  /** STATUS= kept current, and WATCHDOG=1 while the agent's loop and forwarder make progress. */
-  #startNotifier(): void {
-    if (!this.#notify.enabled) return;
-    const every = Math.min(this.#notify.watchdogIntervalMs ?? 2000, 2000);
-    const limit = this.#notify.watchdogMs;
-    let sending = false;
-    this.#notifier = setInterval(() => {
-      // One notification at a time: a receiver that is slow to read does not pile them up.
-      if (sending) return;
-      const lines: string[] = [];
-      // This timer firing shows the event loop runs; a forwarder stuck in one write shows here.
-      if (limit !== undefined && this.#forwarder.stuckForMs() < limit) lines.push("WATCHDOG=1");
-      const summary = this.#summary();
-      if (summary !== this.#statusLine) lines.push(`STATUS=${summary}`);
-      this.#statusLine = summary;
-      if (lines.length === 0) return;
-      sending = true;
-      this.#notify.send(lines.join("\n")).finally(() => sending = false);
-    }, every);
   }
 
   /** One line for systemd's STATUS=. */

@@ -234,14 +234,15 @@ export class Forwarder {
     try {
       return await this.#open(index);
     } catch (e) {
-      this.#failed(t, errorText(e), 0);
+      if (!this.#stopping) this.#failed(t, errorText(e), 0);
       return undefined;
     }
   }
 
   /**
    * Dials collector `index` and opens the link for its protocol, each step
-   * within `connectTimeoutMs`; on failure nothing is left open.
+   * within `connectTimeoutMs` and given up at once on stop; on failure nothing
+   * is left open (a connection that completes late is closed).
    */
   async #open(index: number): Promise<Session> {
     const cfg = this.#targets[index]!.cfg;
@@ -394,25 +395,37 @@ export class Forwarder {
     t.since = this.#clock.now();
   }
 
-  /** Races `p` against a timer; on timeout calls `onTimeout` with `p` and rejects. */
+  /**
+   * Races `p` against a timer and the stop; when either comes first, calls
+   * `onTimeout` with `p` and rejects.
+   */
   #withTimeout<T>(
     p: Promise<T>,
     ms: number,
     message: string,
     onTimeout: (late: Promise<T>) => void,
   ): Promise<T> {
+    const signal = this.#abort.signal;
     return new Promise<T>((resolve, reject) => {
-      const timer = this.#clock.setTimeout(() => {
+      const giveUp = (why: string) => {
+        this.#clock.clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
         onTimeout(p);
-        reject(new Error(message));
-      }, ms);
+        reject(new Error(why));
+      };
+      const onAbort = () => giveUp("stopping");
+      const timer = this.#clock.setTimeout(() => giveUp(message), ms);
+      if (signal.aborted) return giveUp("stopping");
+      signal.addEventListener("abort", onAbort, { once: true });
       p.then(
         (v) => {
           this.#clock.clearTimeout(timer);
+          signal.removeEventListener("abort", onAbort);
           resolve(v);
         },
         (e) => {
           this.#clock.clearTimeout(timer);
+          signal.removeEventListener("abort", onAbort);
           reject(e);
         },
       );

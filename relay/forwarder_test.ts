@@ -8,6 +8,7 @@ import type { CollectorConfig, SpoolConfig } from "../config/config.ts";
 import { Logger } from "../control/logger.ts";
 import { waitFor } from "../tests/_helpers/wait_for.ts";
 import { freePort } from "../tests/_helpers/free_port.ts";
+import { FakeClock } from "./fake_clock.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -514,5 +515,100 @@ Deno.test("forwarder: a clean stop confirms what a collector read up to the end 
   } finally {
     await rig.cleanup();
     await a.close();
+  }
+});
+
+/** Resolves with whether `p` settles within `ms` (real time). */
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<false>((r) => timer = setTimeout(() => r(false), ms));
+  try {
+    return await Promise.race([p.then(() => true as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("forwarder: stop() gives up a connect in progress at once, and closes the connection that completes late", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "forwarder_test_" });
+  const log = new Logger({ level: "error", format: "text", journal: false, write: () => {} });
+  const spool = await Spool.open(
+    {
+      dir,
+      mode: "fallback",
+      maxBytes: 16 * MiB,
+      whenFull: "drop-oldest",
+      sync: "never",
+      syncIntervalMs: 20,
+    },
+    65536,
+    log,
+  );
+  const queue = new Queue(spool, "fallback");
+  let complete!: (c: Deno.Conn) => void;
+  let closed = false;
+  const late = { close: () => closed = true } as unknown as Deno.Conn;
+  // Time stands still: only the stop can end the connect.
+  const fwd = new Forwarder(
+    [collectorConfig("127.0.0.1:1", { connectTimeoutMs: 60_000 })],
+    queue,
+    new Counters(),
+    log,
+    {
+      clock: new FakeClock(0),
+      dial: () => new Promise<Deno.Conn>((r) => complete = r),
+    },
+  );
+  try {
+    fwd.start();
+    await waitFor(() => complete !== undefined, { timeoutMs: 2000, what: "the dial" });
+    assert(await settlesWithin(fwd.stop(), 2000), "stop() returned while the connect hung");
+    complete(late);
+    await waitFor(() => closed, { timeoutMs: 2000, what: "the late connection closed" });
+  } finally {
+    await queue.close([]);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("forwarder: stop() gives up a RELP open the collector never answers", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "forwarder_test_" });
+  const log = new Logger({ level: "error", format: "text", journal: false, write: () => {} });
+  const spool = await Spool.open(
+    {
+      dir,
+      mode: "fallback",
+      maxBytes: 16 * MiB,
+      whenFull: "drop-oldest",
+      sync: "never",
+      syncIntervalMs: 20,
+    },
+    65536,
+    log,
+  );
+  const queue = new Queue(spool, "fallback");
+  // Accepts and never answers `open`.
+  const a = new Collector(0, () => "stall");
+  const fwd = new Forwarder(
+    [
+      collectorConfig(a.address, { protocol: "relp", connectTimeoutMs: 60_000 }),
+    ],
+    queue,
+    new Counters(),
+    log,
+    { clock: new FakeClock(0) },
+  );
+  try {
+    fwd.start();
+    await waitFor(() => a.accepted.length === 1, { timeoutMs: 2000, what: "the connection" });
+    assert(await settlesWithin(fwd.stop(), 2000), "stop() returned while the open hung");
+    await waitFor(async () => (await a.accepted[0]!.conn.read(new Uint8Array(4096))) === null, {
+      timeoutMs: 2000,
+      what: "the agent to close the connection",
+    });
+  } finally {
+    await queue.close([]);
+    await a.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });
