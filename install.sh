@@ -31,6 +31,8 @@ UNIT_NAME=syslog-agent.service
 UNIT_PATH=/etc/systemd/system/syslog-agent.service
 WANTS_LINK=/etc/systemd/system/multi-user.target.wants/syslog-agent.service
 LOGROTATE_PATH=/etc/logrotate.d/syslog-agent
+# Lifts MemoryDenyWriteExecute= for logrotate.service, whose postrotate runs the agent.
+LOGROTATE_DROPIN=/etc/systemd/system/logrotate.service.d/syslog-agent.conf
 # The distribution's rotation of rsyslog's files (Debian, Ubuntu, RHEL alike),
 # and where it is moved aside to (logrotate skips names ending in .disabled).
 DISTRO_LOGROTATE=/etc/logrotate.d/rsyslog
@@ -79,6 +81,7 @@ BIN_CHANGED=0
 UNIT_CHANGED=0
 CONF_CHANGED=0
 RSYSLOG_CHANGED=0
+DROPIN_CHANGED=0
 # Lines saying what was changed outside the agent's own files.
 OUTSIDE=""
 
@@ -378,6 +381,26 @@ SYSLOG_AGENT_EOF
 }
 # <<< embedded packaging/rsyslog/91-syslog-agent-probe.conf
 
+# >>> embedded packaging/logrotate/logrotate.service.conf (deno task embed; edit that file, not this)
+emit_logrotate_dropin() {
+  cat <<'SYSLOG_AGENT_EOF'
+# /etc/systemd/system/logrotate.service.d/syslog-agent.conf, installed by
+# syslog-agent's install.sh with /etc/logrotate.d/syslog-agent, removed with it.
+#
+# Debian's (and others') logrotate.service runs logrotate, and with it every
+# postrotate script, under MemoryDenyWriteExecute=yes. "agent rotate" is the
+# agent binary, JavaScript on V8, whose JIT compiler needs memory that is
+# written, then executed: under that setting it panics at start ("Check
+# failed: success || errno == ENOMEM") and rsyslogd gets no HUP. A binary
+# made by deno compile ignores DENO_V8_FLAGS (--jitless would need baking into
+# the agent itself, slowing the relay), so this lifts that one setting for
+# logrotate.service; the rest of its sandbox stays.
+[Service]
+MemoryDenyWriteExecute=no
+SYSLOG_AGENT_EOF
+}
+# <<< embedded packaging/logrotate/logrotate.service.conf
+
 # >>> embedded packaging/logrotate/syslog-agent (deno task embed; edit that file, not this)
 emit_logrotate() {
   cat <<'SYSLOG_AGENT_EOF'
@@ -398,11 +421,10 @@ emit_logrotate() {
 # is not (logrotate then reports the failed script), 3 when the agent is not
 # running. Needs rsyslogd.mode "child" or "external" in agent.json.
 #
-# DENO_V8_FLAGS=--jitless: Debian's logrotate.service runs this script under
-# MemoryDenyWriteExecute=yes, which refuses the writable-then-executable
-# memory of V8's JIT compiler: the agent would panic at start ("Check failed:
-# success || errno == ENOMEM"). Without the JIT it needs none; a rotate is one
-# request on the control socket, so the interpreter is fast enough.
+# Debian's logrotate.service runs this script under MemoryDenyWriteExecute=yes,
+# which V8's JIT cannot live with ("agent rotate" would panic at start): the
+# drop-in /etc/systemd/system/logrotate.service.d/syslog-agent.conf, installed
+# with this file, lifts that one setting.
 #
 # The file list is Debian's (bookworm's, plus the files of older releases:
 # mail.info/warn/err, daemon.log, lpr.log, debug, messages) and RHEL's
@@ -434,7 +456,7 @@ emit_logrotate() {
 	delaycompress
 	sharedscripts
 	postrotate
-		DENO_V8_FLAGS=--jitless /usr/local/bin/agent rotate
+		/usr/local/bin/agent rotate
 	endscript
 }
 SYSLOG_AGENT_EOF
@@ -846,6 +868,12 @@ remove_tree() {
   changed
 }
 
+# remove_empty_dir DIR: removes DIR (already prefixed with $ROOT) when empty.
+remove_empty_dir() {
+  in_root_parent "$1"
+  if [ "$DRY_RUN" -eq 0 ] && [ -d "$1" ] && [ ! -L "$1" ]; then rmdir "$1" 2>/dev/null || true; fi
+}
+
 # systemd runs this host, and this run may start and stop services.
 manages_services() {
   [ -z "$ROOT" ] && [ "$DRY_RUN" -eq 0 ] && [ -d /run/systemd/system ]
@@ -1119,6 +1147,11 @@ take_over_logrotate() {
   fi
   emit_logrotate >"$WORK_DIR/logrotate" || die "cannot write $WORK_DIR/logrotate"
   put_file "$WORK_DIR/logrotate" "$LOGROTATE_PATH" 644 || true
+  emit_logrotate_dropin >"$WORK_DIR/dropin" || die "cannot write $WORK_DIR/dropin"
+  if put_file "$WORK_DIR/dropin" "$LOGROTATE_DROPIN" 644; then
+    DROPIN_CHANGED=1
+    outside "changed: logrotate.service runs with MemoryDenyWriteExecute=no ($ROOT$LOGROTATE_DROPIN), which its postrotate \"agent rotate\" (V8) needs"
+  fi
 }
 
 # restore_logrotate: ours removed, the distribution's entry back.
@@ -1126,6 +1159,11 @@ restore_logrotate() {
   in_root "$ROOT$DISTRO_LOGROTATE"
   in_root "$ROOT$DIVERTED_LOGROTATE"
   remove "$LOGROTATE_PATH" || true
+  if remove "$LOGROTATE_DROPIN"; then
+    DROPIN_CHANGED=1
+    remove_empty_dir "$ROOT$(dirname "$LOGROTATE_DROPIN")"
+    outside "restored: logrotate.service's own MemoryDenyWriteExecute= (removed $ROOT$LOGROTATE_DROPIN)"
+  fi
   if uses_dpkg && diverted_by_us; then
     if [ "$DRY_RUN" -eq 1 ]; then
       say "would restore: $ROOT$DISTRO_LOGROTATE (dpkg-divert --rename --remove)"
@@ -1203,7 +1241,7 @@ start_services() {
   if ! "$BIN_PATH" check-config "$CONF_PATH" </dev/null; then
     die "$CONF_PATH is not valid (see above): fix it, then run: systemctl enable --now $UNIT_NAME"
   fi
-  if [ "$UNIT_CHANGED" -eq 1 ]; then
+  if [ "$UNIT_CHANGED" -eq 1 ] || [ "$DROPIN_CHANGED" -eq 1 ]; then
     systemctl daemon-reload
     say "reloaded: systemd units"
   fi
@@ -1307,8 +1345,8 @@ do_uninstall() {
   fi
   un_rsyslog=0
   remove "$BIN_PATH" || true
-  un_unit=0
-  if remove "$UNIT_PATH"; then un_unit=1; fi
+  UNIT_CHANGED=0
+  if remove "$UNIT_PATH"; then UNIT_CHANGED=1; fi
   # Left by "systemctl enable" when a staged root was enabled offline.
   if [ -e "$ROOT$WANTS_LINK" ] || [ -L "$ROOT$WANTS_LINK" ]; then remove "$WANTS_LINK" || true; fi
   restore_logrotate
@@ -1325,7 +1363,7 @@ do_uninstall() {
     if [ -e "$ROOT$SPOOL_DIR" ]; then say "kept: $ROOT$SPOOL_DIR (--purge removes it)"; fi
   fi
   if manages_services; then
-    if [ "$un_unit" -eq 1 ]; then systemctl daemon-reload; fi
+    if [ "$UNIT_CHANGED" -eq 1 ] || [ "$DROPIN_CHANGED" -eq 1 ]; then systemctl daemon-reload; fi
     if [ "$un_rsyslog" -eq 1 ] && systemctl is-active --quiet rsyslog.service; then
       systemctl restart rsyslog.service
       outside "restarted: rsyslog.service (without $RSYSLOG_PATH and $PROBE_PATH)"

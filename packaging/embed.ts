@@ -33,6 +33,7 @@ export const EMBEDDED: readonly { path: string; fn: string }[] = [
   { path: "packaging/rsyslog/90-syslog-agent-relp.conf", fn: "emit_rsyslog_relp" },
   { path: "packaging/rsyslog/91-syslog-agent-probe.conf", fn: "emit_rsyslog_probe" },
   { path: "packaging/logrotate/syslog-agent", fn: "emit_logrotate" },
+  { path: "packaging/logrotate/logrotate.service.conf", fn: "emit_logrotate_dropin" },
 ];
 
 /**

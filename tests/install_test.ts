@@ -32,6 +32,10 @@ const EMBEDDED: [string, string][] = [
   ["packaging/rsyslog/90-syslog-agent.conf", "/etc/rsyslog.d/90-syslog-agent.conf"],
   ["packaging/rsyslog/91-syslog-agent-probe.conf", "/etc/rsyslog.d/91-syslog-agent-probe.conf"],
   ["packaging/logrotate/syslog-agent", "/etc/logrotate.d/syslog-agent"],
+  [
+    "packaging/logrotate/logrotate.service.conf",
+    "/etc/systemd/system/logrotate.service.d/syslog-agent.conf",
+  ],
 ];
 /** What install.sh writes as agent.json for `--collector a:1` on a host without omrelp. */
 const DEFAULT_CONFIG = {
@@ -588,8 +592,26 @@ Deno.test(
       assert.match(after.stderr, /^Handling 1 logs$/m, show(after)); // ours; the stub has none
       assert.match(
         await Deno.readTextFile(ours),
-        /postrotate\n\t\tDENO_V8_FLAGS=--jitless \/usr\/local\/bin\/agent rotate\n/,
+        /postrotate\n\t\t\/usr\/local\/bin\/agent rotate\n/,
       );
+      // And logrotate.service, which runs that postrotate, may run V8's JIT.
+      const dropin = `${root}/etc/systemd/system/logrotate.service.d/syslog-agent.conf`;
+      assert.match(await Deno.readTextFile(dropin), /^\[Service\]\nMemoryDenyWriteExecute=no\n/m);
+      if (await exists("/lib/systemd/system/logrotate.service")) {
+        await Deno.mkdir(`${root}/lib/systemd/system`, { recursive: true });
+        await Deno.copyFile(
+          "/lib/systemd/system/logrotate.service",
+          `${root}/lib/systemd/system/logrotate.service`,
+        );
+        const sec = await run("systemd-analyze", [
+          "security",
+          "--offline=true",
+          `--root=${root}`,
+          "logrotate.service",
+        ]);
+        assert.match(sec.stdout, /✗ MemoryDenyWriteExecute=/, show(sec));
+        await Deno.remove(`${root}/lib`, { recursive: true });
+      }
 
       // Again: nothing moves.
       const again = await install(["--root", root, "--binary", bin]);
@@ -603,6 +625,7 @@ Deno.test(
       assert.deepEqual(await Deno.readFile(distro), original);
       assert.equal(await exists(ours), false);
       assert.equal(await exists(aside), false);
+      assert.equal(await exists(`${root}/etc/systemd/system/logrotate.service.d`), false);
       assert.match(optOut.stdout, /^ {2}restored: .*\/etc\/logrotate\.d\/rsyslog/m);
 
       // Taken over again, then --uninstall restores it byte for byte.
@@ -1064,7 +1087,7 @@ ${probe}
 );
 
 Deno.test(
-  "the logrotate postrotate runs agent rotate under MemoryDenyWriteExecute (prctl PR_SET_MDWE): --jitless keeps V8 from panicking",
+  "why logrotate.service needs the drop-in: under MemoryDenyWriteExecute (prctl PR_SET_MDWE) the postrotate's agent rotate panics in V8; without it, it answers",
   opts,
   async () => {
     await withTemp(async (dir) => {
@@ -1077,22 +1100,15 @@ Deno.test(
       const m = snippet.match(/postrotate\n\t\t(.+)\n\tendscript/);
       assert.ok(m, "no postrotate line");
       const bin = await fakeAgent(dir);
-      // The agent is not running here: a healthy rotate client exits 3 (not reachable).
-      const line = m[1]!.replace("/usr/local/bin/agent", bin) +
-        ` --socket ${dir}/agent.sock`;
-      const shipped = await run(mdwe, ["/bin/sh", "-c", line]);
-      assert.equal(shipped.code, 3, show(shipped));
-      assert.doesNotMatch(shipped.stderr, /panicked/);
-      // The check can fail: without --jitless, V8 panics there.
-      const jit = await run(mdwe, [
-        "/bin/sh",
-        "-c",
-        line.replace("DENO_V8_FLAGS=--jitless ", ""),
-      ]);
-      assert.notEqual(jit.code, 3, show(jit));
-      assert.match(jit.stderr, /panicked|Check failed/, show(jit));
+      // The agent is not running here: a working rotate client exits 3 (not reachable).
+      const line = m[1]!.replace("/usr/local/bin/agent", bin) + ` --socket ${dir}/agent.sock`;
+      const plain = await run("/bin/sh", ["-c", line]);
+      assert.equal(plain.code, 3, show(plain));
+      const under = await run(mdwe, ["/bin/sh", "-c", line]);
+      assert.notEqual(under.code, 3, show(under));
+      assert.match(under.stderr, /panicked|Check failed/, show(under));
       console.log(
-        `summary: agent rotate under MDWE: exit ${shipped.code} with --jitless, exit ${jit.code} (V8 panic) without`,
+        `summary: agent rotate: exit ${plain.code} (not reachable, as it should), under MDWE exit ${under.code} (V8 panic)`,
       );
     });
   },
@@ -1122,7 +1138,7 @@ int main(int argc, char **argv) {
 }
 
 Deno.test(
-  "the default install end to end: the agent in external mode probes a real rsyslogd through the probe socket over the RELP hop, and the postrotate line (--jitless, under MDWE) HUPs it and proves it survived",
+  "the default install end to end: the agent in external mode probes a real rsyslogd through the probe socket over the RELP hop, and the shipped postrotate line HUPs it and proves it survived",
   opts,
   async () => {
     const dir = await Deno.makeTempDir({ prefix: "agent-e2e-" });
@@ -1207,10 +1223,7 @@ ${probeSnippet}
       const m = (await Deno.readTextFile(LOGROTATE_SNIPPET)).match(/postrotate\n\t\t(.+)\n/);
       assert.ok(m);
       const line = m[1]!.replace("/usr/local/bin/agent", bin) + ` --socket ${dir}/agent/agent.sock`;
-      const mdwe = await mdweWrapper(dir);
-      const rotate = mdwe
-        ? await run(mdwe, ["/bin/sh", "-c", line])
-        : await run("/bin/sh", ["-c", line]);
+      const rotate = await run("/bin/sh", ["-c", line]);
       assert.equal(rotate.code, 0, show(rotate));
       assert.match(rotate.stdout, /agent: rotate: /);
       const after = await agent.statusJson() as Status;
@@ -1220,9 +1233,7 @@ ${probeSnippet}
       assert.ok(lines.some((l) => l.includes("over-the-relp-hop")), lines.join("\n"));
       assert.deepEqual(lines.filter((l) => l.includes("agent-canary-")), []);
       console.log(
-        `summary: default install e2e: probe ok via ${probeSock}, RELP hop delivered, rotate ${
-          mdwe ? "under MDWE " : ""
-        }exit ${rotate.code}: ${rotate.stdout.trim()}; ${lines.length} local line(s), no canary`,
+        `summary: default install e2e: probe ok via ${probeSock}, RELP hop delivered, rotate exit ${rotate.code}: ${rotate.stdout.trim()}; ${lines.length} local line(s), no canary`,
       );
     } finally {
       for (const stop of stops.reverse()) await stop().catch(() => {});
@@ -1339,7 +1350,7 @@ async function onSystemdHost(
           : `{ ${step.sh}; }`
       } >"$T/out/${name}.stdout" 2>"$T/out/${name}.stderr"; echo $? >"$T/out/${name}.code"`
     ),
-    'ls -d /usr/local/bin/agent /etc/systemd/system/syslog-agent.service /etc/syslog-agent /var/spool/syslog-agent /etc/rsyslog.d/90-syslog-agent.conf /etc/rsyslog.d/91-syslog-agent-probe.conf /etc/logrotate.d/syslog-agent /etc/logrotate.d/rsyslog.syslog-agent.disabled >"$T/out/after" 2>/dev/null',
+    'ls -d /usr/local/bin/agent /etc/systemd/system/syslog-agent.service /etc/syslog-agent /var/spool/syslog-agent /etc/rsyslog.d/90-syslog-agent.conf /etc/rsyslog.d/91-syslog-agent-probe.conf /etc/logrotate.d/syslog-agent /etc/logrotate.d/rsyslog.syslog-agent.disabled /etc/systemd/system/logrotate.service.d >"$T/out/after" 2>/dev/null',
     "exit 0",
   ];
   const ns = await inNamespace(lines.join("\n"));
@@ -1452,6 +1463,10 @@ Deno.test(
       assert.match(install.stdout, /^restarted: rsyslog\.service/m);
       assert.match(install.stdout, /^done\. Check it with: agent status$/m);
       assert.match(install.stdout, /^changed outside syslog-agent's own files/m);
+      assert.match(
+        install.stdout,
+        /^ {2}changed: logrotate\.service runs with MemoryDenyWriteExecute=no/m,
+      );
       if (hasDpkg && distroBefore !== undefined) {
         assert.match(
           install.stdout,
