@@ -51,7 +51,28 @@ export interface Spawner {
 
 const MAX_OUTPUT = 16 * 1024;
 
-/** The real {@linkcode Spawner}, on `Deno.Command` and `Deno.kill`. */
+/**
+ * What systemd gives the agent alone: a child that inherited them would send
+ * its own sd_notify messages to the agent's unit (rsyslogd does, at every
+ * start: systemd then logs "Got notification message from PID …, but
+ * reception only permitted for main PID"), or take the agent's watchdog for
+ * its own.
+ */
+const AGENT_ONLY_ENV = ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"];
+
+/** The agent's environment without {@linkcode AGENT_ONLY_ENV}: what children get. */
+export function childEnv(
+  env: Record<string, string> = Deno.env.toObject(),
+): Record<string, string> {
+  const out = { ...env };
+  for (const name of AGENT_ONLY_ENV) delete out[name];
+  return out;
+}
+
+/**
+ * The real {@linkcode Spawner}, on `Deno.Command` and `Deno.kill`. Children get
+ * the agent's environment without its systemd notify socket and watchdog.
+ */
 export const processSpawner: Spawner = {
   spawn(argv, onLine) {
     const [cmd, ...args] = argv;
@@ -60,6 +81,8 @@ export const processSpawner: Spawner = {
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
+      clearEnv: true,
+      env: childEnv(),
     }).spawn();
     pumpLines(child.stdout, onLine);
     pumpLines(child.stderr, onLine);
@@ -91,6 +114,8 @@ export const processSpawner: Spawner = {
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
+      clearEnv: true,
+      env: childEnv(),
     }).spawn();
     const chunks: string[] = [];
     let size = 0;
