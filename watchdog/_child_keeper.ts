@@ -22,6 +22,12 @@ export interface ChildKeeperOptions {
   policy: RestartPolicy;
   log: Logger;
   events: KeeperEvents;
+  /**
+   * The host's syslog socket, which a child rsyslogd's imuxsock replaces with
+   * its own and removes when it exits; default `/dev/log`. Put back as it was
+   * when the keeper stops.
+   */
+  devLog?: string;
 }
 
 /** `rsyslogd -N1` gets this long to check a config. */
@@ -33,6 +39,13 @@ const VALIDATE_TIMEOUT_MS = 30_000;
  * is checked with `rsyslogd -N1 [-f FILE]` before the first start and before
  * every attempt in the failed state; a rejected config or a program that cannot
  * be run is the failed state at once (retried at the slowest pace).
+ *
+ * On a systemd host `/dev/log` is journald's: a symlink to
+ * `/run/systemd/journal/dev-log`, made by systemd-journald-dev-log.socket. A
+ * child rsyslogd (imuxsock without socket activation) replaces it with a socket
+ * of its own and deletes that when it exits, which would leave the host
+ * without `/dev/log` once the agent stops. So the keeper notes the symlink
+ * before the first start and puts it back after the child's last exit.
  *
  * @example
  * ```ts
@@ -47,6 +60,8 @@ export class ChildKeeper implements Keeper {
   #stopping = false;
   #abort = new AbortController();
   #loop: Promise<void> | undefined;
+  /** Where {@linkcode ChildKeeperOptions.devLog} pointed before the first start (a symlink), else undefined. */
+  #devLogTarget: string | undefined;
 
   constructor(opts: ChildKeeperOptions) {
     this.#o = opts;
@@ -59,7 +74,18 @@ export class ChildKeeper implements Keeper {
 
   /** {@inheritDoc Keeper.start} */
   start(): void {
-    this.#loop ??= this.#run();
+    if (this.#loop !== undefined) return;
+    try {
+      this.#devLogTarget = Deno.readLinkSync(this.#devLog);
+    } catch {
+      // Not a symlink (a socket of some other daemon, or nothing): left alone.
+      this.#devLogTarget = undefined;
+    }
+    this.#loop = this.#run();
+  }
+
+  get #devLog(): string {
+    return this.#o.devLog ?? "/dev/log";
   }
 
   /** {@inheritDoc Keeper.signal} */
@@ -98,6 +124,37 @@ export class ChildKeeper implements Keeper {
     this.#abort.abort();
     await this.kill("the agent is stopping");
     await this.#loop;
+    await this.#restoreDevLog();
+  }
+
+  /** Puts back the `/dev/log` symlink the child replaced or removed (see the class). */
+  async #restoreDevLog(): Promise<void> {
+    const target = this.#devLogTarget;
+    if (target === undefined) return;
+    const path = this.#devLog;
+    const now = await Deno.readLink(path).catch(() => undefined);
+    if (now === target) return;
+    try {
+      const info = await Deno.lstat(path).catch(() => undefined);
+      // Only what a child rsyslogd leaves: its socket, or nothing.
+      if (info !== undefined && !info.isSocket) {
+        this.#o.log.warn(
+          `watchdog: ${path} is no longer the symlink to ${target} but not a socket either; left alone`,
+        );
+        return;
+      }
+      if (info !== undefined) await Deno.remove(path);
+      await Deno.symlink(target, path);
+      this.#o.log.info(
+        `watchdog: ${path} -> ${target} put back (the child rsyslogd had replaced it)`,
+      );
+    } catch (e) {
+      this.#o.log.error(
+        `watchdog: cannot put back ${path} -> ${target}: ${
+          e instanceof Error ? e.message : e
+        }; the host has no ${path} until it is recreated (systemctl restart systemd-journald-dev-log.socket)`,
+      );
+    }
   }
 
   async #run(): Promise<void> {
