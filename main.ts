@@ -16,9 +16,10 @@ import { controlRequest, UnreachableError } from "./cli/control_client.ts";
 import { configPath } from "./config/config_path.ts";
 import { loadConfig } from "./config/load_config.ts";
 import { VERSION } from "./cli/version.ts";
+import { errorLine } from "./control/logger.ts";
 
 function usageError(message: string): never {
-  console.error(`agent: ${message}; see "agent help"`);
+  console.error(errorLine(`agent: ${message}; see "agent help"`));
   Deno.exit(2);
 }
 
@@ -114,19 +115,21 @@ async function controlSocket(socket: unknown, config: unknown): Promise<string> 
   }
 }
 
+// A fatal error under systemd (a bad config at start, exit 2, which the unit's
+// RestartPreventExitStatus=2 does not restart) goes to the journal as err.
 if (import.meta.main) {
   try {
     Deno.exit(await main(Deno.args));
   } catch (e) {
     if (e instanceof ConfigError) {
-      for (const line of e.problems) console.error(line);
+      for (const line of e.problems) console.error(errorLine(line));
       Deno.exit(2);
     }
     if (e instanceof UnreachableError) {
-      console.error(e.message);
+      console.error(errorLine(e.message));
       Deno.exit(3);
     }
-    console.error(`agent: ${e instanceof Error ? e.message : e}`);
+    console.error(errorLine(`agent: ${e instanceof Error ? e.message : e}`));
     Deno.exit(1);
   }
 }

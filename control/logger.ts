@@ -15,13 +15,31 @@ const PRIORITY: Record<Level, number> = { debug: 7, info: 6, warn: 4, error: 3 }
 export interface LoggerOptions {
   level: Level;
   format: "text" | "json";
-  /** Prefix lines with `<N>` priorities for journald; default: whether `JOURNAL_STREAM` is set. */
+  /** Prefix lines with `<N>` priorities for journald; default: {@linkcode stderrIsJournal}. */
   journal?: boolean;
   /** Where lines go; default stderr. */
   write?: (line: string) => void;
 }
 
 const encoder = new TextEncoder();
+
+/**
+ * Whether stderr goes to journald: `JOURNAL_STREAM` is set (systemd sets it
+ * for a unit's stdout/stderr streams) and stderr is not a terminal.
+ */
+export function stderrIsJournal(): boolean {
+  return (Deno.env.get("JOURNAL_STREAM") ?? "") !== "" && !Deno.stderr.isTerminal();
+}
+
+/**
+ * `msg` as a line that says it is an error: under journald with the `<3>`
+ * prefix, which journald turns into priority err (without it, a unit's stderr
+ * is stored at info, and `journalctl -p err` misses the line); elsewhere as is.
+ * For what the command line writes to stderr before it exits with an error.
+ */
+export function errorLine(msg: string, journal: boolean = stderrIsJournal()): string {
+  return journal ? `<${PRIORITY.error}>${msg}` : msg;
+}
 
 /**
  * A small leveled logger. Text lines read `2026-11-25T10:00:00.000Z warn relay: …`;
@@ -48,7 +66,7 @@ export class Logger {
   configure(opts: LoggerOptions): void {
     this.#rank = RANK[opts.level];
     this.#format = opts.format;
-    this.#journal = opts.journal ?? (Deno.env.get("JOURNAL_STREAM") ?? "") !== "";
+    this.#journal = opts.journal ?? stderrIsJournal();
     this.#write = opts.write ?? this.#write;
   }
 
