@@ -1147,10 +1147,34 @@ take_over_logrotate() {
   fi
   emit_logrotate >"$WORK_DIR/logrotate" || die "cannot write $WORK_DIR/logrotate"
   put_file "$WORK_DIR/logrotate" "$LOGROTATE_PATH" 644 || true
+  warn_uncovered
   emit_logrotate_dropin >"$WORK_DIR/dropin" || die "cannot write $WORK_DIR/dropin"
   if put_file "$WORK_DIR/dropin" "$LOGROTATE_DROPIN" 644; then
     DROPIN_CHANGED=1
     outside "changed: logrotate.service runs with MemoryDenyWriteExecute=no ($ROOT$LOGROTATE_DROPIN), which its postrotate \"agent rotate\" (V8) needs"
+  fi
+}
+
+# warn_uncovered: says which files the distribution's (moved aside) entry
+# rotated that ours does not: they are no longer rotated.
+warn_uncovered() {
+  if [ ! -f "$ROOT$DIVERTED_LOGROTATE" ]; then return 0; fi
+  wu_missing=$(awk '
+    NR == FNR { if ($1 ~ /^\//) ours[$1] = 1; next }
+    /^[[:space:]]*#/ { next }
+    inside { if ($0 ~ /[}]/) inside = 0; next }
+    {
+      for (i = 1; i <= NF; i++) {
+        if ($i ~ /^[{]/) { inside = 1; break }
+        p = $i
+        if (sub(/[{]$/, "", p)) inside = 1
+        if (p ~ /^\// && !(p in ours)) print p
+        if (inside) break
+      }
+    }
+  ' "$WORK_DIR/logrotate" "$ROOT$DIVERTED_LOGROTATE" | sort -u | tr '\n' ' ')
+  if [ -n "$wu_missing" ]; then
+    warn "the distribution's logrotate entry (now $ROOT$DIVERTED_LOGROTATE) also rotated ${wu_missing}which $LOGROTATE_PATH does not: they are not rotated now. Give them an entry of your own in /etc/logrotate.d with postrotate /usr/local/bin/agent rotate (an upgrade replaces $LOGROTATE_PATH), or run install.sh --no-logrotate"
   fi
 }
 

@@ -575,6 +575,7 @@ Deno.test(
 
       const r = await install(["--root", root, "--binary", bin, "--collector", "a:1"]);
       assert.equal(r.code, 0, show(r));
+      assert.doesNotMatch(r.stderr, /also rotated/, "Debian's list is ours");
       assert.deepEqual(await Deno.readFile(ours), await Deno.readFile(LOGROTATE_SNIPPET));
       assert.deepEqual(await Deno.readFile(aside), original);
       assert.match(
@@ -639,6 +640,15 @@ Deno.test(
       assert.match(un.stdout, /^restored: .*\/etc\/logrotate\.d\/rsyslog/m);
       const restored = await logrotateDryRun(dir, root);
       assert.equal(restored.code, 0, show(restored));
+
+      // A distribution entry with a file ours does not rotate: said, by name.
+      await Deno.writeTextFile(distro, "/var/log/syslog\n/var/log/local-app.log {\n\tweekly\n}\n");
+      const extra = await install(["--root", root, "--binary", bin]);
+      assert.equal(extra.code, 0, show(extra));
+      assert.match(extra.stderr, /also rotated \/var\/log\/local-app\.log which .*not rotated now/);
+      assert.doesNotMatch(extra.stderr, /rotated .*\/var\/log\/syslog /);
+      assert.equal((await install(["--root", root, "--uninstall"])).code, 0);
+      await Deno.writeFile(distro, original);
 
       // A config of the operator's without rsyslogd.mode: no takeover, and it says why.
       await Deno.writeTextFile(
