@@ -1151,7 +1151,7 @@ take_over_logrotate() {
   emit_logrotate_dropin >"$WORK_DIR/dropin" || die "cannot write $WORK_DIR/dropin"
   if put_file "$WORK_DIR/dropin" "$LOGROTATE_DROPIN" 644; then
     DROPIN_CHANGED=1
-    outside "changed: logrotate.service runs with MemoryDenyWriteExecute=no ($ROOT$LOGROTATE_DROPIN), which its postrotate \"agent rotate\" (V8) needs"
+    if [ "$DRY_RUN" -eq 0 ]; then outside "changed: logrotate.service runs with MemoryDenyWriteExecute=no ($ROOT$LOGROTATE_DROPIN), which its postrotate \"agent rotate\" (V8) needs"; fi
   fi
 }
 
@@ -1186,7 +1186,7 @@ restore_logrotate() {
   if remove "$LOGROTATE_DROPIN"; then
     DROPIN_CHANGED=1
     remove_empty_dir "$ROOT$(dirname "$LOGROTATE_DROPIN")"
-    outside "restored: logrotate.service's own MemoryDenyWriteExecute= (removed $ROOT$LOGROTATE_DROPIN)"
+    if [ "$DRY_RUN" -eq 0 ]; then outside "restored: logrotate.service's own MemoryDenyWriteExecute= (removed $ROOT$LOGROTATE_DROPIN)"; fi
   fi
   if uses_dpkg && diverted_by_us; then
     if [ "$DRY_RUN" -eq 1 ]; then
