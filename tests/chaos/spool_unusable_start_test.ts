@@ -1,0 +1,233 @@
+/**
+ * Chaos: the agent starts on a spool it cannot use, or partly. The spool is a
+ * fallback (guarantee 10): a read-only spool directory (a tmpfs remounted
+ * `ro`, with segments of an earlier run in it) leaves the agent relaying from
+ * memory, critical, with the reason; a stray segment name the agent never
+ * writes (`9999999999999999.seg`) and segments that cannot be read (a
+ * write-only sysfs file bound over the segment file: opening it fails, also for root) are
+ * skipped, while the good segments around them are delivered. Before, each of
+ * these made `agent run` exit.
+ */
+
+import assert from "node:assert/strict";
+import { checkSeqs } from "../_helpers/seq_check.ts";
+import { sendSeq } from "../_helpers/sender.ts";
+import { FIRST_SEGMENT_ID, segmentName, writeSpool } from "../_helpers/spool_files.ts";
+import { waitFor } from "../_helpers/wait_for.ts";
+import { fmt, opts, restartAgent, type Rig, rig, status, summary, teardown } from "./_chaos.ts";
+
+const SIZE = 200;
+/**
+ * A file that cannot be read, also by root: a write-only sysfs attribute
+ * (open for reading fails with EACCES). Bound read-only over a segment file,
+ * it is a regular file in the spool's listing, of 4096 bytes, that cannot be
+ * opened; the agent only ever opens segments it recovers for reading.
+ */
+const UNREADABLE = "/sys/bus/pci/rescan";
+
+async function run(cmd: string, ...args: string[]): Promise<string | undefined> {
+  try {
+    const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+    if (out.success) return undefined;
+    return new TextDecoder().decode(out.stderr).trim() || `${cmd} exited with ${out.code}`;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
+async function umount(path: string): Promise<void> {
+  if (await run("umount", path) !== undefined) await run("umount", "-l", path);
+}
+
+/** Waits until every message `0..count-1` with `tag` is at the rig's collector. */
+async function delivered(r: Rig, count: number, tag: string) {
+  return await waitFor(async () => {
+    const rep = checkSeqs(await r.collector.lines(), count, tag);
+    return rep.missingCount === 0 && rep;
+  }, { timeoutMs: 30_000, what: `all ${count} "${tag}" messages at the collector` }).catch(
+    async (e) => {
+      throw new Error(
+        `${e.message}: ${JSON.stringify(checkSeqs(await r.collector.lines(), count, tag))}`,
+      );
+    },
+  );
+}
+
+for (const mode of ["fallback", "always"] as const) {
+  Deno.test(
+    `chaos: start on a read-only spool holding segments (spool.mode ${mode}): the agent starts and relays from memory, critical with the reason; once writable again the old segments are delivered`,
+    opts,
+    () => readOnlySpool(mode),
+  );
+}
+
+async function readOnlySpool(mode: "fallback" | "always"): Promise<void> {
+  {
+    const mounts: string[] = [];
+    let notMounted: string | undefined;
+    const old = 2_000;
+    const r = await rig("spool-ro", {
+      spool: { mode },
+      prepare: async (dir) => {
+        const spool = `${dir}/agent/spool`;
+        await Deno.mkdir(spool, { recursive: true });
+        notMounted = await run("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", spool);
+        if (notMounted !== undefined) return;
+        mounts.push(spool);
+        await writeSpool({ dir: spool, messages: old, size: SIZE, perSegment: 1_000, tag: "old" });
+        notMounted = await run("mount", "-o", "remount,ro", spool);
+      },
+    }).catch(async (e) => {
+      for (const m of mounts) await umount(m);
+      throw e;
+    });
+    try {
+      if (notMounted !== undefined) {
+        summary("spool-read-only", `not run: mount not permitted (${notMounted})`);
+        return;
+      }
+      const spool = `${r.dir}/agent/spool`;
+      const fresh = 5_000;
+      await sendSeq({
+        port: r.port,
+        count: fresh,
+        size: SIZE,
+        framing: "octet-counted",
+        tag: "new",
+      });
+      const rep = await delivered(r, fresh, "new");
+      const st = await status(r.agent);
+      const reason = st.reasons.find((x) => /spool unusable/.test(x));
+      const log = await r.agent.log();
+      // Fixed: writable again, and a restart delivers what the earlier run left.
+      assert.equal(await run("mount", "-o", "remount,rw", spool), undefined);
+      const stop = await r.agent.stop("SIGTERM");
+      await restartAgent(r);
+      const oldRep = await delivered(r, old, "old");
+      summary(
+        `spool-read-only-${mode}`,
+        `spool.mode ${mode}, spool a tmpfs remounted ro with ${
+          fmt(old)
+        } messages in 2 segments: the agent started; ${fmt(fresh)} sent, delivered ${
+          fmt(rep.unique)
+        }, missing ${fmt(rep.missingCount)}; status ${st.state}: "${
+          reason ?? "(none)"
+        }"; SIGTERM exit ${stop.code}; remounted rw and restarted: the ${
+          fmt(old)
+        } old ones delivered, missing ${fmt(oldRep.missingCount)}`,
+      );
+      assert.equal(st.state, "critical");
+      assert.ok(reason !== undefined, `status names the spool: ${JSON.stringify(st.reasons)}`);
+      assert.ok(reason.includes(spool), "the reason names the directory");
+      assert.match(log, /spool: cannot use .*relaying from memory only/);
+      assert.equal(stop.code, 0);
+      assert.equal(st.counters.dropped, 0);
+    } finally {
+      await teardown(r, async () => {
+        for (const m of mounts) await umount(m);
+      });
+    }
+  }
+}
+
+Deno.test(
+  "chaos: start on a spool with a stray 9999999999999999.seg and unreadable segments: they are skipped, the good ones around them delivered in order",
+  opts,
+  async () => {
+    const mounts: string[] = [];
+    let notMounted: string | undefined;
+    const per = 1_000;
+    const id = (k: number) => FIRST_SEGMENT_ID + k;
+    const r = await rig("spool-damaged", {
+      prepare: async (dir) => {
+        const spool = `${dir}/agent/spool`;
+        // Segments 0, 2 and 4 good; 1 (in the middle) and 5 (the newest) cannot be read.
+        for (const k of [0, 2, 4]) {
+          await writeSpool({
+            dir: spool,
+            messages: per,
+            first: k * per,
+            size: SIZE,
+            perSegment: per,
+            tag: "old",
+            firstId: id(k),
+          });
+        }
+        await Deno.writeFile(`${spool}/9999999999999999.seg`, new TextEncoder().encode("stray"));
+        for (const k of [1, 5]) {
+          const file = `${spool}/${segmentName(id(k))}`;
+          await Deno.writeFile(file, new Uint8Array(4096));
+          notMounted = await run("mount", "--bind", "-o", "ro", UNREADABLE, file);
+          if (notMounted !== undefined) return;
+          mounts.push(file);
+        }
+      },
+    }).catch(async (e) => {
+      for (const m of mounts) await umount(m);
+      throw e;
+    });
+    try {
+      if (notMounted !== undefined) {
+        summary("spool-damaged-start", `not run: mount not permitted (${notMounted})`);
+        return;
+      }
+      const spool = `${r.dir}/agent/spool`;
+      const good = 3 * per;
+      const fresh = 2_000;
+      await sendSeq({
+        port: r.port,
+        count: fresh,
+        size: SIZE,
+        framing: "octet-counted",
+        tag: "new",
+      });
+      const newRep = await delivered(r, fresh, "new");
+      // Old messages 0-999, 2000-2999 and 4000-4999 were in good segments.
+      const lines = await waitFor(async () => {
+        const lines = await r.collector.lines();
+        const rep = checkSeqs(lines, 5 * per, "old");
+        return rep.unique === good && lines;
+      }, { timeoutMs: 30_000, what: "the good segments' messages" }).catch(async (e) => {
+        throw new Error(
+          `${e.message}: ${JSON.stringify(checkSeqs(await r.collector.lines(), 5 * per, "old"))}`,
+        );
+      });
+      const oldRep = checkSeqs(lines, 5 * per, "old");
+      const goodMissing = oldRep.missing.filter((s) => Math.floor(s / per) % 2 === 0);
+      const st = await waitFor(async () => {
+        const st = await status(r.agent);
+        return st.spool.messages === 0 && st;
+      }, { timeoutMs: 10_000, what: "the spool read empty" });
+      const log = await r.agent.log();
+      const stray = await Deno.stat(`${spool}/9999999999999999.seg`).then(() => true, () => false);
+      const stop = await r.agent.stop("SIGTERM");
+      summary(
+        "spool-damaged-start",
+        `3 good segments of ${
+          fmt(per)
+        }, 2 unreadable (EACCES: the middle one and the newest), a stray 9999999999999999.seg: the agent started; old delivered ${
+          fmt(oldRep.unique)
+        } of ${fmt(good)} good, out of order ${oldRep.outOfOrder}; ${fmt(fresh)} new delivered ${
+          fmt(newRep.unique)
+        }, missing ${
+          fmt(newRep.missingCount)
+        }; spool.corrupt ${st.spool.corrupt}; stray file left in place: ${stray}; SIGTERM exit ${stop.code}`,
+      );
+      assert.deepEqual(goodMissing, [], "every message of the good segments delivered");
+      assert.equal(oldRep.outOfOrder, 0, "in order");
+      assert.ok(st.spool.corrupt >= 2, `both unreadable segments counted: ${st.spool.corrupt}`);
+      assert.match(log, /9999999999999999\.seg/, "the log names the stray file");
+      assert.match(
+        log,
+        new RegExp(`${segmentName(id(1))}`),
+        "the log names the unreadable segment",
+      );
+      assert.ok(stray, "the stray file is left for the operator");
+      assert.equal(stop.code, 0);
+    } finally {
+      await teardown(r, async () => {
+        for (const m of mounts) await umount(m);
+      });
+    }
+  },
+);
