@@ -1091,7 +1091,13 @@ export class Spool {
         this.#unread += Math.max(0, records - seg.read);
       } catch (e) {
         if (seg.deleted || seg.records !== undefined) continue;
-        this.#log.warn(`spool: cannot count ${this.#path(seg.id)}: ${errorText(e)}`);
+        // Skipped and counted, like a segment that cannot be read at the start.
+        this.#corrupt++;
+        this.#log.error(
+          `spool: skipping segment ${this.#path(seg.id)}, which cannot be read (${
+            errorText(e)
+          }); its messages are not sent: check the file and the disk`,
+        );
         this.#uncounted -= seg.bytes - seg.start;
         seg.records = seg.read;
       }
