@@ -180,6 +180,8 @@ export class Spool {
   #failed: number[] = [];
   #failedForgotten = 0;
   #appendDrops = 0;
+  /** Records lost because a write failed. */
+  #lostWrites = 0;
   /** Callers of `settled`, each waiting for the write loop to finish chunk `seq`. */
   #settledWaiters: { seq: number; resolve: () => void }[] = [];
   /** Readers waiting for the write loop to finish its next chunk. */
@@ -252,7 +254,8 @@ export class Spool {
   stats(now = Date.now()): SpoolStats {
     const messages = this.#unread + this.#estimate(this.#uncounted);
     // Before the first read there is no read segment yet: the oldest is the first one.
-    const head = messages > 0 ? this.#rSeg ?? this.#segments[0] : undefined;
+    const r = this.#rSeg;
+    const head = messages > 0 ? (r !== undefined && !r.deleted ? r : this.#segments[0]) : undefined;
     return {
       messages,
       bytes: this.#totalBytes,
@@ -272,7 +275,7 @@ export class Spool {
       return { text: `spool unusable, memory only: ${this.#unusable}`, critical: true };
     }
     if (this.#writeError !== undefined) {
-      const full = /no space|ENOSPC|quota/i.test(this.#writeError.message);
+      const full = isNoSpace(this.#writeError);
       return {
         text: full
           ? `spool disk full in ${this.#cfg.dir}: messages are dropped until space is freed`
@@ -366,7 +369,9 @@ export class Spool {
       if (!this.hasUnread || this.#closed) return undefined;
       let seg = this.#rSeg;
       if (seg === undefined || seg.deleted) {
-        seg = this.#segments[0];
+        // The one after the deleted segment: those before it were read already.
+        const after = seg?.id ?? -Infinity;
+        seg = this.#segments.find((s) => s.id > after);
         if (seg === undefined) return undefined;
         this.#enter(seg);
       }
@@ -435,25 +440,64 @@ export class Spool {
       this.#flushChunk();
       await this.#idle();
       await this.#syncs;
-      const rSeg = this.#rSeg !== undefined && !this.#rSeg.deleted ? this.#rSeg : undefined;
+      // Files removed under the running agent are counted now or never.
+      await this.#checkFiles(true);
+      // The read position: a segment, or just past a deleted one.
+      const rSeg = this.#rSeg;
       // Everything before the read position was delivered or is in `inHand`: those
       // segments leave the accounting now, and the disk once the replacement is durable.
       const replaced = rSeg === undefined ? [] : this.#segments.filter((s) => s.id < rSeg.id);
+      // Reading a segment written at an earlier stop (below the checkpoint, which says
+      // "undelivered in full"): its unread rest goes into the new one with the in-hand
+      // batches, so that nothing read is sent twice and the checkpoint stays where it is.
+      const below = rSeg !== undefined && !rSeg.deleted && rSeg.id < this.#ackSeg;
+      if (below && this.#rOff > rSeg.start) {
+        inHand = [...inHand];
+        while (this.#rSeg === rSeg && this.#rOff < rSeg.written) {
+          const b = await this.#readFrom(rSeg);
+          if (b === undefined) break;
+          inHand.push(b);
+        }
+        replaced.push(rSeg);
+      }
       for (const seg of replaced) this.#forget(seg);
       if (inHand.some((b) => b.count > 0)) {
         const seg = this.#newSegment(--this.#lowestId);
         this.#segments.unshift(seg);
         this.#chunkSeg = seg;
         this.#noRotate = true;
+        const before = { lost: this.#lostWrites, dropped: this.#dropped };
         for (const b of inHand) this.append(b);
         this.#flushChunk();
         await this.#idle();
+        if (this.#lostWrites > before.lost) {
+          const failed = this.#dropped - before.dropped;
+          // A full disk: the old checkpoint and the segments the new one was to replace
+          // stay, so what was read from the spool is resent (duplicates, not drops).
+          const onDisk = new Set([...replaced, ...this.#segments].map((s) => s.id));
+          const fromSpool = inHand.reduce(
+            (n, b) => n + (b.end !== undefined && onDisk.has(b.end.segment) ? b.count : 0),
+            0,
+          );
+          const resent = Math.min(failed, fromSpool);
+          this.#dropped -= resent;
+          this.onDrop(-resent);
+          this.#log.error(
+            `spool: stopping: ${failed} message(s) in hand could not be written to ${this.#cfg.dir}; ${resent} of them stay in the spool and are resent, ${
+              failed - resent
+            } lost: free space in ${this.#cfg.dir}`,
+          );
+          this.#finish();
+          return;
+        }
       }
       if (this.#wFile !== undefined && this.#cfg.sync !== "never") await this.#wFile.syncData();
       if (this.#dirDirty) await this.#syncDir();
-      if (rSeg !== undefined) {
+      if (below) {
+        // The checkpoint restored at start, or acknowledged since, stays.
+      } else if (rSeg !== undefined) {
         this.#ackSeg = rSeg.id;
-        this.#ackOff = this.#rOff;
+        this.#ackOff = rSeg.deleted ? 0 : this.#rOff;
       } else {
         this.#ackSeg = this.#segments[0]?.id ?? this.#nextId;
         this.#ackOff = 0;
@@ -473,6 +517,8 @@ export class Spool {
 
   #finish(): void {
     this.#closed = true;
+    // Chunks never written (the disk failed under the stop): no waiter may hear `true`.
+    for (let seq = this.#chunksDone + 1; seq <= this.#chunksQueued; seq++) this.#markFailed(seq);
     try {
       this.#wFile?.close();
     } catch { /* already closed */ }
@@ -538,7 +584,12 @@ export class Spool {
     }
     while (this.#totalBytes + size > this.#cfg.maxBytes) {
       const head = this.#segments[0];
-      if (this.#cfg.whenFull === "drop-newest" || head === undefined || head === this.#chunkSeg) {
+      // A head not yet counted after a restart cannot be dropped with an exact count:
+      // until the count catches up (soon), a full spool drops the new message instead.
+      if (
+        this.#cfg.whenFull === "drop-newest" || head === undefined || head === this.#chunkSeg ||
+        head.records === undefined
+      ) {
         this.#appendDrops++;
         this.#drop(1);
         return;
@@ -591,11 +642,16 @@ export class Spool {
     const unread = this.#unreadIn(seg);
     if (seg.records === undefined) this.#uncounted -= seg.bytes - seg.start;
     else this.#unread -= seg.records - seg.read;
-    if (this.#chunkSeg === seg) this.#chunkSeg = undefined;
+    if (this.#chunkSeg === seg) {
+      // Its records still in the chunk buffer went with it (counted in `unread`).
+      this.#chunkSeg = undefined;
+      this.#chunkLen = this.#chunkRecords = 0;
+    }
     if (this.#rSeg === seg) {
-      const next = this.#segments[0];
+      // The reader goes on with the segment after it (those before were read already).
+      // With none yet, it stays on the deleted one: `read` goes on after it.
+      const next = this.#segments.find((s) => s.id > seg.id);
       if (next) this.#enter(next);
-      else this.#rSeg = undefined;
     }
     return unread;
   }
@@ -885,6 +941,7 @@ export class Spool {
     this.#totalBytes -= item.data.length - keep;
     seg.records! -= lost;
     this.#unread -= lost;
+    this.#lostWrites += lost;
     this.#drop(lost);
     if (!this.#writeError) {
       this.#log.error(
@@ -988,9 +1045,17 @@ export class Spool {
     const fs = this.#fs;
     await fs.mkdir(dir);
     // Can it be written at all (a read-only file system, a directory of someone else's)?
+    // A full disk is not that: the spool starts, drops what it cannot write, and
+    // recovers when space is freed.
     const probe = `${dir}/.probe`;
-    await fs.writeFile(probe, new Uint8Array(0));
-    await fs.remove(probe);
+    try {
+      await fs.writeFile(probe, new Uint8Array(0));
+      await fs.remove(probe);
+    } catch (e) {
+      if (!isNoSpace(e)) throw e;
+      this.#writeError = e as Error;
+      this.#log.error(`spool: ${dir} is full; messages that cannot be written are dropped`);
+    }
     let cp = { segment: -1, offset: 0 };
     try {
       const parsed = JSON.parse(
@@ -1065,7 +1130,8 @@ export class Spool {
       }
     }
     const known = [...ids, ...(cp.segment >= 0 ? [cp.segment] : [])];
-    this.#nextId = Math.max(FIRST_ID, (ids[ids.length - 1] ?? 0) + 1);
+    // New segments go after every one known, the checkpoint's too (it may be deleted).
+    this.#nextId = Math.max(FIRST_ID, ...known.map((id) => id + 1));
     this.#lowestId = Math.min(FIRST_ID, ...known);
     this.#ackSeg = cp.segment;
     this.#ackOff = cp.offset;
@@ -1148,6 +1214,10 @@ export class Spool {
       file.close();
     }
   }
+}
+
+function isNoSpace(e: unknown): boolean {
+  return /no space|ENOSPC|quota/i.test(errorText(e));
 }
 
 function errorText(e: unknown): string {
