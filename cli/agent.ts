@@ -175,7 +175,8 @@ export class Agent {
     // A child rsyslogd is ended while the inputs still listen: what it flushes
     // on SIGTERM reaches the spool instead of being lost.
     await this.#watchdog?.stop();
-    for (const input of this.#inputs) input.close();
+    // What senders have in flight is read and spooled before the inputs close.
+    await Promise.all(this.#inputs.map((input) => input.drain()));
     this.#ingest?.flush();
     const inHand = this.#forwarder ? await this.#forwarder.stop() : [];
     if (this.#queue) await this.#queue.close(inHand);
@@ -272,7 +273,7 @@ export class Agent {
       }
       for (const input of inputs.fresh) done.push(`input ${input.name} listening`);
       for (const input of inputs.retired) {
-        input.close();
+        await input.drain();
         done.push(`input ${input.name} closed`);
       }
       this.#inputs = inputs.inputs;

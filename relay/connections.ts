@@ -19,8 +19,23 @@ export interface ConnectionsOptions {
   onReject?: () => void;
 }
 
-/** Marks a connection active (it sent something). */
-export type Touch = () => void;
+/**
+ * Marks a connection active (it sent something). Returns `false` once the
+ * input is stopping and its drain time is up: the server should stop reading
+ * (what it read is still taken) and end the connection.
+ */
+export type Touch = () => boolean;
+
+/**
+ * A stopping input reads on until a connection has sent nothing for this
+ * long, then closes it: its sender is between writes and nothing of it is
+ * unread (an orderly end, not a reset that throws away the kernel's buffers)...
+ */
+export const DRAIN_QUIET_MS = 20;
+/** ...or this long has passed; then each connection ends after its next read. */
+export const DRAIN_MAX_MS = 1_000;
+/** Connections that have not ended this long after that are closed. */
+const DRAIN_CUT_MS = 200;
 
 /**
  * Runs the accept loop of one listener: at most `max` connections are served
@@ -42,6 +57,8 @@ export class Connections {
   #sweeper: ReturnType<typeof setInterval> | undefined;
   #closed = false;
   #problem = "";
+  /** Set when a drain's time is up: every connection ends after its next read. */
+  #finishing = false;
 
   constructor(opts: ConnectionsOptions) {
     this.#opts = opts;
@@ -95,6 +112,35 @@ export class Connections {
     }
   }
 
+  /**
+   * Stops accepting, reads on until every connection has been quiet for
+   * {@linkcode DRAIN_QUIET_MS} (closing each quiet one: nothing of its sender's
+   * is unread, so the sender sees an orderly end, not a reset) or
+   * {@linkcode DRAIN_MAX_MS} passed, then has each end after its next read, and
+   * closes what is left {@linkcode DRAIN_CUT_MS} later. `maxMs` 0 skips the
+   * reading on (a protocol whose clients resend what was not answered).
+   */
+  async drain(maxMs: number = DRAIN_MAX_MS): Promise<void> {
+    this.#closed = true;
+    if (this.#sweeper !== undefined) clearInterval(this.#sweeper);
+    closeQuietly(this.#listener);
+    const start = Date.now();
+    for (;;) {
+      const now = Date.now();
+      for (const [conn, lastActive] of this.#conns) {
+        if (now - lastActive >= DRAIN_QUIET_MS) {
+          this.#conns.delete(conn);
+          closeQuietly(conn);
+        }
+      }
+      if (this.#conns.size === 0) return;
+      if (now - start >= maxMs + DRAIN_CUT_MS) break;
+      if (now - start >= maxMs) this.#finishing = true;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    this.close();
+  }
+
   /** Stops accepting and closes every connection. */
   close(): void {
     this.#closed = true;
@@ -131,6 +177,7 @@ export class Connections {
       this.#conns.set(conn, Date.now());
       const touch = () => {
         if (this.#conns.has(conn)) this.#conns.set(conn, Date.now());
+        return !this.#finishing;
       };
       serve(conn, touch).catch(() => {
         // Reset by the peer, or closed by us (idle, stop).

@@ -144,6 +144,15 @@ export class RelpInput {
     this.#conns.configure({ max: cfg.maxConnections, idleMs: cfg.idleTimeoutMs });
   }
 
+  /**
+   * Stops accepting; each open connection answers what it has read, is sent
+   * a `serverclose` hint and closed (the client resends what has no answer):
+   * {@linkcode Connections.drain} without reading on.
+   */
+  async drain(): Promise<void> {
+    await this.#conns.drain(0);
+  }
+
   /** Stops accepting and closes every connection (unanswered messages are resent by clients). */
   close(): void {
     this.#conns.close();
@@ -160,7 +169,7 @@ export class RelpInput {
         if (wait !== undefined) await wait;
         const n = await conn.read(buf);
         if (n === null) break;
-        touch();
+        const more = touch();
         const mark = this.#durability.mark();
         const { answers, messages, end } = session.take(buf.subarray(0, n));
         if (messages > 0) this.#sink.flush();
@@ -173,6 +182,12 @@ export class RelpInput {
             this.#counters.malformed++;
             this.#log.debug(`input ${this.name}: closing a connection: ${end}`);
           }
+          await session.drained();
+          break;
+        }
+        if (!more) {
+          // Stopping: what was read is answered, then the client is told to go.
+          session.answer(undefined, [], true);
           await session.drained();
           break;
         }

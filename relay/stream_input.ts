@@ -92,6 +92,16 @@ export class StreamInput {
     this.#conns.configure({ max: cfg.maxConnections, idleMs: cfg.idleTimeoutMs });
   }
 
+  /**
+   * Stops accepting, reads what the open connections still send until they
+   * are quiet (at most about a second: {@linkcode Connections.drain}), then
+   * closes like {@linkcode StreamInput.close}.
+   */
+  async drain(): Promise<void> {
+    await this.#conns.drain();
+    this.close();
+  }
+
   /** Stops accepting, closes every connection and removes its socket (only a socket). */
   close(): void {
     this.#conns.close();
@@ -105,8 +115,8 @@ export class StreamInput {
       if (wait !== undefined) await wait;
       const n = await conn.read(framer.space);
       if (n === null) break;
-      touch();
       framer.commit(n);
+      if (!touch()) break;
     }
     framer.end();
   }

@@ -8,6 +8,7 @@ import type { InputConfig } from "../config/config.ts";
 import type { Counters } from "./counters.ts";
 import type { FrameSink } from "./framer.ts";
 import { parseAddress } from "../config/address.ts";
+import { DRAIN_MAX_MS, DRAIN_QUIET_MS } from "./connections.ts";
 
 /**
  * Receives one message per datagram (RFC 5426) and passes it on byte for byte;
@@ -62,6 +63,21 @@ export class UdpInput {
   /** Applies the settings of `cfg` (same address) in place: `maxMessageSize` from the next datagram. */
   reconfigure(cfg: InputConfig): void {
     this.#cfg = cfg;
+  }
+
+  /**
+   * Takes what the socket's buffer still holds: receives until no datagram came
+   * for {@linkcode DRAIN_QUIET_MS} (at most {@linkcode DRAIN_MAX_MS}), then closes.
+   */
+  async drain(): Promise<void> {
+    const start = Date.now();
+    // Any input's message counts: this one is quiet at least when all are.
+    let seen = -1;
+    while (seen !== this.#counters.received && Date.now() - start < DRAIN_MAX_MS) {
+      seen = this.#counters.received;
+      await new Promise((r) => setTimeout(r, DRAIN_QUIET_MS));
+    }
+    this.close();
   }
 
   /** Stops receiving. */

@@ -310,6 +310,44 @@ Deno.test(
 );
 
 Deno.test(
+  "SIGTERM with messages unread in the input's socket buffers: read and spooled, all delivered after restart",
+  opts,
+  async () => {
+    const s = await setup({ down: true });
+    try {
+      const total = 1000;
+      // Stopped, the agent reads nothing: the messages wait in the kernel's socket buffers.
+      s.agent.signal("SIGSTOP");
+      const sent = await sendSeq({
+        port: s.port,
+        count: total,
+        size: 200,
+        framing: "octet-counted",
+      });
+      assert.equal(sent.sent, total);
+      s.agent.signal("SIGTERM");
+      s.agent.signal("SIGCONT");
+      assert.equal((await s.agent.status).code, 0, "clean exit");
+      await s.collector.restart();
+      s.agent = await restartAgent(s);
+      const report = await waitFor(async () => {
+        const r = checkSeqs(await s.collector.lines(), total);
+        return r.missingCount === 0 && r;
+      }, { timeoutMs: 20_000, what: "all 1,000 at the collector" }).catch(async (e) => {
+        throw new Error(
+          `${e.message}: ${JSON.stringify(checkSeqs(await s.collector.lines(), total))}`,
+        );
+      });
+      console.log(
+        `summary: stop with input unread: sent ${total} while stopped, delivered ${report.unique} after restart`,
+      );
+    } finally {
+      await teardown(s);
+    }
+  },
+);
+
+Deno.test(
   "spool full: stays under maxBytes, drops by policy, drop counter equals what is missing",
   opts,
   async () => {
