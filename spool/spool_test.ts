@@ -1,5 +1,6 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { Spool } from "./spool.ts";
+import { denoFs, type SpoolFs } from "./spool_fs.ts";
 import type { SpoolConfig } from "../config/config.ts";
 import type { Batch } from "../relay/batch.ts";
 import { Logger } from "../control/logger.ts";
@@ -395,4 +396,133 @@ Deno.test("spool: stats report messages, bytes and the age of the oldest unread"
     assertEquals(spool.stats(Date.now() + 5000).oldestAgeSeconds, 0);
     await spool.close([]);
   });
+});
+
+Deno.test("spool: records written under a larger maxMessageSize are read after a restart with a smaller one", async () => {
+  await withDir(async (dir) => {
+    const { log } = testLogger();
+    let spool = await openRecovered(config(dir, { maxBytes: 8 * 1024 * KiB }), 200_000, log);
+    const big = (seq: number) => `seq=${String(seq).padStart(7, "0")} ${"b".repeat(100_000)}`;
+    let text = "";
+    for (let i = 0; i < 20; i++) text += `${enc.encode(big(i)).length} ${big(i)}`;
+    spool.append({ data: enc.encode(text), count: 20 });
+    await spool.close([]);
+    // Before: validated against the new, smaller limit, all 20 were "damaged" and skipped,
+    // and the unread count never went down.
+    spool = await openRecovered(config(dir, { maxBytes: 8 * 1024 * KiB }), MAX_RECORD, log);
+    assertEquals(spool.stats().messages, 20);
+    assertEquals((await readAll(spool)).seqs, range(0, 20));
+    assertEquals(spool.stats().messages, 0);
+    assertEquals(spool.stats().corrupt, 0);
+    assert(!spool.hasUnread);
+    await spool.close([]);
+  });
+});
+
+Deno.test("spool: with a disk slower than the inflow, what is written is read while writes go on", async () => {
+  await withDir(async (dir) => {
+    const { log } = testLogger();
+    // Every write takes 10 ms: appends always wait in the write loop's queue.
+    const slow: SpoolFs = {
+      ...denoFs,
+      async open(path, mode) {
+        const file = await denoFs.open(path, mode);
+        return {
+          ...file,
+          write: async (data) => {
+            await new Promise((r) => setTimeout(r, 10));
+            return await file.write(data);
+          },
+        };
+      },
+    };
+    const spool = await Spool.open(
+      config(dir, { mode: "always", maxBytes: 64 * 1024 * KiB }),
+      MAX_RECORD,
+      log,
+      { fs: slow },
+    );
+    let next = 0;
+    let firstReadAt = -1;
+    const started = Date.now();
+    const producing = (async () => {
+      while (Date.now() - started < 800) {
+        spool.append(batchOf(next, next + 50));
+        next += 50;
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    })();
+    const got: number[] = [];
+    while (firstReadAt < 0 && Date.now() - started < 800) {
+      const b = await spool.read();
+      if (b === undefined) {
+        await new Promise((r) => setTimeout(r, 5));
+        continue;
+      }
+      firstReadAt = Date.now() - started;
+      got.push(...seqs(b));
+      spool.ack(b.end!);
+    }
+    await producing;
+    // Before: the reader waited for the write loop to go idle, which it never did under load.
+    assert(firstReadAt >= 0 && firstReadAt < 600, `first read after ${firstReadAt} ms`);
+    got.push(...(await readAll(spool)).seqs);
+    assertEquals(got, range(0, next));
+    await spool.close([]);
+  });
+});
+
+Deno.test("spool: a directory that cannot be used gives a memory-only spool, not a failed start", async () => {
+  await withDir(async (dir) => {
+    const { log, lines } = testLogger();
+    await Deno.writeTextFile(`${dir}/not-a-dir`, "");
+    const spool = await Spool.open(config(`${dir}/not-a-dir/spool`), MAX_RECORD, log);
+    assert(!spool.usable);
+    assert(spool.problem()?.critical, "critical");
+    assert(/spool unusable, memory only/.test(spool.problem()!.text), spool.problem()!.text);
+    assert(lines.some((l) => /cannot use .*not-a-dir\/spool/.test(l)), lines.join("\n"));
+    spool.append(batchOf(0, 10));
+    assertEquals(spool.stats().dropped, 10);
+    assertEquals(await spool.settled(spool.mark()), true, "nothing after the mark");
+    await spool.close([batchOf(10, 12)]);
+    assertEquals(spool.stats().dropped, 12);
+  });
+});
+
+Deno.test("spool: a stray segment name beyond 2^53 is left alone and does not stop the start", async () => {
+  await withDir(async (dir) => {
+    const { log } = testLogger();
+    await Deno.writeTextFile(`${dir}/9999999999999999.seg`, "stray");
+    const spool = await openRecovered(config(dir), MAX_RECORD, log);
+    assert(spool.usable);
+    spool.append(batchOf(0, 10));
+    assertEquals((await readAll(spool)).seqs, range(0, 10));
+    await spool.close([]);
+    assertEquals(await Deno.readTextFile(`${dir}/9999999999999999.seg`), "stray");
+  });
+});
+
+Deno.test("spool: files removed while running are counted, the directory made again, the spool goes on", async () => {
+  const parent = await Deno.makeTempDir({ prefix: "spool_test_rm_" });
+  try {
+    const dir = `${parent}/spool`;
+    const { log, lines } = testLogger();
+    const spool = await openRecovered(config(dir, { maxBytes: 1024 * KiB }), MAX_RECORD, log);
+    spool.append(batchOf(0, 100));
+    assertEquals(await spool.settled({ chunk: 0, drops: 0 }), true);
+    await Deno.remove(dir, { recursive: true }); // an operator cleaning /var/spool
+    await waitFor(() => spool.problem() !== undefined, {
+      timeoutMs: 2000,
+      what: "the removal noticed",
+    });
+    assert(/files removed while running/.test(spool.problem()!.text), spool.problem()!.text);
+    assertEquals(spool.stats().dropped, 100);
+    assert(lines.some((l) => /were removed while the agent ran/.test(l)), lines.join("\n"));
+    spool.append(batchOf(100, 200));
+    assertEquals((await readAll(spool)).seqs, range(100, 200));
+    assert((await Deno.stat(dir)).isDirectory, "made again");
+    await spool.close([]);
+  } finally {
+    await Deno.remove(parent, { recursive: true });
+  }
 });
