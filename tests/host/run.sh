@@ -16,14 +16,14 @@
 # qcow2 overlay of it in a temp dir; the guest reaches the host only through a
 # 9p share holding a copy of this tree and the output. The guest reboots once
 # (the power-cut check resets it) and powers itself off at the end; qemu is
-# killed after HOST_SUITE_TIMEOUT seconds (default 600) whatever happens.
+# killed after HOST_SUITE_TIMEOUT seconds (default 900) whatever happens.
 # The last run's logs (console, journal, checks) stay in
 # $HOST_SUITE_OUT (default /var/tmp/syslog-agent-host-suite).
 set -euo pipefail
 
 CACHE=${HOST_SUITE_CACHE:-/var/cache/syslog-agent-host-vm}
 OUT=${HOST_SUITE_OUT:-/var/tmp/syslog-agent-host-suite}
-TIMEOUT=${HOST_SUITE_TIMEOUT:-600}
+TIMEOUT=${HOST_SUITE_TIMEOUT:-900}
 STRICT=${HOST_SUITE_STRICT:-0}
 CPUS=2
 MEM=2048
@@ -88,7 +88,12 @@ mkdir -p "$share/project" "$share/out"
 # can change it.
 tar -C "$repo_root" --exclude=./.git --exclude=./.state --exclude=./dist \
   --exclude=./bench/results -cf - . | tar -C "$share/project" -xf -
+# HOST_SUITE_ONLY="group ...": only those groups of checks (see guest/main.sh);
+# HOST_SUITE_SCRIPT=FILE: after the install, FILE runs in the guest instead.
+# The agent's files, packed: one file crosses 9p faster than many.
+tar -C "$share/project" --exclude=./tests --exclude=./bench -cf "$share/tree.tar" .
 if [ -n "${HOST_SUITE_ONLY:-}" ]; then echo "$HOST_SUITE_ONLY" >"$share/only"; fi
+if [ -n "${HOST_SUITE_SCRIPT:-}" ]; then cp "$HOST_SUITE_SCRIPT" "$share/debug.sh"; fi
 touch "$share/out/checks.txt"
 qemu-img create -q -f qcow2 -F raw -b "$CACHE/base.raw" "$run/disk.qcow2"
 

@@ -78,7 +78,6 @@ wait_until() {
   done
 }
 
-tools() { /usr/local/bin/deno run --allow-all --unstable-net "$TOOLS" "$@"; }
 unit_prop() { systemctl show -P "$2" "$1"; }
 main_pid() { unit_prop "$UNIT" MainPID; }
 metric() {
@@ -88,9 +87,19 @@ metric() {
 is_active_running() {
   [ "$(unit_prop "$UNIT" ActiveState)/$(unit_prop "$UNIT" SubState)" = active/running ]
 }
-# delivered TAG COUNT: all of TAG seq=1..COUNT are at the collector.
-delivered() { tools seqs "$COLLECTED" "$1" "$2" >/dev/null 2>&1; }
-delivery() { tools seqs "$COLLECTED" "$1" "$2" 2>&1; }
+# delivery TAG COUNT: which of "TAG seq=1..COUNT" the collector has, as one
+# line; exit 1 when any is missing.
+delivery() {
+  awk -v tag="$1 seq=" -v n="$2" '
+    { i = index($0, tag); if (i == 0) next
+      s = substr($0, i + length(tag)) + 0; lines++
+      if (s >= 1 && s <= n && seen[s]++) dups++ }
+    END { for (k = 1; k <= n; k++) if (!(k in seen)) { missing++; if (!first) first = k }
+      printf "%d of %d delivered, %d missing%s, %d duplicates, %d lines\n", n - missing, n,
+        missing, (missing ? " (first: seq=" first ")" : ""), dups, lines
+      exit missing > 0 }' "$COLLECTED"
+}
+delivered() { delivery "$@" >/dev/null; }
 # journal_since MS [ARGS...]: this boot's journal from MS on, as text.
 journal_since() {
   local since=$1
@@ -109,7 +118,8 @@ probe_passes_after() {
   [ -n "$c" ] && [ "$c" -gt "$1" ] && [ "$(metric rsyslogd_up)" = 1 ]
 }
 
-config_patch() { tools patch-config "$CONF" "$1"; }
+# config_patch JSON: JSON's keys merged into the agent's config (jq's *).
+config_patch() { jq --argjson p "$1" '. * $p' "$CONF" >"$CONF.tmp" && mv "$CONF.tmp" "$CONF"; }
 
 # A listing of what install and uninstall may touch, to compare before and after.
 snapshot() {
@@ -160,16 +170,19 @@ make_release() {
   mkdir -p "$STATE/mirror/$name"
   cp -R "$STATE/src" "$dir"
   sed -i "s/^export const VERSION = .*/export const VERSION = \"$version\";/" "$dir/cli/version.ts"
+  # The flags the release binary is compiled with, from the tree itself.
+  local flags
+  flags=$(/usr/local/bin/deno eval \
+    "const m = await import('file://$dir/packaging/compile.ts'); console.log(m.COMPILE_FLAGS.join(' '))")
+  [ -n "$flags" ] || flags="--allow-all --unstable-net --no-prompt"
   cat >"$STATE/mirror/$name/$TARGET" <<EOF
 #!/bin/sh
 # host suite: stands in for the compiled agent $version (deno compile needs
 # denort, which cannot be had here): deno runs a copy of the tree with the
-# permissions of packaging/compile.ts. exec: the unit's main pid is deno.
+# flags of packaging/compile.ts. exec: the unit's main pid is deno.
 : "\${DENO_DIR:=$DENO_CACHE}"
 export DENO_DIR
-exec /usr/local/bin/deno run --allow-net --allow-read --allow-write --allow-run \\
-  --allow-env --allow-sys --unstable-net --no-prompt --no-remote --no-npm \\
-  $dir/main.ts "\$@"
+exec /usr/local/bin/deno run $flags $dir/main.ts "\$@"
 EOF
   chmod 755 "$STATE/mirror/$name/$TARGET"
   (cd "$STATE/mirror/$name" && sha256sum "$TARGET" >SHA256SUMS &&
@@ -186,16 +199,18 @@ phase1_setup() {
   snapshot >"$STATE/before.txt"
   mkdir -p "$STATE/mirror" "$STATE/releases" "$DENO_CACHE"
   cp "$PROJ/install.sh" "$STATE/mirror/install.sh"
-  # The tree, once off the 9p share (its tests and benchmarks are not needed).
-  tar -C "$PROJ" --exclude=./tests --exclude=./bench -cf - . | (mkdir -p "$STATE/src" && tar -C "$STATE/src" -xf -)
+  # The tree (without tests and benchmarks), packed by the host: one file over 9p.
+  mkdir -p "$STATE/src"
+  tar -C "$STATE/src" -xf "$SHARE/tree.tar"
   openssl genpkey -algorithm ed25519 -out "$STATE/test-key.pem" 2>/dev/null
   openssl pkey -in "$STATE/test-key.pem" -pubout -out "$STATE/test-key.pub"
   info "copied the tree and made a test signing key in $(secs_since "$t0") s"
-  make_release 0.0.0-hs-old old
+  # Both at once: two vCPUs.
+  make_release 0.0.0-hs-old old &
   make_release "$(sed -n 's/^export const VERSION = "\(.*\)";/\1/p' "$PROJ/cli/version.ts")" new
+  wait
+  WRAPPER_FLAGS=$(sed -n 's|^exec /usr/local/bin/deno run \(.*\) /var/lib.*|\1|p' "$STATE/mirror/new/$TARGET")
   chmod -R a+rX "$DENO_CACHE" "$STATE/releases"
-  # Warm the helpers' cache too.
-  tools get - x <<<'{}' >/dev/null
   start_helpers
   # For the load check: rsyslogd takes TCP on loopback (messages then take
   # the same rules as /dev/log's). Not part of what install.sh touches.
@@ -210,7 +225,7 @@ EOF
   install_opts
   info "guest: $(sed -n 's/^PRETTY_NAME="\(.*\)"/\1/p' /etc/os-release), $(systemctl --version | head -n 1), kernel $(uname -r), $(rsyslogd -v | head -n 1 | cut -d, -f1)"
   info "boot: $(systemd-analyze 2>/dev/null | head -n 1)"
-  info "the agent runs as a wrapper that execs deno run on a copy of the tree (no denort: deno compile cannot run here); the unit's ExecStart stays /usr/local/bin/agent"
+  info "the agent runs as a wrapper that execs deno run on a copy of the tree (no denort: deno compile cannot run here) with packaging/compile.ts's flags ($WRAPPER_FLAGS); the unit's ExecStart stays /usr/local/bin/agent"
   info "DENO_DIR=$DENO_CACHE, pre-warmed, read-only in the unit's sandbox, set by a test-only drop-in $DROPIN"
   info "setup (releases, cache, mirror, collector) took $(secs_since "$t0") s"
 }
@@ -469,17 +484,13 @@ EOF
     >/etc/systemd/system/logrotate.service.d/host-suite.conf
   systemctl daemon-reload
   systemctl restart rsyslog.service
-  local shell_pid tag count=150 t0 rc=0 c
+  local shell_pid tag count=40 t0 rc=0 c
   shell_pid=$(unit_prop rsyslog.service MainPID)
   wait_until 30 probe_passes_after "$(canaries)"
   tag="hs-rotate-$(cat "$STATE/nonce")"
   t0=$(now_ms)
-  (for i in $(seq 1 "$count"); do
-    logger -t host-suite "$tag seq=$i"
-    sleep 0.02
-  done) &
+  (for i in $(seq 1 "$count"); do logger -t host-suite "$tag seq=$i"; done) &
   local sender=$!
-  sleep 1
   c=$(canaries)
   systemctl start logrotate.service || rc=$?
   wait "$sender"
@@ -586,7 +597,7 @@ powercut_start() {
   : >"$OUT/powercut-acked"
   systemd-run --quiet --unit=hs-power -E DENO_DIR="$DENO_DIR" \
     /usr/local/bin/deno run --allow-all "$TOOLS" relp-send "$PC_PORT" "$tag" 1000 "$OUT/powercut-acked"
-  if ! wait_until 60 sh -c "[ \"\$(tail -n 1 '$OUT/powercut-acked' 2>/dev/null || echo 0)\" -ge 2000 ]"; then
+  if ! wait_until 60 sh -c "a=\$(tail -n 1 '$OUT/powercut-acked'); [ \"\${a:-0}\" -ge 2000 ]"; then
     fail powercut "the agent acknowledged $(tail -n 1 "$OUT/powercut-acked") messages within 60 s; no power cut"
     return 1
   fi
@@ -642,7 +653,15 @@ finish() {
 # --- main ---------------------------------------------------------------------
 if [ "$phase" = 1 ]; then
   phase1_setup
-  if check_install; then
+  check_install && echo yes >"$STATE/installed"
+  if [ -f "$SHARE/debug.sh" ]; then
+    # HOST_SUITE_SCRIPT: an operator's own script on the installed guest instead of the checks.
+    # shellcheck source=/dev/null
+    . "$SHARE/debug.sh" 2>&1 | tee "$OUT/debug.log"
+    finish
+    exit 0
+  fi
+  if [ -s "$STATE/installed" ]; then
     check_upgrade
     check_start
     check_sandbox

@@ -7,9 +7,6 @@
  * tools.ts sink PORT FILE                      a RELP collector: each message a line in FILE, acked once written
  * tools.ts relp-send PORT TAG RATE ACKED       numbered messages over RELP; the acked count appended to ACKED
  * tools.ts tcp-send PORT TAG COUNT RATE        numbered LF-framed messages over TCP (into rsyslogd's imtcp)
- * tools.ts seqs FILE TAG COUNT                 which of TAG seq=1..COUNT are in FILE: one line, exit 1 if any is missing
- * tools.ts patch-config FILE JSON              merges JSON's keys into the config FILE (objects merged, the rest replaced)
- * tools.ts get JSON-FILE PATH                  prints the value at PATH (a.b.0.c) of a JSON document ("-": stdin)
  * ```
  *
  * Messages carry `TAG seq=N`; FILE may live on the 9p share, so that what the
@@ -204,67 +201,6 @@ async function tcpSend(port: number, tag: string, count: number, rate: number): 
   console.log(`tcp-send: ${count} messages sent`);
 }
 
-/** Counts `TAG seq=N` for N in 1..count in `file`; prints one line; false when some are missing. */
-async function seqs(file: string, tag: string, count: number): Promise<boolean> {
-  const text = await Deno.readTextFile(file).catch(() => "");
-  const re = new RegExp(`${tag.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} seq=(\\d+)`);
-  const seen = new Uint32Array(count + 1);
-  let lines = 0;
-  for (const line of text.split("\n")) {
-    const m = re.exec(line);
-    if (m === null) continue;
-    const n = Number(m[1]);
-    lines++;
-    if (n >= 1 && n <= count) seen[n]!++;
-  }
-  let missing = 0;
-  let first = 0;
-  let dups = 0;
-  for (let n = 1; n <= count; n++) {
-    if (seen[n] === 0) {
-      missing++;
-      if (first === 0) first = n;
-    } else dups += seen[n]! - 1;
-  }
-  console.log(
-    `${count - missing} of ${count} delivered, ${missing} missing${
-      missing > 0 ? ` (first: seq=${first})` : ""
-    }, ${dups} duplicates, ${lines} lines`,
-  );
-  return missing === 0;
-}
-
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-
-function isObject(v: Json | undefined): v is { [key: string]: Json } {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-/** `patch` merged into `base`: objects key by key, everything else replaced. */
-function merge(base: Json | undefined, patch: Json): Json {
-  if (!isObject(base) || !isObject(patch)) return patch;
-  const out = { ...base };
-  for (const [k, v] of Object.entries(patch)) out[k] = merge(out[k], v);
-  return out;
-}
-
-async function patchConfig(file: string, patch: string): Promise<void> {
-  const merged = merge(JSON.parse(await Deno.readTextFile(file)), JSON.parse(patch));
-  await Deno.writeTextFile(`${file}.tmp`, JSON.stringify(merged, null, 2) + "\n");
-  await Deno.rename(`${file}.tmp`, file);
-}
-
-async function get(file: string, path: string): Promise<string> {
-  const text = file === "-"
-    ? await new Response(Deno.stdin.readable).text()
-    : await Deno.readTextFile(file);
-  let v: Json | undefined = JSON.parse(text);
-  for (const key of path.split(".")) {
-    v = Array.isArray(v) ? v[Number(key)] : isObject(v) ? v[key] : undefined;
-  }
-  return v === undefined ? "" : typeof v === "string" ? v : JSON.stringify(v);
-}
-
 async function main(args: string[]): Promise<number> {
   const [cmd, ...a] = args;
   switch (cmd) {
@@ -280,14 +216,6 @@ async function main(args: string[]): Promise<number> {
     case "tcp-send":
       await tcpSend(Number(a[0]), a[1]!, Number(a[2]), Number(a[3]));
       return 0;
-    case "patch-config":
-      await patchConfig(a[0]!, a[1]!);
-      return 0;
-    case "get":
-      console.log(await get(a[0]!, a[1]!));
-      return 0;
-    case "seqs":
-      return (await seqs(a[0]!, a[1]!, Number(a[2]))) ? 0 : 1;
     default:
       console.error(`tools.ts: unknown command ${cmd}`);
       return 2;
