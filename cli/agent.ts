@@ -23,6 +23,7 @@ import { buildStatus, type Status } from "../control/status.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { parseAddress } from "../config/address.ts";
 import { renderMetrics } from "../control/metrics.ts";
+import { DEAD_LETTER_FILE, DeadLetters } from "../relay/dead_letter.ts";
 import { SdNotify } from "../control/sd_notify.ts";
 import { Notifier, stuckLimitMs } from "../control/notifier.ts";
 import { systemClock } from "../relay/clock.ts";
@@ -63,7 +64,14 @@ export class Agent {
   #inputs: Input[] = [];
   #control: ControlServer | undefined;
   /** Counter samples, one a second over the last minute, for rates and recent drops. */
-  #history: { at: number; received: number; forwarded: number; dropped: number }[] = [];
+  #history: {
+    at: number;
+    received: number;
+    forwarded: number;
+    dropped: number;
+    deadLettered: number;
+  }[] = [];
+  #deadLetters: DeadLetters | undefined;
   #sampler: ReturnType<typeof setInterval> | undefined;
   #load: (() => Promise<Config>) | undefined;
   #notify: SdNotify;
@@ -108,7 +116,13 @@ export class Agent {
     this.#spool.onDrop = (n) => this.#counters.dropped += n;
     this.#queue = new Queue(this.#spool, cfg.spool.mode);
     this.#queue.onDrop = (n) => this.#counters.dropped += n;
-    this.#forwarder = new Forwarder(cfg.collectors, this.#queue, this.#counters, this.#log);
+    this.#deadLetters = new DeadLetters(
+      `${cfg.spool.dir}/${DEAD_LETTER_FILE}`,
+      (e) => this.#log.warn(e),
+    );
+    this.#forwarder = new Forwarder(cfg.collectors, this.#queue, this.#counters, this.#log, {
+      deadLetter: this.#deadLetter,
+    });
     this.#ingest = new Ingest(this.#counters, (b) => this.#queue.push(b), maxRecord);
     this.#ingest.backpressure = () => this.#spool.backlog();
     for (const input of cfg.inputs) this.#inputs.push(this.#makeInput(input));
@@ -143,7 +157,7 @@ export class Agent {
   /** The status document of the spec. */
   status(): Status {
     const now = Date.now();
-    const minuteAgo = this.#history[0] ?? { dropped: 0 };
+    const minuteAgo = this.#history[0] ?? { dropped: 0, deadLettered: 0 };
     return buildStatus({
       now,
       startedAt: this.#startedAt,
@@ -156,6 +170,10 @@ export class Agent {
       })),
       counters: this.#counters,
       droppedLastMinute: this.#counters.dropped - minuteAgo.dropped,
+      deadLetters: {
+        lastMinute: this.#counters.deadLettered - minuteAgo.deadLettered,
+        path: this.#deadLetters?.path ?? "",
+      },
       ...(this.#watchdog === undefined ? {} : {
         rsyslogd: this.#watchdog.status(),
         rsyslogdProblem: this.#watchdog.problem(),
@@ -208,8 +226,8 @@ export class Agent {
   }
 
   #sample(): void {
-    const { received, forwarded, dropped } = this.#counters;
-    this.#history.push({ at: Date.now(), received, forwarded, dropped });
+    const { received, forwarded, dropped, deadLettered } = this.#counters;
+    this.#history.push({ at: Date.now(), received, forwarded, dropped, deadLettered });
     if (this.#history.length > 61) this.#history.shift();
   }
 
@@ -280,6 +298,7 @@ export class Agent {
       if (JSON.stringify(next.collectors) !== JSON.stringify(cur.collectors)) {
         const inHand = await this.#forwarder.stop();
         this.#forwarder = new Forwarder(next.collectors, this.#queue, this.#counters, this.#log, {
+          deadLetter: this.#deadLetter,
           inHand,
         });
         this.#forwarder.start();
@@ -358,6 +377,11 @@ export class Agent {
     return plan;
   }
 
+  /** A message a collector keeps refusing goes to the dead-letter file in the spool dir. */
+  #deadLetter = (message: Uint8Array, collector: string, reason: string): void => {
+    this.#deadLetters?.add(message, collector, reason);
+  };
+
   #serveMetrics(address: string): void {
     if (address === "") return;
     const { hostname, port } = parseAddress(address);
@@ -366,7 +390,7 @@ export class Agent {
         if (new URL(req.url).pathname !== "/metrics") {
           return new Response("see /metrics\n", { status: 404 });
         }
-        return new Response(renderMetrics(this.status()), {
+        return new Response(renderMetrics(this.status(), this.#counters), {
           headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
         });
       });

@@ -14,16 +14,19 @@ function label(value: string): string {
 }
 
 /**
- * Renders `status` in the Prometheus text format (version 0.0.4): every
+ * Renders `status`, and the `relay` counters it does not carry, in the Prometheus text format (version 0.0.4): every
  * family with `# HELP` and `# TYPE`, counters ending in `_total`, names prefixed
  * `syslog_agent_`.
  *
  * @example
  * ```ts
- * const body = renderMetrics(agent.status());
+ * const body = renderMetrics(agent.status(), counters);
  * ```
  */
-export function renderMetrics(status: Status): string {
+export function renderMetrics(
+  status: Status,
+  relay: { notTaken: number; deadLettered: number },
+): string {
   const out: string[] = [];
   const family = (
     name: string,
@@ -63,6 +66,18 @@ export function renderMetrics(status: Status): string {
     "",
     c.canaries,
   ]]);
+  family(
+    "relp_not_acknowledged_total",
+    "counter",
+    "RELP transactions left unanswered because the spool could not write them (the client resends).",
+    [["", relay.notTaken]],
+  );
+  family(
+    "dead_lettered_messages_total",
+    "counter",
+    "Messages a collector refused 3 times, set aside in dead-letter.log in the spool directory.",
+    [["", relay.deadLettered]],
+  );
   family("spool_messages", "gauge", "Messages in the spool not yet forwarded.", [[
     "",
     status.spool.messages,

@@ -71,6 +71,8 @@ export interface StatusInput {
   rsyslogd?: RsyslogdStatus;
   /** Why rsyslogd is failed, down, restarting or failing its probe; "" or absent when fine. */
   rsyslogdProblem?: string;
+  /** Messages set aside as dead letters in the last minute, and the file they went to. */
+  deadLetters?: { lastMinute: number; path: string };
   /** Inputs that are not listening, with why: `{ name: "tcp:127.0.0.1:5514", problem: "…" }`. */
   inputProblems?: { name: string; problem: string }[];
 }
@@ -79,8 +81,9 @@ export interface StatusInput {
  * Builds the status and its overall state: `critical` when messages were dropped
  * in the last minute, the spool is unusable or cannot write, an input is not
  * listening, or a managed rsyslogd is down or failed, `degraded` when a
- * collector is down, the spool holds messages, or rsyslogd is restarting, fails
- * its probe or restarted in the last 5 minutes; `ok` otherwise. Reasons come
+ * collector is down, the spool holds messages, messages were set aside as dead
+ * letters in the last minute, or rsyslogd is restarting, fails its probe or
+ * restarted in the last 5 minutes; `ok` otherwise. Reasons come
  * most severe first.
  */
 export function buildStatus(s: StatusInput): Status {
@@ -110,6 +113,12 @@ export function buildStatus(s: StatusInput): Status {
     critical.push(`input ${i.name} not listening: ${i.problem}`);
   }
   rsyslogdReasons(s, critical, degraded);
+  const dead = s.deadLetters;
+  if (dead !== undefined && dead.lastMinute > 0) {
+    degraded.push(
+      `${dead.lastMinute} message(s) refused by a collector in the last minute, set aside in ${dead.path}`,
+    );
+  }
   const c = s.counters;
   return {
     state: critical.length > 0 ? "critical" : degraded.length > 0 ? "degraded" : "ok",

@@ -37,3 +37,13 @@ Deno.test("status: an input that is not listening is critical, with its reason",
     s.reasons.join("; "),
   );
 });
+
+Deno.test("status: messages set aside as dead letters in the last minute make it degraded", () => {
+  const path = "/var/spool/syslog-agent/dead-letter.log";
+  assertEquals(buildStatus(input({ deadLetters: { lastMinute: 0, path } })).state, "ok");
+  const s = buildStatus(input({ deadLetters: { lastMinute: 2, path } }));
+  assertEquals(s.state, "degraded");
+  assertEquals(s.reasons, [
+    `2 message(s) refused by a collector in the last minute, set aside in ${path}`,
+  ]);
+});

@@ -20,6 +20,8 @@ export class Counters {
   canaries = 0;
   /** RELP transactions left unanswered because the spool could not write them (resent). */
   notTaken = 0;
+  /** Messages a collector refused again and again, set aside (`dead-letter.log`). */
+  deadLettered = 0;
   /** Connections refused because an input had maxConnections open. */
   rejectedConnections = 0;
 }

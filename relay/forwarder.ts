@@ -43,7 +43,16 @@ export interface ForwarderOptions {
   stopWaitMs?: number;
   /** Batches to deliver before anything from the queue: what a previous forwarder had in hand. */
   inHand?: Batch[];
+  /**
+   * Where a message goes that a collector refused {@linkcode POISON_REFUSALS}
+   * times (counted in `deadLettered`); without it such a message is dropped
+   * and counted the same.
+   */
+  deadLetter?: (message: Uint8Array, collector: string, reason: string) => void;
 }
+
+/** A message a collector refuses this many times is set aside, and the stream goes on. */
+export const POISON_REFUSALS = 3;
 
 interface Target {
   cfg: CollectorConfig;
@@ -124,6 +133,9 @@ export class Forwarder {
   #running: Promise<void> | undefined;
   #lastProgress: number;
   #writing = false;
+  /** Refusals per message (by index) of the batches in hand. */
+  #refusals = new WeakMap<Batch, Map<number, number>>();
+  #deadLetter: ((message: Uint8Array, collector: string, reason: string) => void) | undefined;
 
   constructor(
     collectors: CollectorConfig[],
@@ -150,6 +162,7 @@ export class Forwarder {
     this.#failbackAfterMs = opts.failbackAfterMs ?? 30_000;
     this.#stopWaitMs = opts.stopWaitMs ?? 2_000;
     this.#pending = [...(opts.inHand ?? [])];
+    this.#deadLetter = opts.deadLetter;
     this.#lastProgress = now;
   }
 
@@ -262,6 +275,7 @@ export class Forwarder {
         session.broken = reason;
         this.#queue.interrupt();
       },
+      refused: (batch, message, reason) => this.#refused(session, batch, message, reason),
     }, this.#clock);
     const message = `${cfg.protocol.toUpperCase()} session did not open within ${ms} ms`;
     try {
@@ -342,6 +356,34 @@ export class Forwarder {
   #confirmed(session: Session, count: number): void {
     if (session !== this.#session) return;
     for (const b of this.#unacked.splice(0, count)) this.#queue.ack(b);
+  }
+
+  /**
+   * The collector refused message `index` of the `at`-th batch in hand. The
+   * {@linkcode POISON_REFUSALS}th time, that message is taken out of the batch
+   * (set aside as a dead letter and counted), so that the stream behind it moves.
+   */
+  #refused(session: Session, at: number, index: number, reason: string): void {
+    if (session !== this.#session) return;
+    const batch = this.#unacked[at];
+    if (batch === undefined || index >= batch.count) return;
+    const counts = this.#refusals.get(batch) ?? new Map<number, number>();
+    this.#refusals.set(batch, counts);
+    const n = (counts.get(index) ?? 0) + 1;
+    counts.set(index, n);
+    if (n < POISON_REFUSALS) return;
+    const { message, rest } = without(batch, index);
+    const shifted = new Map<number, number>();
+    for (const [i, c] of counts) if (i !== index) shifted.set(i > index ? i - 1 : i, c);
+    this.#refusals.set(rest, shifted);
+    if (this.#counted.has(batch)) this.#counted.add(rest);
+    this.#unacked[at] = rest;
+    this.#counters.deadLettered++;
+    const address = this.#targets[session.index]!.cfg.address;
+    this.#log.warn(
+      `relay: collector ${address} refused a message ${n} times; set aside as a dead letter: ${reason}`,
+    );
+    this.#deadLetter?.(message, address, `refused ${n} times: ${reason}`);
   }
 
   /** While on a later collector, checks whether an earlier one is back. */
@@ -438,6 +480,29 @@ export class Forwarder {
     } catch {
       // Already closed.
     }
+  }
+}
+
+/** Message `index` of `batch` and the batch without it (same spool position). */
+function without(batch: Batch, index: number): { message: Uint8Array; rest: Batch } {
+  const data = batch.data;
+  let p = 0;
+  for (let i = 0;; i++) {
+    let q = p;
+    let len = 0;
+    while (data[q] !== 0x20) len = len * 10 + data[q++]! - 0x30;
+    const end = q + 1 + len;
+    if (i === index) {
+      const rest = new Uint8Array(data.length - (end - p));
+      rest.set(data.subarray(0, p));
+      rest.set(data.subarray(end), p);
+      const message = data.slice(q + 1, end);
+      return {
+        message,
+        rest: { ...batch, data: rest, count: batch.count - 1 },
+      };
+    }
+    p = end;
   }
 }
 

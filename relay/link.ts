@@ -22,6 +22,12 @@ export interface LinkEvents {
   progress(): void;
   /** The connection broke (peer closed, reset, timeout, protocol error); reported once. */
   broken(reason: string): void;
+  /**
+   * The collector refused message `message` (0-based) of the `batch`-th oldest
+   * unconfirmed batch, for `reason` (RELP: an answer other than `200`); the
+   * link breaks right after.
+   */
+  refused(batch: number, message: number, reason: string): void;
 }
 
 /**

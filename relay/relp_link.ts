@@ -46,8 +46,9 @@ interface InFlight {
  * with `relp_version=0` and `commands=syslog`, then each message as a `syslog`
  * command with the next transaction number, at most {@linkcode RELP_WINDOW}
  * unanswered. A batch is confirmed when all its messages were answered
- * `rsp 200`, in order. The link breaks (and the forwarder resends everything
- * unconfirmed on the next connection) on any other answer, a response for the
+ * `rsp 200`, in order. A message answered otherwise is reported
+ * (`events.refused`) and the link breaks; it also breaks (and the forwarder
+ * resends everything unconfirmed on the next connection) on a response for the
  * wrong transaction, a framing error, no response within `writeTimeoutMs`
  * while messages wait, a `serverclose` hint, or the connection closing. A clean
  * end sends `close` and waits (up to `writeTimeoutMs`) for its answer, which
@@ -242,9 +243,12 @@ export class RelpLink implements Link {
       return;
     }
     if (code !== 200) {
-      throw new ProtocolProblem(
-        `collector answered "${printable(f.data)}" to message txnr ${f.txnr}, expected "200 OK"`,
-      );
+      const reason = `collector answered "${
+        printable(f.data)
+      }" to message txnr ${f.txnr}, expected "200 OK"`;
+      const batch = this.#inFlight.findIndex((e) => e.acked < e.sent);
+      if (batch >= 0) this.#events.refused(batch, this.#inFlight[batch]!.acked, reason);
+      throw new ProtocolProblem(reason);
     }
     this.#outstanding--;
     for (const e of this.#inFlight) {

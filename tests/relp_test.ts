@@ -259,7 +259,21 @@ for (const window of ["2MiB", 0] as const) {
 // ---------------------------------------------------------------------------
 // A RELP collector that misbehaves on purpose.
 
-type Misbehavior = "bad frame" | "wrong txnr" | "oversized DATALEN" | "no rsp" | "rsp 500" | "good";
+type Misbehavior =
+  | "bad frame"
+  | "wrong txnr"
+  | "oversized DATALEN"
+  | "no rsp"
+  | "rsp 500"
+  | "good"
+  | "poison";
+
+/** What a connection of {@linkcode FakeRelpCollector} does; `poison`: refuses messages containing `match`. */
+interface Step {
+  kind: Misbehavior;
+  after: number;
+  match?: string;
+}
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -267,8 +281,9 @@ const dec = new TextDecoder();
 /**
  * A RELP server on 127.0.0.1: connection k follows `script[k]` (the last entry
  * repeats): it answers `open` and the first `after` messages properly, then
- * misbehaves once and answers nothing more. `acked` holds every message it
- * answered `200 OK`: what the agent may consider delivered.
+ * misbehaves once and answers nothing more (`poison`: answers every message
+ * `200` but one containing `match`, which gets `500`). `acked` holds every
+ * message it answered `200 OK`: what the agent may consider delivered.
  */
 class FakeRelpCollector {
   readonly port: number;
@@ -276,16 +291,16 @@ class FakeRelpCollector {
   connections = 0;
   #listener: Deno.Listener;
   #conns: Deno.Conn[] = [];
-  #script: { kind: Misbehavior; after: number }[];
+  #script: Step[];
 
-  private constructor(port: number, script: { kind: Misbehavior; after: number }[]) {
+  private constructor(port: number, script: Step[]) {
     this.port = port;
     this.#script = script;
     this.#listener = Deno.listen({ hostname: "127.0.0.1", port });
     this.#accept();
   }
 
-  static async start(script: { kind: Misbehavior; after: number }[]): Promise<FakeRelpCollector> {
+  static async start(script: Step[]): Promise<FakeRelpCollector> {
     return new FakeRelpCollector(await freePort(), script);
   }
 
@@ -313,7 +328,7 @@ class FakeRelpCollector {
     }
   }
 
-  async #serve(conn: Deno.Conn, step: { kind: Misbehavior; after: number }): Promise<void> {
+  async #serve(conn: Deno.Conn, step: Step): Promise<void> {
     const parser = new RelpFrameParser({ maxData: 1024 * 1024 });
     const buf = new Uint8Array(65536);
     let messages = 0;
@@ -334,7 +349,10 @@ class FakeRelpCollector {
             out += `${f.txnr} rsp 0\n`;
             return;
           }
-          if (step.kind === "good" || messages < step.after) {
+          const poison = step.kind === "poison" && dec.decode(f.data).includes(step.match ?? "");
+          if (
+            step.kind === "good" || (step.kind === "poison" && !poison) || messages < step.after
+          ) {
             messages++;
             this.acked.push(dec.decode(f.data));
             out += `${f.txnr} rsp 6 200 OK\n`;
@@ -353,6 +371,9 @@ class FakeRelpCollector {
               break;
             case "rsp 500":
               out += `${f.txnr} rsp 13 500 disk full\n`;
+              break;
+            case "poison":
+              out += `${f.txnr} rsp 15 500 bad message\n`;
               break;
             case "no rsp":
               break;
@@ -568,6 +589,70 @@ Deno.test(
       const counters = (await agent.statusJson()).counters as Record<string, number>;
       assert.equal(counters.truncated, 1);
       assert.ok(counters.malformed! >= 3, `malformed ${counters.malformed}`);
+    } finally {
+      fake.close();
+      await agent.stop("SIGKILL").catch(() => {});
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+);
+
+Deno.test(
+  "a RELP collector that refuses one message for good: set aside in dead-letter.log after 3 refusals, the stream goes on",
+  opts,
+  async () => {
+    const fake = await FakeRelpCollector.start([{
+      kind: "poison",
+      after: 0,
+      match: "seq=00001234 ",
+    }]);
+    const dir = await Deno.makeTempDir({ prefix: "agent-relp-poison-" });
+    const port = await freePort();
+    const agent = await startAgent({
+      dir,
+      readyPort: port,
+      config: {
+        inputs: [{ type: "tcp", address: `127.0.0.1:${port}` }],
+        collectors: [{
+          address: `127.0.0.1:${fake.port}`,
+          protocol: "relp",
+          connectTimeoutMs: 1000,
+          writeTimeoutMs: 1000,
+        }],
+        control: { metrics: `127.0.0.1:${await freePort()}` },
+      },
+    });
+    try {
+      const total = 5000;
+      const sent = await sendSeq({ port, count: total, size: 200, framing: "octet-counted" });
+      assert.equal(sent.sent, total);
+      const report = await waitFor(() => {
+        const r = checkSeqs(fake.acked, total);
+        return r.missingCount === 1 && r;
+      }, { timeoutMs: 30_000, what: "every message but the poison one acknowledged" }).catch(
+        (e) => {
+          throw new Error(`${e.message}: ${JSON.stringify(checkSeqs(fake.acked, total))}`);
+        },
+      );
+      assert.deepEqual(report.missing, [1234]);
+      const lines = (await Deno.readTextFile(`${dir}/spool/dead-letter.log`)).trim().split("\n");
+      assert.equal(lines.length, 1, lines.join("\n"));
+      assert.match(
+        lines[0]!,
+        /^\d{4}-\d\d-\d\dT\S+Z 127\.0\.0\.1:\d+ "refused 3 times: collector answered \\"500 bad message\\".*seq=00001234 /,
+      );
+      const st = await agent.statusJson();
+      const reasons = st.reasons as string[];
+      assert.ok(
+        reasons.some((r) => /1 message\(s\) refused by a collector/.test(r)),
+        reasons.join("; "),
+      );
+      const config = JSON.parse(await Deno.readTextFile(`${dir}/agent.json`));
+      const metrics = await (await fetch(`http://${config.control.metrics}/metrics`)).text();
+      assert.match(metrics, /^syslog_agent_dead_lettered_messages_total 1$/m);
+      console.log(
+        `summary: poison message over RELP: ${total} sent, ${report.unique} acknowledged, 1 set aside after 3 refusals (${fake.connections} connections)`,
+      );
     } finally {
       fake.close();
       await agent.stop("SIGKILL").catch(() => {});
