@@ -79,3 +79,63 @@ Deno.test("RELP input, spool always: rsp 200 comes only once the message is in t
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("RELP input: what the spool could not write gets no 200: serverclose, connection closed, counted", async () => {
+  const counters = new Counters();
+  const ingest = new Ingest(counters, () => {});
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  const cfg: InputConfig = {
+    type: "relp",
+    address: `127.0.0.1:${port}`,
+    path: "",
+    maxMessageSize: 65536,
+    maxConnections: 10,
+    idleTimeoutMs: 60_000,
+  };
+  // A spool that dropped what it was handed (a full disk).
+  const input = new RelpInput(
+    cfg,
+    ingest,
+    { mark: () => 0, settled: () => Promise.resolve(false) },
+    counters,
+    log,
+  );
+  await input.listen();
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    const offers = "relp_version=0\ncommands=syslog";
+    const msg = "<13>1 - host t - - - not written";
+    const frames: { txnr: number; command: string; data: string }[] = [];
+    const parser = new RelpFrameParser({ maxData: 65536 });
+    const buf = new Uint8Array(65536);
+    await conn.write(enc.encode(`1 open ${offers.length} ${offers}\n`));
+    while (frames.length === 0) {
+      const n = await conn.read(buf);
+      assert.notEqual(n, null, "the agent closed the connection");
+      parser.push(
+        buf.subarray(0, n!),
+        (f) => frames.push({ txnr: f.txnr, command: f.command, data: dec.decode(f.data) }),
+      );
+    }
+    await conn.write(enc.encode(`2 syslog ${msg.length} ${msg}\n`));
+    for (;;) {
+      const n = await conn.read(buf).catch(() => null);
+      if (n === null) break;
+      parser.push(
+        buf.subarray(0, n),
+        (f) => frames.push({ txnr: f.txnr, command: f.command, data: dec.decode(f.data) }),
+      );
+    }
+    assert.deepEqual(
+      frames.map((f) => [f.txnr, f.command]),
+      [[1, "rsp"], [0, "serverclose"]],
+      JSON.stringify(frames),
+    );
+    assert.equal(counters.notTaken, 1);
+  } finally {
+    conn.close();
+    input.close();
+  }
+});
