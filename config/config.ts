@@ -71,17 +71,25 @@ export interface SpoolConfig {
 export interface ProbeConfig {
   /** `unix://PATH`, `udp://HOST:PORT`, `tcp://HOST:PORT` or `none`. */
   target: string;
+  /** Time between two canaries (default 5000 ms). */
   intervalMs: number;
+  /** A canary not seen back on an input after this long is a miss (default 2000 ms). */
   timeoutMs: number;
+  /** Misses in a row after which rsyslogd is taken as hung and restarted (default 3). */
   failures: number;
 }
 
 /** How the agent supervises rsyslogd. */
 export interface RsyslogdConfig {
+  /** `off`: unsupervised; `child`: run `command` as a child; `external`: watch `pidFile`. */
   mode: "off" | "child" | "external";
+  /** argv of rsyslogd in the foreground, for `child` mode. */
   command: string[];
+  /** File holding the pid of rsyslogd started by someone else, for `external` mode. */
   pidFile: string;
+  /** argv run to restart rsyslogd in `external` mode (e.g. `systemctl restart rsyslog`). */
   restartCommand: string[];
+  /** The canary that proves rsyslogd processes messages, not just runs. */
   probe: ProbeConfig;
 }
 
@@ -97,16 +105,24 @@ export interface ControlConfig {
 
 /** The agent's own log. */
 export interface LogConfig {
+  /** Least severe level written; lower ones are dropped. */
   level: "debug" | "info" | "warn" | "error";
+  /** `text`: one human-readable line per entry; `json`: one JSON object per line. */
   format: "text" | "json";
 }
 
 /** The whole configuration. */
 export interface Config {
+  /** Sockets the agent listens on for syslog messages. */
   inputs: InputConfig[];
+  /** Collectors in order of preference: the first healthy one gets the traffic. */
   collectors: CollectorConfig[];
+  /** The on-disk queue for what the collectors cannot take yet. */
   spool: SpoolConfig;
+  /** Whether and how the agent supervises rsyslogd. */
   rsyslogd: RsyslogdConfig;
+  /** The control socket and the metrics endpoint. */
   control: ControlConfig;
+  /** The agent's own log. */
   log: LogConfig;
 }

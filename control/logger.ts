@@ -13,7 +13,9 @@ const PRIORITY: Record<Level, number> = { debug: 7, info: 6, warn: 4, error: 3 }
 
 /** Options of {@linkcode Logger}. */
 export interface LoggerOptions {
+  /** Least severe level written; lines below it are dropped. */
   level: Level;
+  /** `text`: `TIME LEVEL MSG` lines; `json`: one `{time, level, msg}` object per line. */
   format: "text" | "json";
   /** Prefix lines with `<N>` priorities for journald; default: {@linkcode stderrIsJournal}. */
   journal?: boolean;
@@ -58,6 +60,7 @@ export class Logger {
   #journal = false;
   #write: (line: string) => void = (line) => Deno.stderr.writeSync(encoder.encode(line + "\n"));
 
+  /** A logger with `opts` applied, as {@linkcode Logger.configure} would. */
   constructor(opts: LoggerOptions) {
     this.configure(opts);
   }

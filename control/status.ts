@@ -11,10 +11,13 @@ import { VERSION } from "../cli/version.ts";
 
 /** The `rsyslogd` block of the status (spec: Status). */
 export interface RsyslogdStatus {
+  /** How the agent supervises rsyslogd (`rsyslogd.mode` of the config). */
   mode: "off" | "child" | "external";
+  /** Where the watchdog is with rsyslogd; `unmanaged` with mode `off`. */
   state: "running" | "starting" | "restarting" | "down" | "failed" | "unmanaged";
   /** 0 when not running or not managed. */
   pid: number;
+  /** Restarts by the watchdog since the agent started. */
   restarts: number;
   /** How the last run ended (`pid 42 exited with code 1`, `pid 42 killed by SIGKILL`), "" if none. */
   lastExit: string;
@@ -22,6 +25,7 @@ export interface RsyslogdStatus {
   lastRestartAt: string;
   /** ISO 8601 UTC, "" if never. */
   lastRotateAt: string;
+  /** The canary: passing now, last pass (ISO 8601 UTC, "" if never), last round trip (ms). */
   probe: { ok: boolean; lastOkAt: string; latencyMs: number };
 }
 
@@ -39,12 +43,19 @@ export const UNMANAGED: RsyslogdStatus = {
 
 /** The status document of the spec. */
 export interface Status {
+  /** The overall verdict (see {@linkcode buildStatus} for what makes each). */
   state: "ok" | "degraded" | "critical";
+  /** One sentence per problem, most severe first; empty when `ok`. */
   reasons: string[];
+  /** The agent process: its version, pid, and seconds since it started. */
   agent: { version: string; pid: number; uptimeSeconds: number };
+  /** The supervised rsyslogd (mode `off`, state `unmanaged` when not supervised). */
   rsyslogd: RsyslogdStatus;
+  /** Every configured collector, in order of preference. */
   collectors: CollectorStatus[];
+  /** The on-disk queue. */
   spool: SpoolStats;
+  /** Message counts since the agent started (see `Counters`). */
   counters: {
     received: number;
     forwarded: number;

@@ -23,17 +23,23 @@ export type Dialer = (collector: CollectorConfig) => Promise<Deno.Conn>;
 
 /** A collector as status reports it. */
 export interface CollectorStatus {
+  /** `host:port`, as in the config. */
   address: string;
+  /** `tcp`, `tls` or `relp`, as in the config. */
   protocol: string;
+  /** `up`: connected; `connecting`: a connect is under way; `down`: not connected. */
   state: "up" | "down" | "connecting";
   /** When it entered `state` (ISO 8601 UTC). */
   since: string;
+  /** Why the last connect or connection failed, `""` if none has. */
   lastError: string;
 }
 
 /** Options of {@linkcode Forwarder}. */
 export interface ForwarderOptions {
+  /** Time source for backoff, timeouts and failback; default the system clock. */
   clock?: Clock;
+  /** Opens the connection to a collector; default plain TCP or TLS per `protocol`. */
   dial?: Dialer;
   /** Random numbers in [0, 1) for backoff jitter. */
   random?: () => number;
@@ -137,6 +143,7 @@ export class Forwarder {
   #refusals = new WeakMap<Batch, Map<number, number>>();
   #deadLetter: ((message: Uint8Array, collector: string, reason: string) => void) | undefined;
 
+  /** A forwarder from `queue` to `collectors`, in order of preference; idle until started. */
   constructor(
     collectors: CollectorConfig[],
     queue: Queue,

@@ -65,6 +65,8 @@ export class StreamFramer {
   #scanned = 0;
 
   /**
+   * A framer for one connection, with its read buffer allocated.
+   *
    * @param sink receives frames and messages
    * @param counters `truncated` and `malformed` are counted here
    * @param maxMessageSize longer messages are cut to this many bytes

@@ -46,6 +46,8 @@ export class Queue {
   onDrop: (count: number) => void = () => {};
 
   /**
+   * An empty memory tier in front of `spool`; what the spool holds from before is read first.
+   *
    * @param spool the spool behind the memory tier
    * @param mode `fallback` or `always` (spec: `spool.mode`)
    * @param memoryBytes the most bytes held in memory

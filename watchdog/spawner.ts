@@ -16,6 +16,7 @@ export interface ExitInfo {
 
 /** A process started by a {@linkcode Spawner}. */
 export interface SpawnedProcess {
+  /** Its process id, as the kernel gave it. */
   readonly pid: number;
   /** Resolves once the process has exited (and was reaped). */
   readonly status: Promise<ExitInfo>;

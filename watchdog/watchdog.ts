@@ -19,7 +19,9 @@ import { processSpawner, type Spawner } from "./spawner.ts";
 
 /** Injectable parts and tuning of a {@linkcode Watchdog}; the defaults are the product's. */
 export interface WatchdogOptions {
+  /** Time source for probes, backoff and kill deadlines; default the system clock. */
   clock?: Clock;
+  /** Starts and signals rsyslogd and `restartCommand`; default real processes. */
   spawner?: Spawner;
   /** Backoff and crash-loop tuning. */
   restart?: RestartPolicyOptions;
@@ -116,7 +118,11 @@ export class Watchdog {
   #stopCtl = new AbortController();
   #probeLoop: Promise<void> | undefined;
 
-  /** @throws when `cfg.mode` is `"off"` */
+  /**
+   * A watchdog for the rsyslogd of `cfg`; nothing runs until {@linkcode Watchdog.start}.
+   *
+   * @throws when `cfg.mode` is `"off"`
+   */
   constructor(cfg: RsyslogdConfig, log: Logger, opts: WatchdogOptions = {}) {
     if (cfg.mode === "off") throw new Error('watchdog: rsyslogd.mode is "off": nothing to watch');
     this.#cfg = cfg;
