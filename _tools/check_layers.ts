@@ -1,7 +1,7 @@
 /**
  * Checks the project's layers from its import graph (`deno info --json`): no
- * cycle between top-level folders, and no file of one folder importing a
- * private file (`_name.ts`) of another. Prints each problem with the imports
+ * cycle between top-level folders, and no file of one folder importing
+ * another folder's files except through its public face, `mod.ts`. Prints each problem with the imports
  * that make it and exits 1; prints the folder order and exits 0 when clean.
  *
  * ```sh
@@ -32,8 +32,12 @@ export function folderOf(path: string): string {
   return i < 0 ? "." : path.slice(0, i);
 }
 
-/** The problems of an import graph: folder cycles (with their imports) and private imports. */
-export function layerProblems(edges: Edge[]): string[] {
+/**
+ * The problems of an import graph: folder cycles (with their imports), private
+ * imports across folders and, with `publicFaces`, any import of another
+ * folder's file but its `mod.ts`.
+ */
+export function layerProblems(edges: Edge[], publicFaces = false): string[] {
   const problems: string[] = [];
   const between = new Map<string, Map<string, Edge[]>>();
   for (const e of edges) {
@@ -41,7 +45,10 @@ export function layerProblems(edges: Edge[]): string[] {
     const b = folderOf(e.to);
     if (a === b) continue;
     const base = e.to.slice(e.to.lastIndexOf("/") + 1);
-    if (base.startsWith("_")) {
+    if (publicFaces && b !== "." && base !== "mod.ts") {
+      const text = `import past a folder's public face: ${e.from} imports ${e.to}, not ${b}/mod.ts`;
+      if (!problems.includes(text)) problems.push(text);
+    } else if (base.startsWith("_")) {
       const text = `private import across folders: ${e.from} imports ${e.to}`;
       if (!problems.includes(text)) problems.push(text);
     }
@@ -153,7 +160,7 @@ export async function projectEdges(root: string, entries: string[]): Promise<Edg
 if (import.meta.main) {
   const [root = ".", ...rest] = Deno.args;
   const entries = rest.length > 0 ? rest : ["main.ts", "mod.ts"];
-  const problems = layerProblems(await projectEdges(root, entries));
+  const problems = layerProblems(await projectEdges(root, entries), true);
   for (const p of problems) console.error(`check_layers: ${p}`);
   if (problems.length > 0) {
     console.error(

@@ -46,3 +46,14 @@ Deno.test("check_layers: a private file imported from another folder is a proble
     ["private import across folders: spool/spool.ts imports relay/_octet.ts"],
   );
 });
+
+Deno.test("check_layers: with public faces, only another folder's mod.ts may be imported", () => {
+  assertEquals(
+    layerProblems([
+      { from: "agent/agent.ts", to: "relay/forwarder.ts" },
+      { from: "agent/agent.ts", to: "spool/mod.ts" },
+      { from: "main.ts", to: "cli/mod.ts" },
+    ], true),
+    ["import past a folder's public face: agent/agent.ts imports relay/forwarder.ts, not relay/mod.ts"],
+  );
+});
