@@ -48,7 +48,12 @@ export interface AgentOptions {
  *
  * @example
  * ```ts
- * const agent = await Agent.start(config, log);
+ * import { Agent } from "./agent.ts";
+ * import { parseConfig } from "../config/parse_config.ts";
+ * import { Logger } from "../control/logger.ts";
+ *
+ * const config = parseConfig("{}", "inline");
+ * const agent = await Agent.start(config, new Logger(config.log));
  * await agent.stop();
  * ```
  */

@@ -34,7 +34,14 @@ const decoder = new TextDecoder();
  *
  * @example
  * ```ts
- * const server = new ControlServer("/run/syslog-agent/agent.sock", "adm", handler, log);
+ * import { ControlServer } from "./control_server.ts";
+ * import { Logger } from "./logger.ts";
+ *
+ * const log = new Logger({ level: "info", format: "text" });
+ * const server = new ControlServer("/run/syslog-agent/agent.sock", "adm", async (command) => {
+ *   if (command !== "status") throw new Error(`unknown command: ${command}`);
+ *   return { state: "ok" };
+ * }, log);
  * await server.listen();
  * ```
  */

@@ -20,7 +20,12 @@ function label(value: string): string {
  *
  * @example
  * ```ts
- * const body = renderMetrics(agent.status(), counters);
+ * import { renderMetrics } from "./metrics.ts";
+ * import { Agent, Logger, parseConfig } from "../mod.ts";
+ *
+ * const config = parseConfig("{}", "inline");
+ * const agent = await Agent.start(config, new Logger(config.log));
+ * const body = renderMetrics(agent.status(), { notTaken: 0, deadLettered: 0 });
  * ```
  */
 export function renderMetrics(

@@ -49,7 +49,15 @@ export interface NotifierSource {
  *
  * @example
  * ```ts
- * const notifier = new Notifier(SdNotify.fromEnv(), source, systemClock);
+ * import { Notifier } from "./notifier.ts";
+ * import { SdNotify } from "./sd_notify.ts";
+ * import { systemClock } from "../relay/clock.ts";
+ *
+ * const notifier = new Notifier(SdNotify.fromEnv(), {
+ *   stuckForMs: () => 0,
+ *   stuckLimitMs: () => 10_000,
+ *   summary: () => "0/s in, 0/s out",
+ * }, systemClock);
  * notifier.start("ready: 0/s in");
  * notifier.stop();
  * ```
