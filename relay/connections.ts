@@ -45,8 +45,17 @@ const DRAIN_CUT_MS = 200;
  *
  * @example
  * ```ts
- * const conns = new Connections({ name: "input tcp:…", max: 1024, idleMs: 300_000, log });
- * conns.run(Deno.listen({ port: 5514 }), async (conn, touch) => { … });
+ * import { Connections } from "./connections.ts";
+ * import { Logger } from "../control/logger.ts";
+ *
+ * const log = new Logger({ level: "info", format: "text" });
+ * const conns = new Connections({ name: "input tcp:5514", max: 1024, idleMs: 300_000, log });
+ * conns.run(Deno.listen({ port: 5514 }), async (conn, touch) => {
+ *   const buf = new Uint8Array(65536);
+ *   while ((await conn.read(buf)) !== null && touch()) {
+ *     // handle what was read
+ *   }
+ * });
  * conns.close();
  * ```
  */

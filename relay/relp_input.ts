@@ -63,7 +63,19 @@ export interface Durability<M> {
  *
  * @example
  * ```ts
- * const input = new RelpInput(cfg, ingest, queue, counters, log);
+ * import { RelpInput } from "./relp_input.ts";
+ * import { Ingest } from "./ingest.ts";
+ * import { Counters, Logger, parseConfig, Queue, Spool } from "../mod.ts";
+ *
+ * const config = parseConfig(
+ *   '{"inputs": [{"type": "relp", "address": "127.0.0.1:2514"}]}',
+ *   "inline",
+ * );
+ * const log = new Logger(config.log);
+ * const counters = new Counters();
+ * const queue = new Queue(await Spool.open(config.spool, 65536, log), config.spool.mode);
+ * const ingest = new Ingest(counters, (batch) => queue.push(batch));
+ * const input = new RelpInput(config.inputs[0]!, ingest, queue, counters, log);
  * await input.listen();
  * // …
  * input.close();

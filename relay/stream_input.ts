@@ -22,7 +22,19 @@ import { listenUnix, removeSocket } from "./unix_listener.ts";
  *
  * @example
  * ```ts
- * const input = new StreamInput(cfg, ingest, counters, log);
+ * import { StreamInput } from "./stream_input.ts";
+ * import { Counters } from "./counters.ts";
+ * import { Ingest } from "./ingest.ts";
+ * import { Logger } from "../control/logger.ts";
+ * import { parseConfig } from "../config/parse_config.ts";
+ *
+ * const config = parseConfig(
+ *   '{"inputs": [{"type": "tcp", "address": "127.0.0.1:5514"}]}',
+ *   "inline",
+ * );
+ * const counters = new Counters();
+ * const ingest = new Ingest(counters, (batch) => console.log(`${batch.count} message(s)`));
+ * const input = new StreamInput(config.inputs[0]!, ingest, counters, new Logger(config.log));
  * await input.listen();
  * // …
  * input.close();

@@ -16,7 +16,18 @@ import { DRAIN_MAX_MS, DRAIN_QUIET_MS } from "./connections.ts";
  *
  * @example
  * ```ts
- * const input = new UdpInput(cfg, ingest, counters);
+ * import { UdpInput } from "./udp_input.ts";
+ * import { Counters } from "./counters.ts";
+ * import { Ingest } from "./ingest.ts";
+ * import { parseConfig } from "../config/parse_config.ts";
+ *
+ * const config = parseConfig(
+ *   '{"inputs": [{"type": "udp", "address": "127.0.0.1:5514"}]}',
+ *   "inline",
+ * );
+ * const counters = new Counters();
+ * const ingest = new Ingest(counters, (batch) => console.log(`${batch.count} message(s)`));
+ * const input = new UdpInput(config.inputs[0]!, ingest, counters);
  * await input.listen();
  * ```
  */
