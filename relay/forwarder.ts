@@ -109,7 +109,12 @@ export const dialCollector: Dialer = (cfg) => cfg.protocol === "tls" ? dialTls(c
  *
  * @example
  * ```ts
- * const fwd = new Forwarder(config.collectors, queue, counters, log);
+ * import { Counters, Forwarder, Logger, parseConfig, Queue, Spool } from "../mod.ts";
+ *
+ * const config = parseConfig('{"collectors": [{"address": "127.0.0.1:514"}]}', "inline");
+ * const log = new Logger(config.log);
+ * const queue = new Queue(await Spool.open(config.spool, 65536, log), config.spool.mode);
+ * const fwd = new Forwarder(config.collectors, queue, new Counters(), log);
  * fwd.start();
  * // …
  * const inHand = await fwd.stop();

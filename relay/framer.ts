@@ -43,7 +43,14 @@ const MAX_DIGITS = 9;
  *
  * @example
  * ```ts
- * const framer = new StreamFramer(sink, counters, 65536);
+ * import { StreamFramer } from "./framer.ts";
+ * import { Counters } from "./counters.ts";
+ *
+ * const framer = new StreamFramer({
+ *   frames: (_src, _start, _end, count) => console.log(`${count} octet-counted message(s)`),
+ *   message: (src, start, end) => console.log(new TextDecoder().decode(src.subarray(start, end))),
+ * }, new Counters(), 65536);
+ * const conn = await Deno.connect({ hostname: "127.0.0.1", port: 5514 });
  * for (;;) {
  *   const n = await conn.read(framer.space);
  *   if (n === null) break;

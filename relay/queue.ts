@@ -23,9 +23,16 @@ export const DEFAULT_MEMORY_BYTES = 16 * 1024 * 1024;
  *
  * @example
  * ```ts
+ * import { Queue } from "./queue.ts";
+ * import { Spool } from "../spool/spool.ts";
+ * import { Logger } from "../control/logger.ts";
+ * import { parseConfig } from "../config/parse_config.ts";
+ *
+ * const config = parseConfig("{}", "inline");
+ * const spool = await Spool.open(config.spool, 65536, new Logger(config.log));
  * const queue = new Queue(spool, "fallback");
  * queue.up = true;
- * queue.push(batch);
+ * queue.push({ data: new TextEncoder().encode("9 <13>hello"), count: 1 });
  * const next = await queue.take();
  * ```
  */

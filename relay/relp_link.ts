@@ -56,9 +56,24 @@ interface InFlight {
  *
  * @example
  * ```ts
- * const link = new RelpLink(conn, cfg, events, systemClock);
+ * import { RelpLink } from "./relp_link.ts";
+ * import { systemClock } from "./clock.ts";
+ * import { parseConfig } from "../config/parse_config.ts";
+ *
+ * const config = parseConfig(
+ *   '{"collectors": [{"address": "127.0.0.1:2514", "protocol": "relp"}]}',
+ *   "inline",
+ * );
+ * const conn = await Deno.connect({ hostname: "127.0.0.1", port: 2514 });
+ * const link = new RelpLink(conn, config.collectors[0]!, {
+ *   confirmed: (count) => console.log(`${count} batch(es) delivered`),
+ *   progress: () => {},
+ *   broken: (reason) => console.log(`link broken: ${reason}`),
+ *   refused: (_batch, _message, reason) => console.log(`refused: ${reason}`),
+ * }, systemClock);
  * await link.open();
- * await link.write(batch); // events.confirmed(1) once the collector answered all
+ * // confirmed(1) once the collector answered each message of the batch
+ * await link.write({ data: new TextEncoder().encode("9 <13>hello"), count: 1 });
  * await link.end();
  * ```
  */

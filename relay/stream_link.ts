@@ -69,9 +69,20 @@ export function effectiveReplayWindow(replayWindow: number): number {
  *
  * @example
  * ```ts
- * const link = new StreamLink(conn, cfg, events, systemClock);
+ * import { StreamLink } from "./stream_link.ts";
+ * import { systemClock } from "./clock.ts";
+ * import { parseConfig } from "../config/parse_config.ts";
+ *
+ * const config = parseConfig('{"collectors": [{"address": "127.0.0.1:514"}]}', "inline");
+ * const conn = await Deno.connect({ hostname: "127.0.0.1", port: 514 });
+ * const link = new StreamLink(conn, config.collectors[0]!, {
+ *   confirmed: (count) => console.log(`${count} batch(es) delivered`),
+ *   progress: () => {},
+ *   broken: (reason) => console.log(`link broken: ${reason}`),
+ *   refused: (_batch, _message, reason) => console.log(`refused: ${reason}`),
+ * }, systemClock);
  * await link.open();
- * await link.write(batch);
+ * await link.write({ data: new TextEncoder().encode("9 <13>hello"), count: 1 });
  * await link.end();
  * ```
  */
