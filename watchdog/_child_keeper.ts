@@ -49,7 +49,26 @@ const VALIDATE_TIMEOUT_MS = 30_000;
  *
  * @example
  * ```ts
- * const keeper = new ChildKeeper({ command, killDeadlineMs: 5000, clock, spawner, policy, log, events });
+ * import { ChildKeeper } from "./_child_keeper.ts";
+ * import { RestartPolicy } from "./restart_policy.ts";
+ * import { processSpawner } from "./spawner.ts";
+ * import { systemClock } from "../relay/clock.ts";
+ * import { Logger } from "../control/logger.ts";
+ *
+ * const keeper = new ChildKeeper({
+ *   command: ["/usr/sbin/rsyslogd", "-n", "-iNONE", "-f", "/etc/rsyslog.conf"],
+ *   killDeadlineMs: 5000,
+ *   clock: systemClock,
+ *   spawner: processSpawner,
+ *   policy: new RestartPolicy(systemClock),
+ *   log: new Logger({ level: "info", format: "text" }),
+ *   events: {
+ *     started: (pid) => console.log(`rsyslogd is pid ${pid}`),
+ *     exited: (pid, how) => console.log(`pid ${pid} ${how}`),
+ *     waiting: (delayMs) => console.log(`next attempt in ${delayMs} ms`),
+ *     unsure: (why) => console.log(why),
+ *   },
+ * });
  * keeper.start();
  * await keeper.stop();
  * ```

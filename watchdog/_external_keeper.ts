@@ -53,7 +53,27 @@ const UNSURE_POLL_MS = 1000;
  *
  * @example
  * ```ts
- * const keeper = new ExternalKeeper({ pidFile, restartCommand, killDeadlineMs: 5000, clock, spawner, policy, log, events });
+ * import { ExternalKeeper } from "./_external_keeper.ts";
+ * import { RestartPolicy } from "./restart_policy.ts";
+ * import { processSpawner } from "./spawner.ts";
+ * import { systemClock } from "../relay/clock.ts";
+ * import { Logger } from "../control/logger.ts";
+ *
+ * const keeper = new ExternalKeeper({
+ *   pidFile: "/run/rsyslogd.pid",
+ *   restartCommand: ["systemctl", "restart", "rsyslog"],
+ *   killDeadlineMs: 5000,
+ *   clock: systemClock,
+ *   spawner: processSpawner,
+ *   policy: new RestartPolicy(systemClock),
+ *   log: new Logger({ level: "info", format: "text" }),
+ *   events: {
+ *     started: (pid) => console.log(`rsyslogd is pid ${pid}`),
+ *     exited: (pid, how) => console.log(`pid ${pid} ${how}`),
+ *     waiting: (delayMs) => console.log(`next attempt in ${delayMs} ms`),
+ *     unsure: (why) => console.log(why),
+ *   },
+ * });
  * keeper.start();
  * ```
  */

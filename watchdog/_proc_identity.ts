@@ -34,7 +34,11 @@ const PID_FILE_SLACK_MS = 1000;
  *
  * @example
  * ```ts
- * const finder = new RsyslogdFinder("/run/rsyslogd.pid", ["systemctl", "restart", "rsyslog"], processSpawner);
+ * import { RsyslogdFinder } from "./_proc_identity.ts";
+ * import { processSpawner } from "./spawner.ts";
+ *
+ * const restart = ["systemctl", "restart", "rsyslog"];
+ * const finder = new RsyslogdFinder("/run/rsyslogd.pid", restart, processSpawner);
  * const found = await finder.find();
  * if (found.proc === undefined) console.log(found.why);
  * ```

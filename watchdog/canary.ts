@@ -45,6 +45,9 @@ interface Waiter {
  *
  * @example
  * ```ts
+ * import { Canary } from "./canary.ts";
+ * import { systemClock } from "../relay/clock.ts";
+ *
  * const canary = new Canary(systemClock);
  * const { seq, token } = canary.next();
  * const back = canary.wait(seq, AbortSignal.timeout(2000)); // latency in ms, or undefined

@@ -40,6 +40,9 @@ export const RESTART_DEFAULTS: Required<RestartPolicyOptions> = {
  *
  * @example
  * ```ts
+ * import { RestartPolicy } from "./restart_policy.ts";
+ * import { systemClock } from "../relay/clock.ts";
+ *
  * const policy = new RestartPolicy(systemClock);
  * policy.started();
  * const delay = policy.died(); // 100 on the first death

@@ -71,7 +71,15 @@ type State = RsyslogdStatus["state"];
  *
  * @example
  * ```ts
- * const watchdog = new Watchdog(config.rsyslogd, log);
+ * import { Watchdog } from "./watchdog.ts";
+ * import { Counters } from "../relay/counters.ts";
+ * import { Ingest } from "../relay/ingest.ts";
+ * import { Logger } from "../control/logger.ts";
+ * import { parseConfig } from "../config/parse_config.ts";
+ *
+ * const config = parseConfig('{"rsyslogd": {"mode": "child"}}', "inline");
+ * const ingest = new Ingest(new Counters(), (batch) => console.log(`${batch.count} message(s)`));
+ * const watchdog = new Watchdog(config.rsyslogd, new Logger(config.log));
  * ingest.filter = watchdog.filter;
  * await watchdog.start();
  * const result = await watchdog.rotate();
