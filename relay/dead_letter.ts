@@ -23,7 +23,10 @@ export const DEAD_LETTER_MAX_BYTES = 16 * 1024 * 1024;
  *
  * @example
  * ```ts
- * const dead = new DeadLetters("/var/spool/syslog-agent/dead-letter.log", (e) => log.warn(e));
+ * import { DeadLetters } from "./dead_letter.ts";
+ *
+ * const dead = new DeadLetters("/var/spool/syslog-agent/dead-letter.log", (e) => console.warn(e));
+ * const message = new TextEncoder().encode("<13>hello");
  * await dead.add(message, "10.0.0.5:2514", 'collector answered "500 bad" 3 times');
  * ```
  */
