@@ -7,6 +7,7 @@
  * tools.ts sink PORT FILE                      a RELP collector: each message a line in FILE, acked once written
  * tools.ts relp-send PORT TAG RATE ACKED       numbered messages over RELP; the acked count appended to ACKED
  * tools.ts tcp-send PORT TAG COUNT RATE        numbered LF-framed messages over TCP (into rsyslogd's imtcp)
+ * tools.ts permissions PID                     what the agent does that Deno's permissions may refuse: exit 1 if one is
  * ```
  *
  * Messages carry `TAG seq=N`; FILE may live on the 9p share, so that what the
@@ -201,6 +202,27 @@ async function tcpSend(port: number, tag: string, count: number, rate: number): 
   console.log(`tcp-send: ${count} messages sent`);
 }
 
+/**
+ * Reads `/proc/PID/stat` (how the watchdog tells rsyslogd is alive) and binds
+ * an unnamed unix datagram socket (how sd_notify sends READY=1), as the agent
+ * does; prints what was refused. Run with the release binary's flags.
+ */
+function permissions(pid: number): boolean {
+  const refused: string[] = [];
+  try {
+    Deno.readTextFileSync(`/proc/${pid}/stat`);
+  } catch (e) {
+    refused.push(`reading /proc/${pid}/stat: ${e instanceof Error ? e.message : e}`);
+  }
+  try {
+    Deno.listenDatagram({ transport: "unixpacket", path: "" }).close();
+  } catch (e) {
+    refused.push(`an unnamed unix datagram socket: ${e instanceof Error ? e.message : e}`);
+  }
+  console.log(refused.length === 0 ? "all allowed" : refused.join("; "));
+  return refused.length === 0;
+}
+
 async function main(args: string[]): Promise<number> {
   const [cmd, ...a] = args;
   switch (cmd) {
@@ -213,6 +235,8 @@ async function main(args: string[]): Promise<number> {
     case "relp-send":
       await relpSend(Number(a[0]), a[1]!, Number(a[2]), a[3]!);
       return 1;
+    case "permissions":
+      return permissions(Number(a[0])) ? 0 : 1;
     case "tcp-send":
       await tcpSend(Number(a[0]), a[1]!, Number(a[2]), Number(a[3]));
       return 0;
