@@ -9,8 +9,9 @@
 
 import assert from "node:assert/strict";
 import { startAgent } from "../_helpers/agent_process.ts";
-import { Collector } from "../_helpers/collector.ts";
 import { freePort } from "../_helpers/free_port.ts";
+import { startOrderedCollector } from "../_helpers/ordered_collector.ts";
+import type { RsyslogCollector } from "../_helpers/relp_rsyslogd.ts";
 import { checkSeqs } from "../_helpers/seq_check.ts";
 import { sendSeq } from "../_helpers/sender.ts";
 import { writeSpool } from "../_helpers/spool_files.ts";
@@ -38,6 +39,8 @@ Deno.test(
       } catch { /* closed */ }
     })();
     const r: Parameters<typeof teardown>[0] = { dir };
+    // The default test collector can swap batches under this burst (see ordered_collector.ts).
+    let collector: RsyslogCollector | undefined;
     try {
       await writeSpool({
         dir: `${dir}/agent/spool`,
@@ -46,7 +49,8 @@ Deno.test(
         perSegment: PER_SEGMENT,
         tag: "old",
       });
-      r.collector = await Collector.start(`${dir}/collector`);
+      const c = await startOrderedCollector(`${dir}/collector`);
+      collector = c;
       const port = await freePort();
       const t0 = performance.now();
       r.agent = await startAgent({
@@ -55,7 +59,7 @@ Deno.test(
         env: { NOTIFY_SOCKET: notifyPath },
         config: {
           inputs: [{ type: "tcp", address: `127.0.0.1:${port}` }],
-          collectors: [{ address: `127.0.0.1:${r.collector.port}` }],
+          collectors: [{ address: `127.0.0.1:${c.port}` }],
           log: { level: "info" },
         },
       });
@@ -66,15 +70,14 @@ Deno.test(
       const readySeconds = (ready.at - t0) / 1000;
       const fresh = 5_000;
       await sendSeq({ port, count: fresh, size: SIZE, framing: "octet-counted", tag: "new" });
-      const collector = r.collector;
       const lines = await waitFor(async () => {
-        const lines = await collector.lines();
+        const lines = await c.lines();
         return lines.length >= OLD + fresh &&
           checkSeqs(lines, fresh, "new").missingCount === 0 &&
           checkSeqs(lines, OLD, "old").missingCount === 0 && lines;
       }, { timeoutMs: 90_000, what: "every message at the collector", intervalMs: 500 }).catch(
         async (e) => {
-          const lines = await collector.lines();
+          const lines = await c.lines();
           throw new Error(
             `${e.message}: old ${JSON.stringify(checkSeqs(lines, OLD, "old"))}, new ${
               JSON.stringify(checkSeqs(lines, fresh, "new"))
@@ -112,6 +115,7 @@ Deno.test(
     } finally {
       socket.close();
       await receiving;
+      await collector?.stop();
       await teardown(r);
     }
   },
