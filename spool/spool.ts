@@ -22,6 +22,8 @@ const MAX_PENDING_WRITE = 64 * 1024 * 1024;
 const BACKLOG_HIGH = 16 * 1024 * 1024;
 /** ...until the write loop has brought them under this. */
 const BACKLOG_LOW = 4 * 1024 * 1024;
+/** Written chunks kept in memory for the reader, so that it need not read them back. */
+const CACHE_BYTES = 4 * 1024 * 1024;
 /** Failed write chunks remembered for {@linkcode Spool.settled}. */
 const FAILED_KEPT = 1024;
 
@@ -167,7 +169,7 @@ export class Spool {
    */
   #syncs: Promise<void> = Promise.resolve();
   #syncQueued = false;
-  #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  #flushQueued = false;
   #backlog: { promise: Promise<void>; resolve: () => void } | undefined;
   #tickTimer: ReturnType<typeof setInterval> | undefined;
   #checking = false;
@@ -184,6 +186,14 @@ export class Spool {
   #lostWrites = 0;
   /** Callers of `settled`, each waiting for the write loop to finish chunk `seq`. */
   #settledWaiters: { seq: number; resolve: () => void }[] = [];
+  /**
+   * Chunks written and not yet read, in the order written, up to CACHE_BYTES: the
+   * reader takes them from here instead of reading the file back (a write-ahead
+   * log read only after a restart, or when the reader falls further behind).
+   */
+  #cache: { segment: number; offset: number; data: Uint8Array }[] = [];
+  #cacheHead = 0;
+  #cacheBytes = 0;
   /** Readers waiting for the write loop to finish its next chunk. */
   #progressWaiters: (() => void)[] = [];
   #closed = false;
@@ -427,8 +437,6 @@ export class Spool {
    */
   async close(inHand: Batch[]): Promise<void> {
     if (this.#tickTimer !== undefined) clearInterval(this.#tickTimer);
-    if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
-    this.#flushTimer = undefined;
     if (this.#unusable !== undefined) {
       const lost = inHand.reduce((n, b) => n + b.count, 0);
       if (lost > 0) this.#log.error(`spool: unusable; ${lost} message(s) in hand are lost`);
@@ -682,22 +690,29 @@ export class Spool {
   }
 
   async #readFrom(seg: Segment): Promise<Batch | undefined> {
-    if (this.#rFileId !== seg.id || this.#rFile === undefined) {
-      this.#rFile?.close();
-      this.#rFile = undefined;
-      this.#rFile = await this.#fs.open(this.#path(seg.id), "read");
-      this.#rFileId = seg.id;
-    }
-    const file = this.#rFile;
-    let buf = this.#rBuf;
+    const cached = this.#cached(seg.id, this.#rOff);
+    let buf = cached ?? this.#rBuf;
     for (;;) {
-      const want = Math.min(buf.length, seg.written - this.#rOff);
-      await file.seek(this.#rOff);
-      let got = 0;
-      while (got < want) {
-        const n = await file.read(buf.subarray(got, want));
-        if (n === null) break;
-        got += n;
+      let got: number;
+      if (cached !== undefined) {
+        // Written whole records, still in memory: no read back, no seek.
+        got = cached.length;
+      } else {
+        if (this.#rFileId !== seg.id || this.#rFile === undefined) {
+          this.#rFile?.close();
+          this.#rFile = undefined;
+          this.#rFile = await this.#fs.open(this.#path(seg.id), "read");
+          this.#rFileId = seg.id;
+        }
+        const file = this.#rFile;
+        const want = Math.min(buf.length, seg.written - this.#rOff);
+        await file.seek(this.#rOff);
+        got = 0;
+        while (got < want) {
+          const n = await file.read(buf.subarray(got, want));
+          if (n === null) break;
+          got += n;
+        }
       }
       if (seg.deleted || this.#rSeg !== seg) return undefined; // dropped while we read
       const final = this.#rOff + got >= seg.written;
@@ -712,7 +727,7 @@ export class Spool {
         out.set(src.subarray(s, e), outLen);
         outLen += e - s;
         count++;
-      });
+      }, cached !== undefined);
       if (res.next === 0 && !final && got >= HEADER) {
         // A record longer than the buffer (a big maxMessageSize, or a damaged length that
         // only its checksum can refute): read it whole with a buffer of its size.
@@ -764,11 +779,13 @@ export class Spool {
 
   #scheduleFlush(): void {
     if (this.#chunkLen >= CHUNK_BYTES / 2) this.#flushChunk();
-    else if (this.#chunkLen > 0 && this.#flushTimer === undefined) {
-      this.#flushTimer = setTimeout(() => {
-        this.#flushTimer = undefined;
+    else if (this.#chunkLen > 0 && !this.#flushQueued) {
+      // What one read brought in goes to the write loop as one chunk, right after it.
+      this.#flushQueued = true;
+      queueMicrotask(() => {
+        this.#flushQueued = false;
         this.#flushChunk();
-      }, 0);
+      });
     }
   }
 
@@ -829,6 +846,7 @@ export class Spool {
           if (this.#dirDirty) await this.#syncDir();
         } else this.#unsynced = true;
         item.seg.written += off;
+        this.#remember(item.seg.id, item.seg.written - off, item.data);
         this.#releaseBacklog();
         if (this.#writeError) {
           this.#log.info(`spool: writing to ${this.#cfg.dir} works again`);
@@ -850,6 +868,30 @@ export class Spool {
     } catch (e) {
       this.#log.warn(`spool: sync or checkpoint in ${this.#cfg.dir} failed: ${errorText(e)}`);
     }
+  }
+
+  /** Keeps a written chunk for the reader while there is room in the cache. */
+  #remember(segment: number, offset: number, data: Uint8Array): void {
+    if (this.#cacheBytes + data.length > CACHE_BYTES) return;
+    this.#cache.push({ segment, offset, data });
+    this.#cacheBytes += data.length;
+  }
+
+  /** The cached chunk at `offset` of `segment`, taken out; older ones are dropped on the way. */
+  #cached(segment: number, offset: number): Uint8Array | undefined {
+    const cache = this.#cache;
+    while (this.#cacheHead < cache.length) {
+      const c = cache[this.#cacheHead]!;
+      if (c.segment > segment || (c.segment === segment && c.offset > offset)) return undefined;
+      cache[this.#cacheHead++] = undefined as unknown as (typeof cache)[number];
+      this.#cacheBytes -= c.data.length;
+      if (this.#cacheHead === cache.length) {
+        this.#cache = [];
+        this.#cacheHead = 0;
+      }
+      if (c.segment === segment && c.offset === offset) return c.data;
+    }
+    return undefined;
   }
 
   #releaseBacklog(): void {
