@@ -28,6 +28,7 @@ import { SdNotify } from "../control/sd_notify.ts";
 import { Notifier, stuckLimitMs } from "../control/notifier.ts";
 import { systemClock } from "../relay/clock.ts";
 import { VERSION } from "./version.ts";
+import { planReload, type ReloadPlan } from "./plan_reload.ts";
 import { Watchdog, type WatchdogOptions } from "../watchdog/watchdog.ts";
 
 /** Options of {@linkcode Agent.start}. */
@@ -276,12 +277,12 @@ export class Agent {
       this.#log.error(`reload: rejected, the running config stays: ${why}`);
       throw new Error(`reload rejected, the running config stays: ${why}`);
     }
-    const cur = this.#config;
     const done: string[] = [];
-    const later: string[] = [];
+    let plan: ReloadPlan;
     let inputs: InputPlan;
     try {
-      inputs = await this.#bindInputs(next.inputs);
+      plan = planReload(this.#config, next, this.#maxRecord);
+      inputs = await this.#bindInputs(plan);
     } catch (e) {
       this.#log.error(`reload: rejected, the running config stays: ${errorText(e)}`);
       throw new Error(`reload rejected, the running config stays: ${errorText(e)}`);
@@ -300,7 +301,7 @@ export class Agent {
         done.push(`input ${input.name} closed`);
       }
       this.#inputs = inputs.inputs;
-      if (JSON.stringify(next.collectors) !== JSON.stringify(cur.collectors)) {
+      if (plan.collectors) {
         const inHand = await this.#forwarder.stop();
         this.#forwarder = new Forwarder(next.collectors, this.#queue, this.#counters, this.#log, {
           deadLetter: this.#deadLetter,
@@ -309,17 +310,13 @@ export class Agent {
         this.#forwarder.start();
         done.push(`collectors ${next.collectors.map((c) => c.address).join(", ")}`);
       }
-      if (next.control.metrics !== cur.control.metrics) {
+      if (plan.metrics) {
         await this.#metrics?.shutdown();
         this.#metrics = undefined;
         this.#serveMetrics(next.control.metrics);
         done.push(`metrics ${next.control.metrics || "off"}`);
       }
-      if (JSON.stringify(next.spool) !== JSON.stringify(cur.spool)) later.push("spool");
-      if (JSON.stringify(next.rsyslogd) !== JSON.stringify(cur.rsyslogd)) later.push("rsyslogd");
-      if (next.control.socket !== cur.control.socket || next.control.group !== cur.control.group) {
-        later.push("control socket");
-      }
+      const cur = this.#config;
       this.#config = {
         ...next,
         spool: cur.spool,
@@ -334,6 +331,7 @@ export class Agent {
     } finally {
       await this.#notify.send(`READY=1\nSTATUS=${this.#summary()}`);
     }
+    const later = plan.atRestart;
     const summary = `reloaded: ${done.length > 0 ? done.join("; ") : "no changes to apply"}${
       later.length > 0 ? `; ${later.join(", ")} changes take effect at the next restart` : ""
     }`;
@@ -342,44 +340,31 @@ export class Agent {
   }
 
   /**
-   * The inputs of a reload to `next`: an input of the same type and address
-   * (or path) keeps running, with its changed settings to apply in place; the
-   * others are bound now, before anything closes. Throws, leaving every
-   * running input as it was, when a bind fails or a `maxMessageSize` exceeds
-   * what the buffers were sized for at start.
+   * Carries out the input steps of `plan`: the running inputs it keeps, and
+   * new ones bound now, before anything closes. Throws, leaving every running
+   * input as it was, when a bind fails.
    */
-  async #bindInputs(next: InputConfig[]): Promise<InputPlan> {
-    for (const [i, cfg] of next.entries()) {
-      if (cfg.maxMessageSize > this.#maxRecord) {
-        throw new Error(
-          `inputs[${i}].maxMessageSize ${cfg.maxMessageSize} is larger than the ${this.#maxRecord} bytes the agent sized its buffers for at start: that change needs a restart (systemctl restart syslog-agent)`,
-        );
-      }
-    }
-    const running = this.#config.inputs;
-    const unused = new Set(running.keys());
-    const plan: InputPlan = { inputs: [], changed: [], fresh: [], retired: [] };
+  async #bindInputs(plan: ReloadPlan): Promise<InputPlan> {
+    const out: InputPlan = { inputs: [], changed: [], fresh: [], retired: [] };
     try {
-      for (const cfg of next) {
-        const old = running.findIndex((c, j) => unused.has(j) && inputKey(c) === inputKey(cfg));
-        if (old >= 0) {
-          unused.delete(old);
-          const input = this.#inputs[old]!;
-          plan.inputs.push(input);
-          if (JSON.stringify(running[old]) !== JSON.stringify(cfg)) plan.changed.push([input, cfg]);
+      for (const step of plan.inputs) {
+        if ("keep" in step) {
+          const input = this.#inputs[step.keep]!;
+          out.inputs.push(input);
+          if (step.settings !== undefined) out.changed.push([input, step.settings]);
           continue;
         }
-        const input = this.#makeInput(cfg);
+        const input = this.#makeInput(step.bind);
         await input.listen();
-        plan.fresh.push(input);
-        plan.inputs.push(input);
+        out.fresh.push(input);
+        out.inputs.push(input);
       }
     } catch (e) {
-      for (const input of plan.fresh) input.close();
+      for (const input of out.fresh) input.close();
       throw e;
     }
-    plan.retired = [...unused].map((j) => this.#inputs[j]!);
-    return plan;
+    out.retired = plan.retire.map((j) => this.#inputs[j]!);
+    return out;
   }
 
   /** A message a collector keeps refusing goes to the dead-letter file in the spool dir. */
@@ -454,11 +439,6 @@ interface InputPlan {
   fresh: Input[];
   /** Running inputs the new config no longer has. */
   retired: Input[];
-}
-
-/** What identifies a listening input: its type and where it listens. */
-function inputKey(cfg: InputConfig): string {
-  return `${cfg.type} ${cfg.type === "unix" ? cfg.path : cfg.address}`;
 }
 
 function errorText(e: unknown): string {
