@@ -879,8 +879,9 @@ export class Spool {
 
   /** The cached chunk at `offset` of `segment`, taken out; older ones are dropped on the way. */
   #cached(segment: number, offset: number): Uint8Array | undefined {
-    const cache = this.#cache;
-    while (this.#cacheHead < cache.length) {
+    // `this.#cache` each time round: emptied on the way (every entry older), it is a new array.
+    while (this.#cacheHead < this.#cache.length) {
+      const cache = this.#cache;
       const c = cache[this.#cacheHead]!;
       if (c.segment > segment || (c.segment === segment && c.offset > offset)) return undefined;
       cache[this.#cacheHead++] = undefined as unknown as (typeof cache)[number];
