@@ -47,12 +47,14 @@ Deno.test(
   opts,
   async () => {
     let mounted = "";
+    let rigDir = "";
     let notMounted: string | undefined;
     let relpPort = 0;
     const r = await rig("relp-full", {
       down: true,
       spool: { mode: "always", maxBytes: "64MiB" },
       prepare: async (dir, port) => {
+        rigDir = dir;
         notMounted = await mountTmpfs(`${dir}/agent/spool`);
         if (notMounted === undefined) mounted = `${dir}/agent/spool`;
         relpPort = await freePort();
@@ -65,6 +67,8 @@ Deno.test(
       },
     }).catch(async (e) => {
       if (mounted !== "") await umount(mounted);
+      // The rig could not remove its dir while the mount was there.
+      if (rigDir !== "") await Deno.remove(rigDir, { recursive: true }).catch(() => {});
       throw e;
     });
     let sender: RelpSender | undefined;

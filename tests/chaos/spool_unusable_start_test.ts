@@ -64,11 +64,13 @@ for (const mode of ["fallback", "always"] as const) {
 async function readOnlySpool(mode: "fallback" | "always"): Promise<void> {
   {
     const mounts: string[] = [];
+    let rigDir = "";
     let notMounted: string | undefined;
     const old = 2_000;
     const r = await rig("spool-ro", {
       spool: { mode },
       prepare: async (dir) => {
+        rigDir = dir;
         const spool = `${dir}/agent/spool`;
         await Deno.mkdir(spool, { recursive: true });
         notMounted = await run("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", spool);
@@ -79,6 +81,8 @@ async function readOnlySpool(mode: "fallback" | "always"): Promise<void> {
       },
     }).catch(async (e) => {
       for (const m of mounts) await umount(m);
+      // The rig could not remove its dir while the mounts were there.
+      if (rigDir !== "") await Deno.remove(rigDir, { recursive: true }).catch(() => {});
       throw e;
     });
     try {
@@ -135,11 +139,13 @@ Deno.test(
   opts,
   async () => {
     const mounts: string[] = [];
+    let rigDir = "";
     let notMounted: string | undefined;
     const per = 1_000;
     const id = (k: number) => FIRST_SEGMENT_ID + k;
     const r = await rig("spool-damaged", {
       prepare: async (dir) => {
+        rigDir = dir;
         const spool = `${dir}/agent/spool`;
         // Segments 0, 2 and 4 good; 1 (in the middle) and 5 (the newest) cannot be read.
         for (const k of [0, 2, 4]) {
@@ -164,6 +170,8 @@ Deno.test(
       },
     }).catch(async (e) => {
       for (const m of mounts) await umount(m);
+      // The rig could not remove its dir while the mounts were there.
+      if (rigDir !== "") await Deno.remove(rigDir, { recursive: true }).catch(() => {});
       throw e;
     });
     try {
