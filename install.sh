@@ -221,8 +221,11 @@ UMask=0027
 # spool under /var/lib, so the spool is a ReadWritePaths= entry;
 # ExecStartPre= (run outside the sandbox, "+") creates it when missing so that
 # the namespace can be set up. A spool.dir elsewhere needs a drop-in with
-# ReadWritePaths= for it; so does a child rsyslogd writing in /run (a pid
-# file, a socket of its own config's: ReadWritePaths= of a directory for it).
+# ReadWritePaths= for it. So does rsyslogd.mode "child": the child rsyslogd
+# creates its sockets in /run (under systemd its system socket
+# /run/systemd/journal/syslog, which syslog.socket holds otherwise, and the
+# watchdog's probe socket): systemctl edit syslog-agent, [Service]
+# ReadWritePaths=/run.
 ProtectSystem=strict
 ReadOnlyPaths=/run
 ExecStartPre=+/bin/mkdir -p -m 0750 /var/spool/syslog-agent

@@ -546,12 +546,15 @@ check_child() {
   local dev_log t0 notify devlog_ok=1 after logged
   dev_log=$(readlink /dev/log)
   systemctl stop syslog.socket rsyslog.service
+  # What the README says child mode needs: the child's sockets in /run.
+  printf '[Service]\nReadWritePaths=/run\n' >"$(dirname "$DROPIN")/child-mode.conf"
+  systemctl daemon-reload
   cp "$CONF" "$STATE/agent.json.external"
   config_patch '{"rsyslogd":{"mode":"child","probe":{"target":"unix:///dev/log"}}}'
   t0=$(now_ms)
   systemctl restart "$UNIT"
   if wait_until 60 probe_passes_after 0; then
-    pass child-start "rsyslogd.mode child: the agent's rsyslogd $(rsyslogd_pid) runs, its probe passing after $(secs_since "$t0") s"
+    pass child-start "rsyslogd.mode child (with the drop-in ReadWritePaths=/run): the agent's rsyslogd $(rsyslogd_pid) runs, its probe passing after $(secs_since "$t0") s"
   else
     fail child-start "rsyslogd.mode child: no passing probe after 60 s: $(agent_journal "$t0" | grep -i rsyslogd | tail -n 3 | tr '\n' ' ')"
   fi
@@ -574,6 +577,8 @@ check_child() {
     ln -s "$dev_log" /dev/log
   fi
   cp "$STATE/agent.json.external" "$CONF"
+  rm -f "$(dirname "$DROPIN")/child-mode.conf"
+  systemctl daemon-reload
   systemctl start syslog.socket rsyslog.service
   systemctl start "$UNIT"
   wait_until 60 probe_passes_after 0
