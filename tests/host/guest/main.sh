@@ -526,6 +526,13 @@ EOF
   if [ "$rc" -eq 0 ] || journal_since "$t0" -u logrotate.service | grep -q 'rotate: .*restart\|not healthy again within'; then answered=0; fi
   check rotate-postrotate "$([ "$answered" -eq 0 ] && [ "$jit" -eq 0 ] && echo 0 || echo 1)" \
     "systemctl start logrotate.service (MemoryDenyWriteExecute=$mdwe, logrotate -f): exit $rc, V8 crash lines: $jit; postrotate: $(grep -A1 postrotate "$entry" 2>/dev/null | tail -n 1 | tr -s ' \t' ' ')${lr:+; journal: $lr}"
+  # Why the drop-in: the agent under logrotate.service's own MemoryDenyWriteExecute=yes.
+  local mdwe_rc=0 jitless_rc=0
+  systemd-run --quiet --wait --pipe -p MemoryDenyWriteExecute=yes -E DENO_DIR="$DENO_CACHE" \
+    /usr/local/bin/agent version >/dev/null 2>&1 || mdwe_rc=$?
+  systemd-run --quiet --wait --pipe -p MemoryDenyWriteExecute=yes -E DENO_DIR="$DENO_CACHE" \
+    -E DENO_V8_FLAGS=--jitless /usr/local/bin/agent version >/dev/null 2>&1 || jitless_rc=$?
+  info "agent version under MemoryDenyWriteExecute=yes: exit $mdwe_rc; with DENO_V8_FLAGS=--jitless: exit $jitless_rc (deno run honours DENO_V8_FLAGS; a deno compile binary does not, says packaging/logrotate/logrotate.service.conf)"
   local newpid
   if wait_until 60 sh -c "p=\$(systemctl show -P MainPID rsyslog.service) && [ \"\$p\" != 0 ] && [ \"\$p\" != $shell_pid ]" &&
     wait_until 30 probe_passes_after "$c" && wait_until 60 delivered "$tag" "$count"; then
