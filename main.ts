@@ -5,18 +5,18 @@
  */
 
 import { parseArgs } from "node:util";
-import { ConfigError } from "./config/config_error.ts";
-import { checkConfig } from "./cli/check_config.ts";
-import { help } from "./cli/help.ts";
-import { run } from "./cli/run.ts";
-import { demo } from "./cli/demo.ts";
-import { statusCommand } from "./cli/status.ts";
-import { rotateCommand } from "./watchdog/rotate_command.ts";
-import { controlRequest, UnreachableError } from "./cli/control_client.ts";
-import { configPath } from "./config/config_path.ts";
-import { loadConfig } from "./config/load_config.ts";
-import { VERSION } from "./cli/version.ts";
-import { errorLine } from "./control/logger.ts";
+import { ConfigError } from "./config/mod.ts";
+import { checkConfig } from "./cli/mod.ts";
+import { help } from "./cli/mod.ts";
+import { run } from "./cli/mod.ts";
+import { demo } from "./cli/mod.ts";
+import { statusCommand } from "./cli/mod.ts";
+import { rotateCommand } from "./cli/mod.ts";
+import { controlRequest, UnreachableError } from "./cli/mod.ts";
+import { configPath } from "./config/mod.ts";
+import { loadConfig } from "./config/mod.ts";
+import { VERSION } from "./ground/mod.ts";
+import { errorLine } from "./ground/mod.ts";
 
 function usageError(message: string): never {
   console.error(errorLine(`agent: ${message}; see "agent help"`));

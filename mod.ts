@@ -12,8 +12,8 @@
  * @module
  */
 
-export { Agent } from "./cli/agent.ts";
-export type { Config } from "./config/config.ts";
+export { Agent } from "./agent/mod.ts";
+export type { Config } from "./config/mod.ts";
 // The sections of a parsed Config.
 export type {
   CollectorConfig,
@@ -23,33 +23,33 @@ export type {
   ProbeConfig,
   RsyslogdConfig,
   SpoolConfig,
-} from "./config/config.ts";
-export { ConfigError } from "./config/config_error.ts";
-export { parseConfig } from "./config/parse_config.ts";
-export { loadConfig } from "./config/load_config.ts";
-export { Logger } from "./control/logger.ts";
-export { Spool } from "./spool/spool.ts";
-export { StreamFramer } from "./relay/framer.ts";
-export { Forwarder } from "./relay/forwarder.ts";
-export { createLink, type Link, type LinkEvents } from "./relay/link.ts";
-export { type RelpFrame, RelpFrameParser } from "./relay/relp_frame.ts";
-export { RelpInput } from "./relay/relp_input.ts";
-export { Queue } from "./relay/queue.ts";
-export { type RotateResult, Watchdog, type WatchdogOptions } from "./watchdog/watchdog.ts";
-export type { Status } from "./control/status.ts";
+} from "./config/mod.ts";
+export { ConfigError } from "./config/mod.ts";
+export { parseConfig } from "./config/mod.ts";
+export { loadConfig } from "./config/mod.ts";
+export { Logger } from "./ground/mod.ts";
+export { Spool } from "./spool/mod.ts";
+export { StreamFramer } from "./relay/mod.ts";
+export { Forwarder } from "./relay/mod.ts";
+export { createLink, type Link, type LinkEvents } from "./relay/mod.ts";
+export { type RelpFrame, RelpFrameParser } from "./relay/mod.ts";
+export { RelpInput } from "./relay/mod.ts";
+export { Queue } from "./relay/mod.ts";
+export { type RotateResult, Watchdog, type WatchdogOptions } from "./watchdog/mod.ts";
+export type { Status } from "./control/mod.ts";
 // Options of the Logger.
-export type { Level, LoggerOptions } from "./control/logger.ts";
+export type { Level, LoggerOptions } from "./ground/mod.ts";
 // What passes between inputs, queue, spool and links.
-export type { Batch, SpoolPosition } from "./relay/batch.ts";
-export type { SpoolMark, SpoolStats } from "./spool/spool.ts";
+export type { Batch, SpoolPosition } from "./ground/mod.ts";
+export type { SpoolMark, SpoolStats } from "./spool/mod.ts";
 // The parts of Status, and the figures they are built from.
-export type { RsyslogdStatus } from "./control/status.ts";
-export type { CollectorStatus } from "./relay/forwarder.ts";
+export type { RsyslogdStatus } from "./watchdog/mod.ts";
+export type { CollectorStatus } from "./relay/mod.ts";
 // What tests and embedders inject: time, processes, restart pacing.
-export type { Clock } from "./relay/clock.ts";
-export type { ExitInfo, RunResult, SpawnedProcess, Spawner } from "./watchdog/spawner.ts";
-export type { RestartPolicyOptions } from "./watchdog/restart_policy.ts";
+export type { Clock } from "./ground/mod.ts";
+export type { ExitInfo, RunResult, SpawnedProcess, Spawner } from "./watchdog/mod.ts";
+export type { RestartPolicyOptions } from "./watchdog/mod.ts";
 // What the constructors of StreamFramer and Forwarder take.
-export { Counters } from "./relay/counters.ts";
-export type { FrameSink } from "./relay/framer.ts";
-export type { Dialer, ForwarderOptions } from "./relay/forwarder.ts";
+export { Counters } from "./relay/mod.ts";
+export type { FrameSink } from "./relay/mod.ts";
+export type { Dialer, ForwarderOptions } from "./relay/mod.ts";

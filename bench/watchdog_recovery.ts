@@ -18,9 +18,9 @@
  */
 
 import { parseArgs } from "node:util";
-import { Agent } from "../cli/agent.ts";
+import { Agent } from "../agent/agent.ts";
 import { parseConfig } from "../config/parse_config.ts";
-import { Logger } from "../control/logger.ts";
+import { Logger } from "../ground/logger.ts";
 import { FakeCollector } from "../tests/_helpers/fake_collector.ts";
 import { freePort } from "../tests/_helpers/free_port.ts";
 import { managedRsyslogConf } from "../tests/_helpers/managed_rsyslog.ts";

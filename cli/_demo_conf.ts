@@ -6,7 +6,7 @@
  * @module
  */
 
-import { parseConfig } from "../config/parse_config.ts";
+import { parseConfig } from "../config/mod.ts";
 
 /** Every path and port of one demo run. */
 export interface DemoLayout {

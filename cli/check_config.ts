@@ -4,9 +4,9 @@
  * @module
  */
 
-import { configPath } from "../config/config_path.ts";
-import { ConfigError } from "../config/config_error.ts";
-import { loadConfig } from "../config/load_config.ts";
+import { configPath } from "../config/mod.ts";
+import { ConfigError } from "../config/mod.ts";
+import { loadConfig } from "../config/mod.ts";
 
 /**
  * Validates the config at `path` (resolved with `configPath`, so `undefined`

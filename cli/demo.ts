@@ -7,7 +7,7 @@
 
 import { fileURLToPath } from "node:url";
 import { controlRequest } from "./control_client.ts";
-import type { Status } from "../control/status.ts";
+import type { Status } from "../control/mod.ts";
 import {
   agentConfig,
   collectorConf,

@@ -4,11 +4,11 @@
  * @module
  */
 
-import { Agent } from "./agent.ts";
-import { Logger } from "../control/logger.ts";
-import { configPath } from "../config/config_path.ts";
-import { devConfig } from "../config/dev_config.ts";
-import { loadConfig } from "../config/load_config.ts";
+import { Agent } from "../agent/mod.ts";
+import { Logger } from "../ground/mod.ts";
+import { configPath } from "../config/mod.ts";
+import { devConfig } from "../config/mod.ts";
+import { loadConfig } from "../config/mod.ts";
 
 /** Where `agent run --dev` keeps its spool and control socket. */
 export const DEV_STATE_DIR = ".state";

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Status } from "../control/status.ts";
+import type { Status } from "../control/mod.ts";
 import { controlRequest, UnreachableError } from "./control_client.ts";
 
 /** Messages per second over the last minute, as the control socket's detailed status gives them. */

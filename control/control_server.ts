@@ -4,9 +4,9 @@
  * @module
  */
 
-import type { Logger } from "./logger.ts";
-import { Connections, type Touch } from "../relay/connections.ts";
-import { listenUnix, removeSocket } from "../relay/unix_listener.ts";
+import type { Logger } from "../ground/mod.ts";
+import { Connections, type Touch } from "../relay/mod.ts";
+import { listenUnix, removeSocket } from "../relay/mod.ts";
 
 /** Handles one request: returns the `result`, or throws an Error whose message is the `error`. */
 export type ControlHandler = (
@@ -35,7 +35,7 @@ const decoder = new TextDecoder();
  * @example
  * ```ts
  * import { ControlServer } from "./control_server.ts";
- * import { Logger } from "./logger.ts";
+ * import { Logger } from "../ground/mod.ts";
  *
  * const log = new Logger({ level: "info", format: "text" });
  * const server = new ControlServer("/run/syslog-agent/agent.sock", "adm", async (command) => {

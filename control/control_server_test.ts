@@ -1,6 +1,6 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { type ControlHandler, ControlServer } from "./control_server.ts";
-import { Logger } from "./logger.ts";
+import { Logger } from "../ground/logger.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -5,8 +5,8 @@
  * @module
  */
 
-import type { Clock } from "../relay/clock.ts";
-import type { CollectorConfig } from "../config/config.ts";
+import type { Clock } from "../ground/mod.ts";
+import type { CollectorConfig } from "../config/mod.ts";
 
 /** Added to the collectors' own timeouts before a forwarder without progress counts as hung. */
 export const STUCK_GRACE_MS = 5_000;
@@ -51,7 +51,7 @@ export interface NotifierSource {
  * ```ts
  * import { Notifier } from "./notifier.ts";
  * import { SdNotify } from "./sd_notify.ts";
- * import { systemClock } from "../relay/clock.ts";
+ * import { systemClock } from "../ground/mod.ts";
  *
  * const notifier = new Notifier(SdNotify.fromEnv(), {
  *   stuckForMs: () => 0,

@@ -1,6 +1,6 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { Notifier, type NotifySink, STUCK_GRACE_MS, stuckLimitMs } from "./notifier.ts";
-import { FakeClock } from "../relay/fake_clock.ts";
+import { FakeClock } from "../ground/fake_clock.ts";
 
 class FakeNotify implements NotifySink {
   readonly enabled = true;

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../ground/mod.ts";
 
 /** The stall timer of one connection: re-armed about once per timeout, not once per write. */
 interface Guard {

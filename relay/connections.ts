@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Logger } from "../control/logger.ts";
+import type { Logger } from "../ground/mod.ts";
 
 /** Options of {@linkcode Connections}. */
 export interface ConnectionsOptions {
@@ -46,7 +46,7 @@ const DRAIN_CUT_MS = 200;
  * @example
  * ```ts
  * import { Connections } from "./connections.ts";
- * import { Logger } from "../control/logger.ts";
+ * import { Logger } from "../ground/mod.ts";
  *
  * const log = new Logger({ level: "info", format: "text" });
  * const conns = new Connections({ name: "input tcp:5514", max: 1024, idleMs: 300_000, log });

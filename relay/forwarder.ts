@@ -4,16 +4,16 @@
  * @module
  */
 
-import type { Batch } from "./batch.ts";
-import type { CollectorConfig } from "../config/config.ts";
+import type { Batch } from "../ground/mod.ts";
+import type { CollectorConfig } from "../config/mod.ts";
 import type { Counters } from "./counters.ts";
-import type { Logger } from "../control/logger.ts";
+import type { Logger } from "../ground/mod.ts";
 import type { Queue } from "./queue.ts";
-import { type Clock, sleep, systemClock } from "./clock.ts";
+import { type Clock, sleep, systemClock } from "../ground/mod.ts";
 import { backoffDelay } from "./backoff.ts";
 import { createLink, type Link } from "./link.ts";
 import { dialTls } from "./tls_dial.ts";
-import { parseAddress } from "../config/address.ts";
+import { parseAddress } from "../config/mod.ts";
 
 /**
  * Opens a connection to a collector: plain TCP, or TLS with the handshake done

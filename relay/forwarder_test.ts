@@ -2,13 +2,13 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import { Forwarder } from "./forwarder.ts";
 import { Queue } from "./queue.ts";
 import { Counters } from "./counters.ts";
-import type { Batch } from "./batch.ts";
+import type { Batch } from "../ground/batch.ts";
 import { Spool } from "../spool/spool.ts";
 import type { CollectorConfig, SpoolConfig } from "../config/config.ts";
-import { Logger } from "../control/logger.ts";
+import { Logger } from "../ground/logger.ts";
 import { waitFor } from "../tests/_helpers/wait_for.ts";
 import { freePort } from "../tests/_helpers/free_port.ts";
-import { FakeClock } from "./fake_clock.ts";
+import { FakeClock } from "../ground/fake_clock.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

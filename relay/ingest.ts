@@ -4,10 +4,10 @@
  * @module
  */
 
-import type { Batch } from "./batch.ts";
+import type { Batch } from "../ground/mod.ts";
 import type { Counters } from "./counters.ts";
 import type { FrameSink } from "./framer.ts";
-import { eachFrame, writeOctetHeader } from "./_octet.ts";
+import { eachFrame, writeOctetHeader } from "../ground/mod.ts";
 
 /** A batch is handed on once it holds this many bytes, or once the current read is taken in. */
 const FLUSH_BYTES = 128 * 1024;
@@ -27,7 +27,7 @@ const SLAB_BYTES = 1024 * 1024;
  * ```ts
  * import { Ingest } from "./ingest.ts";
  * import { Counters } from "./counters.ts";
- * import type { Batch } from "./batch.ts";
+ * import type { Batch } from "../ground/mod.ts";
  *
  * const batches: Batch[] = [];
  * const ingest = new Ingest(new Counters(), (batch) => batches.push(batch));

@@ -2,7 +2,7 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import { Ingest } from "./ingest.ts";
 import { Counters } from "./counters.ts";
 import { StreamFramer } from "./framer.ts";
-import type { Batch } from "./batch.ts";
+import type { Batch } from "../ground/batch.ts";
 import { waitFor } from "../tests/_helpers/wait_for.ts";
 
 const enc = new TextEncoder();

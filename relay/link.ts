@@ -5,9 +5,9 @@
  * @module
  */
 
-import type { Batch } from "./batch.ts";
-import type { Clock } from "./clock.ts";
-import type { CollectorConfig } from "../config/config.ts";
+import type { Batch } from "../ground/mod.ts";
+import type { Clock } from "../ground/mod.ts";
+import type { CollectorConfig } from "../config/mod.ts";
 import { RelpLink } from "./relp_link.ts";
 import { StreamLink } from "./stream_link.ts";
 

@@ -5,8 +5,8 @@
  * @module
  */
 
-import type { Batch } from "./batch.ts";
-import type { Spool, SpoolMark } from "../spool/spool.ts";
+import type { Batch } from "../ground/mod.ts";
+import type { Spool, SpoolMark } from "../spool/mod.ts";
 
 /** Memory held for the forwarder before the spool takes over (fallback mode). */
 export const DEFAULT_MEMORY_BYTES = 16 * 1024 * 1024;
@@ -24,9 +24,9 @@ export const DEFAULT_MEMORY_BYTES = 16 * 1024 * 1024;
  * @example
  * ```ts
  * import { Queue } from "./queue.ts";
- * import { Spool } from "../spool/spool.ts";
- * import { Logger } from "../control/logger.ts";
- * import { parseConfig } from "../config/parse_config.ts";
+ * import { Spool } from "../spool/mod.ts";
+ * import { Logger } from "../ground/mod.ts";
+ * import { parseConfig } from "../config/mod.ts";
  *
  * const config = parseConfig("{}", "inline");
  * const spool = await Spool.open(config.spool, 65536, new Logger(config.log));

@@ -1,9 +1,9 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { Queue } from "./queue.ts";
-import type { Batch } from "./batch.ts";
+import type { Batch } from "../ground/batch.ts";
 import { Spool } from "../spool/spool.ts";
 import type { SpoolConfig } from "../config/config.ts";
-import { Logger } from "../control/logger.ts";
+import { Logger } from "../ground/logger.ts";
 import { waitFor } from "../tests/_helpers/wait_for.ts";
 
 const enc = new TextEncoder();

@@ -6,8 +6,8 @@
 
 import type { Counters } from "./counters.ts";
 import type { FrameSink } from "./framer.ts";
-import type { InputConfig } from "../config/config.ts";
-import type { Logger } from "../control/logger.ts";
+import type { InputConfig } from "../config/mod.ts";
+import type { Logger } from "../ground/mod.ts";
 import {
   encodeFrame,
   nextTxnr,
@@ -15,7 +15,7 @@ import {
   RelpFrameParser,
   RelpFramingError,
 } from "./relp_frame.ts";
-import { parseAddress } from "../config/address.ts";
+import { parseAddress } from "../config/mod.ts";
 import { noDelay } from "./_no_delay.ts";
 import { Connections, type Touch } from "./connections.ts";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Counters } from "./counters.ts";
 import { Ingest } from "./ingest.ts";
-import { Logger } from "../control/logger.ts";
+import { Logger } from "../ground/logger.ts";
 import { Queue } from "./queue.ts";
 import { RelpFrameParser } from "./relp_frame.ts";
 import { RelpInput } from "./relp_input.ts";

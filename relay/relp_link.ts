@@ -4,9 +4,9 @@
  * @module
  */
 
-import type { Batch } from "./batch.ts";
-import type { Clock } from "./clock.ts";
-import type { CollectorConfig } from "../config/config.ts";
+import type { Batch } from "../ground/mod.ts";
+import type { Clock } from "../ground/mod.ts";
+import type { CollectorConfig } from "../config/mod.ts";
 import type { Link, LinkEvents } from "./link.ts";
 import {
   encodeFrame,
@@ -57,8 +57,8 @@ interface InFlight {
  * @example
  * ```ts
  * import { RelpLink } from "./relp_link.ts";
- * import { systemClock } from "./clock.ts";
- * import { parseConfig } from "../config/parse_config.ts";
+ * import { systemClock } from "../ground/mod.ts";
+ * import { parseConfig } from "../config/mod.ts";
  *
  * const config = parseConfig(
  *   '{"collectors": [{"address": "127.0.0.1:2514", "protocol": "relp"}]}',

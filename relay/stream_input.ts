@@ -4,13 +4,13 @@
  * @module
  */
 
-import type { InputConfig } from "../config/config.ts";
+import type { InputConfig } from "../config/mod.ts";
 import type { Counters } from "./counters.ts";
 import type { FrameSink } from "./framer.ts";
-import type { Logger } from "../control/logger.ts";
+import type { Logger } from "../ground/mod.ts";
 import { StreamFramer } from "./framer.ts";
 import { Connections, type Touch } from "./connections.ts";
-import { parseAddress } from "../config/address.ts";
+import { parseAddress } from "../config/mod.ts";
 import { listenUnix, removeSocket } from "./unix_listener.ts";
 
 /**
@@ -25,8 +25,8 @@ import { listenUnix, removeSocket } from "./unix_listener.ts";
  * import { StreamInput } from "./stream_input.ts";
  * import { Counters } from "./counters.ts";
  * import { Ingest } from "./ingest.ts";
- * import { Logger } from "../control/logger.ts";
- * import { parseConfig } from "../config/parse_config.ts";
+ * import { Logger } from "../ground/mod.ts";
+ * import { parseConfig } from "../config/mod.ts";
  *
  * const config = parseConfig(
  *   '{"inputs": [{"type": "tcp", "address": "127.0.0.1:5514"}]}',

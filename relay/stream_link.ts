@@ -5,11 +5,11 @@
  * @module
  */
 
-import type { Batch } from "./batch.ts";
-import type { Clock } from "./clock.ts";
-import type { CollectorConfig } from "../config/config.ts";
+import type { Batch } from "../ground/mod.ts";
+import type { Clock } from "../ground/mod.ts";
+import type { CollectorConfig } from "../config/mod.ts";
 import type { Link, LinkEvents } from "./link.ts";
-import { octetToLf } from "./_octet.ts";
+import { octetToLf } from "../ground/mod.ts";
 import { writeAllWithin } from "./_write_all.ts";
 
 /** A written batch stays unconfirmed (resent after an unclean disconnect) at least this long. */
@@ -70,8 +70,8 @@ export function effectiveReplayWindow(replayWindow: number): number {
  * @example
  * ```ts
  * import { StreamLink } from "./stream_link.ts";
- * import { systemClock } from "./clock.ts";
- * import { parseConfig } from "../config/parse_config.ts";
+ * import { systemClock } from "../ground/mod.ts";
+ * import { parseConfig } from "../config/mod.ts";
  *
  * const config = parseConfig('{"collectors": [{"address": "127.0.0.1:514"}]}', "inline");
  * const conn = await Deno.connect({ hostname: "127.0.0.1", port: 514 });

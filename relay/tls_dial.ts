@@ -4,8 +4,8 @@
  * @module
  */
 
-import type { CollectorConfig } from "../config/config.ts";
-import { parseAddress } from "../config/address.ts";
+import type { CollectorConfig } from "../config/mod.ts";
+import { parseAddress } from "../config/mod.ts";
 
 /**
  * What the process's root store holds, fixed by the first TLS connection

@@ -4,10 +4,10 @@
  * @module
  */
 
-import type { InputConfig } from "../config/config.ts";
+import type { InputConfig } from "../config/mod.ts";
 import type { Counters } from "./counters.ts";
 import type { FrameSink } from "./framer.ts";
-import { parseAddress } from "../config/address.ts";
+import { parseAddress } from "../config/mod.ts";
 import { DRAIN_MAX_MS, DRAIN_QUIET_MS } from "./connections.ts";
 
 /**
@@ -19,7 +19,7 @@ import { DRAIN_MAX_MS, DRAIN_QUIET_MS } from "./connections.ts";
  * import { UdpInput } from "./udp_input.ts";
  * import { Counters } from "./counters.ts";
  * import { Ingest } from "./ingest.ts";
- * import { parseConfig } from "../config/parse_config.ts";
+ * import { parseConfig } from "../config/mod.ts";
  *
  * const config = parseConfig(
  *   '{"inputs": [{"type": "udp", "address": "127.0.0.1:5514"}]}',

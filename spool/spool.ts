@@ -4,11 +4,11 @@
  * @module
  */
 
-import type { Batch, SpoolPosition } from "../relay/batch.ts";
-import type { SpoolConfig } from "../config/config.ts";
-import type { Logger } from "../control/logger.ts";
+import type { Batch, SpoolPosition } from "../ground/mod.ts";
+import type { SpoolConfig } from "../config/mod.ts";
+import type { Logger } from "../ground/mod.ts";
 import { completeRecords, HEADER, MAX_RECORD, scanRecords, writeRecord } from "./_record.ts";
-import { eachFrame, writeOctetHeader } from "../relay/_octet.ts";
+import { eachFrame, writeOctetHeader } from "../ground/mod.ts";
 import { denoFs, type SpoolFile, type SpoolFs } from "./spool_fs.ts";
 
 const SEGMENT_SUFFIX = ".seg";
@@ -101,7 +101,7 @@ export interface SpoolOptions {
  * @example
  * ```ts
  * import { Spool } from "./spool.ts";
- * import { Logger } from "../control/logger.ts";
+ * import { Logger } from "../ground/mod.ts";
  * const log = new Logger({ level: "info", format: "text" });
  * const spool = await Spool.open({
  *   dir: await Deno.makeTempDir(), mode: "fallback", maxBytes: 1 << 20,

@@ -15,8 +15,8 @@
 import { ok as assert } from "node:assert/strict";
 import { Spool } from "./spool.ts";
 import type { SpoolConfig } from "../config/config.ts";
-import type { Batch } from "../relay/batch.ts";
-import { Logger } from "../control/logger.ts";
+import type { Batch } from "../ground/batch.ts";
+import { Logger } from "../ground/logger.ts";
 import { CrashError, ModelFs } from "./_model_fs.ts";
 
 const enc = new TextEncoder();

@@ -2,8 +2,8 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import { Spool } from "./spool.ts";
 import { denoFs, type SpoolFs } from "./spool_fs.ts";
 import type { SpoolConfig } from "../config/config.ts";
-import type { Batch } from "../relay/batch.ts";
-import { Logger } from "../control/logger.ts";
+import type { Batch } from "../ground/batch.ts";
+import { Logger } from "../ground/logger.ts";
 import { waitFor } from "../tests/_helpers/wait_for.ts";
 
 const enc = new TextEncoder();

@@ -5,8 +5,8 @@
  * @module
  */
 
-import type { Logger } from "../control/logger.ts";
-import { type Clock, sleep } from "../relay/clock.ts";
+import type { Logger } from "../ground/mod.ts";
+import { type Clock, sleep } from "../ground/mod.ts";
 import { describeExit, type Keeper, type KeeperEvents } from "./_keeper.ts";
 import type { RestartPolicy } from "./restart_policy.ts";
 import type { SpawnedProcess, Spawner } from "./spawner.ts";
@@ -52,8 +52,8 @@ const VALIDATE_TIMEOUT_MS = 30_000;
  * import { ChildKeeper } from "./_child_keeper.ts";
  * import { RestartPolicy } from "./restart_policy.ts";
  * import { processSpawner } from "./spawner.ts";
- * import { systemClock } from "../relay/clock.ts";
- * import { Logger } from "../control/logger.ts";
+ * import { systemClock } from "../ground/mod.ts";
+ * import { Logger } from "../ground/mod.ts";
  *
  * const keeper = new ChildKeeper({
  *   command: ["/usr/sbin/rsyslogd", "-n", "-iNONE", "-f", "/etc/rsyslog.conf"],

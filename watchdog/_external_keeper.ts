@@ -5,8 +5,8 @@
  * @module
  */
 
-import type { Logger } from "../control/logger.ts";
-import { type Clock, sleep } from "../relay/clock.ts";
+import type { Logger } from "../ground/mod.ts";
+import { type Clock, sleep } from "../ground/mod.ts";
 import type { Keeper, KeeperEvents } from "./_keeper.ts";
 import { isAlive, type ProcessId } from "./_proc.ts";
 import { RsyslogdFinder } from "./_proc_identity.ts";
@@ -56,8 +56,8 @@ const UNSURE_POLL_MS = 1000;
  * import { ExternalKeeper } from "./_external_keeper.ts";
  * import { RestartPolicy } from "./restart_policy.ts";
  * import { processSpawner } from "./spawner.ts";
- * import { systemClock } from "../relay/clock.ts";
- * import { Logger } from "../control/logger.ts";
+ * import { systemClock } from "../ground/mod.ts";
+ * import { Logger } from "../ground/mod.ts";
  *
  * const keeper = new ExternalKeeper({
  *   pidFile: "/run/rsyslogd.pid",

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { parseAddress } from "../config/address.ts";
+import { parseAddress } from "../config/mod.ts";
 
 type Target =
   | { kind: "unix"; path: string }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Clock } from "../relay/clock.ts";
+import type { Clock } from "../ground/mod.ts";
 
 const PREFIX = "agent-canary-";
 /** 128 random bits: a sender that does not know them cannot forge a canary. */
@@ -46,7 +46,7 @@ interface Waiter {
  * @example
  * ```ts
  * import { Canary } from "./canary.ts";
- * import { systemClock } from "../relay/clock.ts";
+ * import { systemClock } from "../ground/mod.ts";
  *
  * const canary = new Canary(systemClock);
  * const { seq, token } = canary.next();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { Logger } from "../control/logger.ts";
-import { FakeClock } from "../relay/fake_clock.ts";
+import { Logger } from "../ground/logger.ts";
+import { FakeClock } from "../ground/fake_clock.ts";
 import { FakeSpawner } from "./_fake_spawner.ts";
 import { ChildKeeper } from "./_child_keeper.ts";
 import { RestartPolicy } from "./restart_policy.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Clock } from "../relay/clock.ts";
+import type { Clock } from "../ground/mod.ts";
 
 /** Tuning of a {@linkcode RestartPolicy}; every field has a default. */
 export interface RestartPolicyOptions {
@@ -41,7 +41,7 @@ export const RESTART_DEFAULTS: Required<RestartPolicyOptions> = {
  * @example
  * ```ts
  * import { RestartPolicy } from "./restart_policy.ts";
- * import { systemClock } from "../relay/clock.ts";
+ * import { systemClock } from "../ground/mod.ts";
  *
  * const policy = new RestartPolicy(systemClock);
  * policy.started();

@@ -5,16 +5,16 @@
  * @module
  */
 
-import type { RsyslogdConfig } from "../config/config.ts";
-import type { Logger } from "../control/logger.ts";
-import { type Clock, sleep, systemClock } from "../relay/clock.ts";
+import type { RsyslogdConfig } from "../config/mod.ts";
+import type { Logger } from "../ground/mod.ts";
+import { type Clock, sleep, systemClock } from "../ground/mod.ts";
 import { Canary } from "./canary.ts";
 import { ChildKeeper } from "./_child_keeper.ts";
 import { ExternalKeeper } from "./_external_keeper.ts";
 import type { Keeper, KeeperEvents } from "./_keeper.ts";
 import { ProbeSender } from "./_probe_sender.ts";
 import { RestartPolicy, type RestartPolicyOptions } from "./restart_policy.ts";
-import type { RsyslogdStatus } from "../control/status.ts";
+import type { RsyslogdStatus } from "./rsyslogd_status.ts";
 import { processSpawner, type Spawner } from "./spawner.ts";
 
 /** Injectable parts and tuning of a {@linkcode Watchdog}; the defaults are the product's. */
@@ -72,10 +72,10 @@ type State = RsyslogdStatus["state"];
  * @example
  * ```ts
  * import { Watchdog } from "./watchdog.ts";
- * import { Counters } from "../relay/counters.ts";
- * import { Ingest } from "../relay/ingest.ts";
- * import { Logger } from "../control/logger.ts";
- * import { parseConfig } from "../config/parse_config.ts";
+ * import { Counters } from "../relay/mod.ts";
+ * import { Ingest } from "../relay/mod.ts";
+ * import { Logger } from "../ground/mod.ts";
+ * import { parseConfig } from "../config/mod.ts";
  *
  * const config = parseConfig('{"rsyslogd": {"mode": "child"}}', "inline");
  * const ingest = new Ingest(new Counters(), (batch) => console.log(`${batch.count} message(s)`));

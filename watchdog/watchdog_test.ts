@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { RsyslogdConfig } from "../config/config.ts";
-import { Logger } from "../control/logger.ts";
-import { FakeClock } from "../relay/fake_clock.ts";
+import { Logger } from "../ground/logger.ts";
+import { FakeClock } from "../ground/fake_clock.ts";
 import { FakeSpawner } from "./_fake_spawner.ts";
 import { Watchdog } from "./watchdog.ts";
 

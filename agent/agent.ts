@@ -4,32 +4,32 @@
  * @module
  */
 
-import type { Config } from "../config/config.ts";
-import type { Logger } from "../control/logger.ts";
-import { ControlServer } from "../control/control_server.ts";
-import { Counters } from "../relay/counters.ts";
-import { Forwarder } from "../relay/forwarder.ts";
-import { Ingest } from "../relay/ingest.ts";
-import { Queue } from "../relay/queue.ts";
-import { StreamInput } from "../relay/stream_input.ts";
-import { UdpInput } from "../relay/udp_input.ts";
-import { RelpInput } from "../relay/relp_input.ts";
-import type { InputConfig } from "../config/config.ts";
+import type { Config } from "../config/mod.ts";
+import type { Logger } from "../ground/mod.ts";
+import { ControlServer } from "../control/mod.ts";
+import { Counters } from "../relay/mod.ts";
+import { Forwarder } from "../relay/mod.ts";
+import { Ingest } from "../relay/mod.ts";
+import { Queue } from "../relay/mod.ts";
+import { StreamInput } from "../relay/mod.ts";
+import { UdpInput } from "../relay/mod.ts";
+import { RelpInput } from "../relay/mod.ts";
+import type { InputConfig } from "../config/mod.ts";
 
 /** Any of the listening inputs. */
 type Input = StreamInput | UdpInput | RelpInput;
-import { Spool } from "../spool/spool.ts";
-import { buildStatus, type Status } from "../control/status.ts";
-import { ConfigError } from "../config/config_error.ts";
-import { parseAddress } from "../config/address.ts";
-import { renderMetrics } from "../control/metrics.ts";
-import { DEAD_LETTER_FILE, DeadLetters } from "../relay/dead_letter.ts";
-import { SdNotify } from "../control/sd_notify.ts";
-import { Notifier, stuckLimitMs } from "../control/notifier.ts";
-import { systemClock } from "../relay/clock.ts";
-import { VERSION } from "./version.ts";
+import { Spool } from "../spool/mod.ts";
+import { buildStatus, type Status } from "../control/mod.ts";
+import { ConfigError } from "../config/mod.ts";
+import { parseAddress } from "../config/mod.ts";
+import { renderMetrics } from "../control/mod.ts";
+import { DEAD_LETTER_FILE, DeadLetters } from "../relay/mod.ts";
+import { SdNotify } from "../control/mod.ts";
+import { Notifier, stuckLimitMs } from "../control/mod.ts";
+import { systemClock } from "../ground/mod.ts";
+import { VERSION } from "../ground/mod.ts";
 import { planReload, type ReloadPlan } from "./plan_reload.ts";
-import { Watchdog, type WatchdogOptions } from "../watchdog/watchdog.ts";
+import { Watchdog, type WatchdogOptions } from "../watchdog/mod.ts";
 
 /** Options of {@linkcode Agent.start}. */
 export interface AgentOptions {
@@ -50,8 +50,8 @@ export interface AgentOptions {
  * @example
  * ```ts
  * import { Agent } from "./agent.ts";
- * import { parseConfig } from "../config/parse_config.ts";
- * import { Logger } from "../control/logger.ts";
+ * import { parseConfig } from "../config/mod.ts";
+ * import { Logger } from "../ground/mod.ts";
  *
  * const config = parseConfig("{}", "inline");
  * const agent = await Agent.start(config, new Logger(config.log));

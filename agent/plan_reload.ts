@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Config, InputConfig } from "../config/config.ts";
+import type { Config, InputConfig } from "../config/mod.ts";
 
 /** What to do with one input of the new config. */
 export type InputStep =
@@ -36,7 +36,7 @@ export interface ReloadPlan {
  *
  * @example
  * ```ts
- * import { parseConfig } from "../config/parse_config.ts";
+ * import { parseConfig } from "../config/mod.ts";
  * import { planReload } from "./plan_reload.ts";
  * const old = parseConfig("{}", "old");
  * const next = parseConfig('{"inputs":[{"type":"tcp","address":"127.0.0.1:5514","maxConnections":10}]}', "new");

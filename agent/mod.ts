@@ -1,0 +1,7 @@
+/**
+ * The public face of `agent/`: what the other folders use of it.
+ *
+ * @module
+ */
+
+export { Agent } from "./agent.ts";

@@ -1,0 +1,12 @@
+/**
+ * The public face of `control/`: what the other folders use of it.
+ *
+ * @module
+ */
+
+export { ControlServer } from "./control_server.ts";
+export { renderMetrics } from "./metrics.ts";
+export { Notifier, stuckLimitMs } from "./notifier.ts";
+export { SdNotify } from "./sd_notify.ts";
+export { buildStatus } from "./status.ts";
+export type { Status } from "./status.ts";

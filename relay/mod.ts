@@ -1,0 +1,24 @@
+/**
+ * The public face of `relay/`: what the other folders use of it.
+ *
+ * @module
+ */
+
+export { Connections } from "./connections.ts";
+export type { Touch } from "./connections.ts";
+export { Counters } from "./counters.ts";
+export { DEAD_LETTER_FILE, DeadLetters } from "./dead_letter.ts";
+export { Forwarder } from "./forwarder.ts";
+export type { CollectorStatus, Dialer, ForwarderOptions } from "./forwarder.ts";
+export { StreamFramer } from "./framer.ts";
+export type { FrameSink } from "./framer.ts";
+export { Ingest } from "./ingest.ts";
+export { createLink } from "./link.ts";
+export type { Link, LinkEvents } from "./link.ts";
+export { Queue } from "./queue.ts";
+export { RelpFrameParser } from "./relp_frame.ts";
+export type { RelpFrame } from "./relp_frame.ts";
+export { RelpInput } from "./relp_input.ts";
+export { StreamInput } from "./stream_input.ts";
+export { UdpInput } from "./udp_input.ts";
+export { listenUnix, removeSocket } from "./unix_listener.ts";
