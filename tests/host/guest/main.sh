@@ -169,7 +169,7 @@ make_release() {
   local version=$1 name=$2 dir="$STATE/releases/$1"
   mkdir -p "$STATE/mirror/$name"
   cp -R "$STATE/src" "$dir"
-  sed -i "s/^export const VERSION = .*/export const VERSION = \"$version\";/" "$dir/cli/version.ts"
+  sed -i "s/^export const VERSION = .*/export const VERSION = \"$version\";/" "$dir/ground/version.ts"
   # The flags the release binary is compiled with, from the tree itself.
   local flags
   flags=$(/usr/local/bin/deno eval \
@@ -220,7 +220,7 @@ phase1_setup() {
   info "copied the tree and made a test signing key in $(secs_since "$t0") s"
   # Both at once: two vCPUs.
   make_release 0.0.0-hs-old old &
-  make_release "$(sed -n 's/^export const VERSION = "\(.*\)";/\1/p' "$PROJ/cli/version.ts")" new
+  make_release "$(sed -n 's/^export const VERSION = "\(.*\)";/\1/p' "$PROJ/ground/version.ts")" new
   wait
   WRAPPER_FLAGS=$(sed -n 's|^exec /usr/local/bin/deno run \(.*\) /var/lib.*|\1|p' "$STATE/mirror/new/$TARGET")
   chmod -R a+rX "$DENO_CACHE" "$STATE/releases"
@@ -557,11 +557,19 @@ check_child() {
   printf '[Service]\nReadWritePaths=/run\n' >"$(dirname "$DROPIN")/child-mode.conf"
   systemctl daemon-reload
   cp "$CONF" "$STATE/agent.json.external"
-  config_patch '{"rsyslogd":{"mode":"child","probe":{"target":"unix:///dev/log"}}}'
+  # The child owns /dev/log (imuxsock's SysSock.Name): what it replaces, and
+  # removes when it exits, is journald's symlink. (With the distribution's
+  # rsyslog.conf it takes /run/systemd/journal/syslog instead.)
+  cat >"$STATE/child-rsyslog.conf" <<'EOF'
+module(load="imuxsock" SysSock.Name="/dev/log")
+$IncludeConfig /etc/rsyslog.d/*.conf
+*.* /var/log/syslog
+EOF
+  config_patch "{\"rsyslogd\":{\"mode\":\"child\",\"command\":[\"/usr/sbin/rsyslogd\",\"-n\",\"-iNONE\",\"-f\",\"$STATE/child-rsyslog.conf\"],\"probe\":{\"target\":\"unix:///dev/log\"}}}"
   t0=$(now_ms)
   systemctl restart "$UNIT"
   if wait_until 60 probe_passes_after 0; then
-    pass child-start "rsyslogd.mode child (with the drop-in ReadWritePaths=/run): the agent's rsyslogd $(rsyslogd_pid) runs, its probe passing after $(secs_since "$t0") s"
+    pass child-start "rsyslogd.mode child (with the drop-in ReadWritePaths=/run; imuxsock on /dev/log): the agent's rsyslogd $(rsyslogd_pid) runs, /dev/log $([ -S /dev/log ] && echo "is its socket" || echo "-> $(readlink /dev/log)"), its probe passing after $(secs_since "$t0") s"
   else
     fail child-start "rsyslogd.mode child: no passing probe after 60 s: $(agent_journal "$t0" | grep -i rsyslogd | tail -n 3 | tr '\n' ' ')"
   fi
