@@ -1,6 +1,7 @@
 import { deepStrictEqual, deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { type FrameSink, StreamFramer } from "./framer.ts";
 import { Counters } from "./counters.ts";
+import { seededRandom as prng } from "../tests/_helpers/seeded_random.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -86,18 +87,6 @@ function texts(messages: Uint8Array[]): string[] {
 
 function octet(msg: string): string {
   return `${enc.encode(msg).length} ${msg}`;
-}
-
-/** A seeded PRNG (mulberry32) so that failures can be reproduced. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A stream mixing octet-counted and LF frames, and the messages it holds. */

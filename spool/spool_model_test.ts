@@ -18,24 +18,13 @@ import type { SpoolConfig } from "../config/config.ts";
 import type { Batch } from "../ground/batch.ts";
 import { Logger } from "../ground/logger.ts";
 import { CrashError, ModelFs } from "./_model_fs.ts";
+import { seededRandom as rng } from "../tests/_helpers/seeded_random.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const DIR = "/spool";
 const HINT = 1024;
 const NO = (Deno.env.get("SPOOL_MODEL_NO") ?? "").split(",");
-
-/** A small seeded generator (mulberry32): the same seed, the same sequence. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function batchOf(seqs: number[], size: (i: number) => number): Batch {
   let text = "";

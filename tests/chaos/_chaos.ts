@@ -170,17 +170,7 @@ export async function teardown(r: Partial<Rig>, before?: () => Promise<void>): P
   await Deno.remove(r.dir, { recursive: true }).catch(() => {});
 }
 
-/** A small seeded random generator (mulberry32), so a failing run can be replayed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from "../_helpers/seeded_random.ts";
 
 /** Resolves after `ms` (for pacing a scenario's own actions, never to wait for a result). */
 export function pause(ms: number): Promise<void> {
