@@ -175,6 +175,7 @@ export class Spool {
   #checking = false;
   /** Set while writes fail (disk full, I/O error); cleared by the next good write. */
   #writeError: Error | undefined;
+  #writeErrorAt = 0;
   /** Chunks handed to the write loop, and how many of them it has finished. */
   #chunksQueued = 0;
   #chunksDone = 0;
@@ -284,7 +285,11 @@ export class Spool {
     if (this.#unusable !== undefined) {
       return { text: `spool unusable, memory only: ${this.#unusable}`, critical: true };
     }
-    if (this.#writeError !== undefined) {
+    // A write that failed in the last minute; after that, only while writes are waiting (in
+    // fallback mode a collector back up means no writes, and nothing to be critical about).
+    const failing = this.#writeError !== undefined &&
+      (now - this.#writeErrorAt < 60_000 || this.#pending + this.#chunkLen > 0);
+    if (failing && this.#writeError !== undefined) {
       const full = isNoSpace(this.#writeError);
       return {
         text: full
@@ -994,6 +999,7 @@ export class Spool {
       );
     }
     this.#writeError = e instanceof Error ? e : new Error(String(e));
+    this.#writeErrorAt = Date.now();
   }
 
   /**
@@ -1097,6 +1103,7 @@ export class Spool {
     } catch (e) {
       if (!isNoSpace(e)) throw e;
       this.#writeError = e as Error;
+      this.#writeErrorAt = Date.now();
       this.#log.error(`spool: ${dir} is full; messages that cannot be written are dropped`);
     }
     let cp = { segment: -1, offset: 0 };
