@@ -38,20 +38,18 @@ export const TARGETS = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"]
 export type Target = typeof TARGETS[number];
 
 /**
- * The permissions and flags baked into the binary. Scoping them to paths or
- * hosts is not possible: the config, spool, control socket and collectors are
- * the operator's choice (and `--allow-run` of an operator-chosen rsyslogd or
- * restart command is as strong as root anyway). The fence around the agent is
- * the systemd unit's sandbox (packaging/systemd/syslog-agent.service); what
- * is left out here (ffi, import) stays denied, and nothing ever prompts.
+ * The permissions and flags baked into the binary: all of them. Scoping them
+ * to paths or hosts is not possible: the config, spool, control socket and
+ * collectors are the operator's choice (and `--allow-run` of an
+ * operator-chosen rsyslogd or restart command is as strong as root anyway);
+ * and Deno grants two things the agent needs only with `--allow-all`: reading
+ * `/proc/PID/stat` (rsyslogd's identity and start time, before any signal)
+ * and the unnamed datagram socket that sends sd_notify's `READY=1`. The fence
+ * around the agent is the systemd unit's sandbox
+ * (packaging/systemd/syslog-agent.service), and nothing ever prompts.
  */
 export const COMPILE_FLAGS: readonly string[] = [
-  "--allow-net", // inputs, collectors, metrics, control socket
-  "--allow-read", // config, spool, pid files, /etc/group
-  "--allow-write", // spool, control socket
-  "--allow-run", // a child rsyslogd, its restart command (systemctl)
-  "--allow-env", // SYSLOG_AGENT_CONFIG, NOTIFY_SOCKET, WATCHDOG_USEC, JOURNAL_STREAM
-  "--allow-sys", // OS facts (Deno.hostname, node:os) for status, logs and the canary
+  "--allow-all",
   "--unstable-net", // UDP input, sd_notify datagrams
   "--no-prompt",
   "--no-remote",

@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { elfArch, TARGETS } from "../packaging/compile.ts";
+import { COMPILE_FLAGS, elfArch, TARGETS } from "../packaging/compile.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const dec = new TextDecoder();
@@ -195,6 +195,35 @@ Deno.test("deno task compile --smoke, then --sums: only a smoke-tested binary is
     const changed = await compileTask(["--sums", dir, "--signing-key", key], envWithout({}));
     assert.equal(changed.code, 1, changed.stdout + changed.stderr);
     assert.match(changed.stderr, /not smoke-tested as built/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the release binary's flags let the agent read /proc/PID/stat and send sd_notify", async () => {
+  // What the agent does with them: prove rsyslogd's identity (watchdog/_proc.ts) before a
+  // signal, and send READY=1 from an unnamed unix datagram socket (control/sd_notify.ts).
+  // With six separate --allow-* flags Deno refused both, and a booted host never got READY=1.
+  const dir = await Deno.makeTempDir({ prefix: "compile_flags_" });
+  try {
+    const script = `${dir}/probe.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { processId } from "${REPO}watchdog/_proc.ts";
+const id = processId(Deno.pid);
+if (id === undefined) throw new Error("no identity for my own pid");
+const s = Deno.listenDatagram({ transport: "unixpacket", path: "" });
+s.close();
+console.log("ok");
+`,
+    );
+    const flags = COMPILE_FLAGS.filter((f) => f !== "--no-remote" && f !== "--no-npm");
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", ...flags, script],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(dec.decode(out.stdout).trim(), "ok", dec.decode(out.stderr));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
