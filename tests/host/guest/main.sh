@@ -261,6 +261,27 @@ check_install() {
   fi
 }
 
+# What one install.sh command gives, as installed: rsyslogd supervised, rotation taken over,
+# an acknowledged local hop, and agent status ok (probe passing) once the first canary is back.
+check_default_install() {
+  local problems=() state="" json
+  [ "$(jq -r .rsyslogd.mode "$CONF")" = external ] || problems+=("rsyslogd.mode $(jq -r .rsyslogd.mode "$CONF")")
+  dpkg-divert --list /etc/logrotate.d/rsyslog 2>/dev/null | grep -q syslog-agent ||
+    problems+=("/etc/logrotate.d/rsyslog not diverted")
+  grep -qs 'omrelp' /etc/rsyslog.d/*syslog-agent*.conf || problems+=("local hop not RELP")
+  status_ok() {
+    json=$(/usr/local/bin/agent status --json 2>/dev/null) || true
+    state=$(jq -r '"\(.state) rsyslogd \(.rsyslogd.state) probe \(.rsyslogd.probe.ok)"' <<<"$json" 2>/dev/null)
+    [ "$state" = "ok rsyslogd running probe true" ]
+  }
+  wait_until 40 status_ok || problems+=("agent status: ${state:-no answer} $(jq -c .reasons <<<"$json" 2>/dev/null)")
+  if [ "${#problems[@]}" -eq 0 ]; then
+    pass default-install "install.sh --collector only: rsyslogd.mode external, the distribution's logrotate entry diverted, local hop over RELP, agent status: $state"
+  else
+    fail default-install "${problems[*]}"
+  fi
+}
+
 check_upgrade() {
   local rc=0 pid0 sum0 t0 v
   pid0=$(main_pid)
@@ -708,6 +729,7 @@ if [ "$phase" = 1 ]; then
     exit 0
   fi
   if [ -s "$STATE/installed" ]; then
+    check_default_install
     check_compile_flags
     check_upgrade
     check_start
