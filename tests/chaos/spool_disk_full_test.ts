@@ -10,29 +10,9 @@ import { checkSeqs } from "../_helpers/seq_check.ts";
 import { sendSeq } from "../_helpers/sender.ts";
 import { waitFor } from "../_helpers/wait_for.ts";
 import { alive, fmt, opts, type Rig, rig, status, summary, teardown } from "./_chaos.ts";
+import { mountTmpfs, umount } from "../_helpers/tmpfs.ts";
 
 const SIZE = 200;
-
-/** Mounts a 4 MiB tmpfs at `dir`; the reason when that is not permitted. */
-async function mountTmpfs(dir: string): Promise<string | undefined> {
-  await Deno.mkdir(dir, { recursive: true });
-  try {
-    const out = await new Deno.Command("mount", {
-      args: ["-t", "tmpfs", "-o", "size=4m", "tmpfs", dir],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (out.success) return undefined;
-    return new TextDecoder().decode(out.stderr).trim() || `mount exited with ${out.code}`;
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
-  }
-}
-
-async function umount(dir: string): Promise<void> {
-  const out = await new Deno.Command("umount", { args: [dir], stderr: "piped" }).output();
-  if (!out.success) await new Deno.Command("umount", { args: ["-l", dir] }).output();
-}
 
 /** Bytes of the segment files in `dir`. */
 async function segmentBytes(dir: string): Promise<number> {
