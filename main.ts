@@ -5,18 +5,18 @@
  */
 
 import { parseArgs } from "node:util";
-import { ConfigError } from "./config/mod.ts";
-import { checkConfig } from "./cli/mod.ts";
-import { help } from "./cli/mod.ts";
-import { run } from "./cli/mod.ts";
-import { demo } from "./cli/mod.ts";
-import { statusCommand } from "./cli/mod.ts";
-import { rotateCommand } from "./cli/mod.ts";
-import { controlRequest, UnreachableError } from "./cli/mod.ts";
-import { configPath } from "./config/mod.ts";
-import { loadConfig } from "./config/mod.ts";
-import { VERSION } from "./ground/mod.ts";
-import { errorLine } from "./ground/mod.ts";
+import { ConfigError, configPath, loadConfig } from "./config/mod.ts";
+import {
+  checkConfig,
+  controlRequest,
+  demo,
+  help,
+  rotateCommand,
+  run,
+  statusCommand,
+  UnreachableError,
+} from "./cli/mod.ts";
+import { errorLine, VERSION } from "./ground/mod.ts";
 
 function usageError(message: string): never {
   console.error(errorLine(`agent: ${message}; see "agent help"`));

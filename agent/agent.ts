@@ -4,30 +4,32 @@
  * @module
  */
 
-import type { Config } from "../config/mod.ts";
-import type { Logger } from "../ground/mod.ts";
-import { ControlServer } from "../control/mod.ts";
-import { Counters } from "../relay/mod.ts";
-import { Forwarder } from "../relay/mod.ts";
-import { Ingest } from "../relay/mod.ts";
-import { Queue } from "../relay/mod.ts";
-import { StreamInput } from "../relay/mod.ts";
-import { UdpInput } from "../relay/mod.ts";
-import { RelpInput } from "../relay/mod.ts";
-import type { InputConfig } from "../config/mod.ts";
+import { type Config, ConfigError, type InputConfig, parseAddress } from "../config/mod.ts";
+import { type Logger, systemClock, VERSION } from "../ground/mod.ts";
+import {
+  buildStatus,
+  ControlServer,
+  Notifier,
+  renderMetrics,
+  SdNotify,
+  type Status,
+  stuckLimitMs,
+} from "../control/mod.ts";
+import {
+  Counters,
+  DEAD_LETTER_FILE,
+  DeadLetters,
+  Forwarder,
+  Ingest,
+  Queue,
+  RelpInput,
+  StreamInput,
+  UdpInput,
+} from "../relay/mod.ts";
 
 /** Any of the listening inputs. */
 type Input = StreamInput | UdpInput | RelpInput;
 import { Spool } from "../spool/mod.ts";
-import { buildStatus, type Status } from "../control/mod.ts";
-import { ConfigError } from "../config/mod.ts";
-import { parseAddress } from "../config/mod.ts";
-import { renderMetrics } from "../control/mod.ts";
-import { DEAD_LETTER_FILE, DeadLetters } from "../relay/mod.ts";
-import { SdNotify } from "../control/mod.ts";
-import { Notifier, stuckLimitMs } from "../control/mod.ts";
-import { systemClock } from "../ground/mod.ts";
-import { VERSION } from "../ground/mod.ts";
 import { planReload, type ReloadPlan } from "./plan_reload.ts";
 import { Watchdog, type WatchdogOptions } from "../watchdog/mod.ts";
 

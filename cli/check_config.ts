@@ -4,9 +4,7 @@
  * @module
  */
 
-import { configPath } from "../config/mod.ts";
-import { ConfigError } from "../config/mod.ts";
-import { loadConfig } from "../config/mod.ts";
+import { ConfigError, configPath, loadConfig } from "../config/mod.ts";
 
 /**
  * Validates the config at `path` (resolved with `configPath`, so `undefined`

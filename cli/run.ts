@@ -6,9 +6,7 @@
 
 import { Agent } from "../agent/mod.ts";
 import { Logger } from "../ground/mod.ts";
-import { configPath } from "../config/mod.ts";
-import { devConfig } from "../config/mod.ts";
-import { loadConfig } from "../config/mod.ts";
+import { configPath, devConfig, loadConfig } from "../config/mod.ts";
 
 /** Where `agent run --dev` keeps its spool and control socket. */
 export const DEV_STATE_DIR = ".state";

@@ -5,8 +5,7 @@
  */
 
 import type { Logger } from "../ground/mod.ts";
-import { Connections, type Touch } from "../relay/mod.ts";
-import { listenUnix, removeSocket } from "../relay/mod.ts";
+import { Connections, listenUnix, removeSocket, type Touch } from "../relay/mod.ts";
 
 /** Handles one request: returns the `result`, or throws an Error whose message is the `error`. */
 export type ControlHandler = (

@@ -4,8 +4,7 @@
  * @module
  */
 
-import type { CollectorStatus } from "../relay/mod.ts";
-import type { Counters } from "../relay/mod.ts";
+import type { CollectorStatus, Counters } from "../relay/mod.ts";
 import type { SpoolStats } from "../spool/mod.ts";
 import { VERSION } from "../ground/mod.ts";
 import { type RsyslogdStatus, UNMANAGED } from "../watchdog/mod.ts";

@@ -4,16 +4,13 @@
  * @module
  */
 
-import type { Batch } from "../ground/mod.ts";
-import type { CollectorConfig } from "../config/mod.ts";
+import { type Batch, type Clock, type Logger, sleep, systemClock } from "../ground/mod.ts";
+import { type CollectorConfig, parseAddress } from "../config/mod.ts";
 import type { Counters } from "./counters.ts";
-import type { Logger } from "../ground/mod.ts";
 import type { Queue } from "./queue.ts";
-import { type Clock, sleep, systemClock } from "../ground/mod.ts";
 import { backoffDelay } from "./backoff.ts";
 import { createLink, type Link } from "./link.ts";
 import { dialTls } from "./tls_dial.ts";
-import { parseAddress } from "../config/mod.ts";
 
 /**
  * Opens a connection to a collector: plain TCP, or TLS with the handshake done

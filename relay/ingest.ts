@@ -4,10 +4,9 @@
  * @module
  */
 
-import type { Batch } from "../ground/mod.ts";
+import { type Batch, eachFrame, writeOctetHeader } from "../ground/mod.ts";
 import type { Counters } from "./counters.ts";
 import type { FrameSink } from "./framer.ts";
-import { eachFrame, writeOctetHeader } from "../ground/mod.ts";
 
 /** A batch is handed on once it holds this many bytes, or once the current read is taken in. */
 const FLUSH_BYTES = 128 * 1024;

@@ -5,8 +5,7 @@
  * @module
  */
 
-import type { Batch } from "../ground/mod.ts";
-import type { Clock } from "../ground/mod.ts";
+import type { Batch, Clock } from "../ground/mod.ts";
 import type { CollectorConfig } from "../config/mod.ts";
 import { RelpLink } from "./relp_link.ts";
 import { StreamLink } from "./stream_link.ts";

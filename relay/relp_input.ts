@@ -6,7 +6,7 @@
 
 import type { Counters } from "./counters.ts";
 import type { FrameSink } from "./framer.ts";
-import type { InputConfig } from "../config/mod.ts";
+import { type InputConfig, parseAddress } from "../config/mod.ts";
 import type { Logger } from "../ground/mod.ts";
 import {
   encodeFrame,
@@ -15,7 +15,6 @@ import {
   RelpFrameParser,
   RelpFramingError,
 } from "./relp_frame.ts";
-import { parseAddress } from "../config/mod.ts";
 import { noDelay } from "./_no_delay.ts";
 import { Connections, type Touch } from "./connections.ts";
 

@@ -4,8 +4,7 @@
  * @module
  */
 
-import type { Batch } from "../ground/mod.ts";
-import type { Clock } from "../ground/mod.ts";
+import type { Batch, Clock } from "../ground/mod.ts";
 import type { CollectorConfig } from "../config/mod.ts";
 import type { Link, LinkEvents } from "./link.ts";
 import {

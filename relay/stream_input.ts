@@ -4,13 +4,11 @@
  * @module
  */
 
-import type { InputConfig } from "../config/mod.ts";
+import { type InputConfig, parseAddress } from "../config/mod.ts";
 import type { Counters } from "./counters.ts";
-import type { FrameSink } from "./framer.ts";
+import { type FrameSink, StreamFramer } from "./framer.ts";
 import type { Logger } from "../ground/mod.ts";
-import { StreamFramer } from "./framer.ts";
 import { Connections, type Touch } from "./connections.ts";
-import { parseAddress } from "../config/mod.ts";
 import { listenUnix, removeSocket } from "./unix_listener.ts";
 
 /**

@@ -5,11 +5,9 @@
  * @module
  */
 
-import type { Batch } from "../ground/mod.ts";
-import type { Clock } from "../ground/mod.ts";
+import { type Batch, type Clock, octetToLf } from "../ground/mod.ts";
 import type { CollectorConfig } from "../config/mod.ts";
 import type { Link, LinkEvents } from "./link.ts";
-import { octetToLf } from "../ground/mod.ts";
 import { writeAllWithin } from "./_write_all.ts";
 
 /** A written batch stays unconfirmed (resent after an unclean disconnect) at least this long. */

@@ -4,8 +4,7 @@
  * @module
  */
 
-import type { CollectorConfig } from "../config/mod.ts";
-import { parseAddress } from "../config/mod.ts";
+import { type CollectorConfig, parseAddress } from "../config/mod.ts";
 
 /**
  * What the process's root store holds, fixed by the first TLS connection

@@ -4,10 +4,9 @@
  * @module
  */
 
-import type { InputConfig } from "../config/mod.ts";
+import { type InputConfig, parseAddress } from "../config/mod.ts";
 import type { Counters } from "./counters.ts";
 import type { FrameSink } from "./framer.ts";
-import { parseAddress } from "../config/mod.ts";
 import { DRAIN_MAX_MS, DRAIN_QUIET_MS } from "./connections.ts";
 
 /**

@@ -4,11 +4,15 @@
  * @module
  */
 
-import type { Batch, SpoolPosition } from "../ground/mod.ts";
+import {
+  type Batch,
+  eachFrame,
+  type Logger,
+  type SpoolPosition,
+  writeOctetHeader,
+} from "../ground/mod.ts";
 import type { SpoolConfig } from "../config/mod.ts";
-import type { Logger } from "../ground/mod.ts";
 import { completeRecords, HEADER, MAX_RECORD, scanRecords, writeRecord } from "./_record.ts";
-import { eachFrame, writeOctetHeader } from "../ground/mod.ts";
 import { denoFs, type SpoolFile, type SpoolFs } from "./spool_fs.ts";
 
 const SEGMENT_SUFFIX = ".seg";

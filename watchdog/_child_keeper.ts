@@ -5,8 +5,7 @@
  * @module
  */
 
-import type { Logger } from "../ground/mod.ts";
-import { type Clock, sleep } from "../ground/mod.ts";
+import { type Clock, type Logger, sleep } from "../ground/mod.ts";
 import { describeExit, type Keeper, type KeeperEvents } from "./_keeper.ts";
 import type { RestartPolicy } from "./restart_policy.ts";
 import type { SpawnedProcess, Spawner } from "./spawner.ts";

@@ -5,8 +5,7 @@
  * @module
  */
 
-import type { Logger } from "../ground/mod.ts";
-import { type Clock, sleep } from "../ground/mod.ts";
+import { type Clock, type Logger, sleep } from "../ground/mod.ts";
 import type { Keeper, KeeperEvents } from "./_keeper.ts";
 import { isAlive, type ProcessId } from "./_proc.ts";
 import { RsyslogdFinder } from "./_proc_identity.ts";

@@ -6,8 +6,7 @@
  */
 
 import type { RsyslogdConfig } from "../config/mod.ts";
-import type { Logger } from "../ground/mod.ts";
-import { type Clock, sleep, systemClock } from "../ground/mod.ts";
+import { type Clock, type Logger, sleep, systemClock } from "../ground/mod.ts";
 import { Canary } from "./canary.ts";
 import { ChildKeeper } from "./_child_keeper.ts";
 import { ExternalKeeper } from "./_external_keeper.ts";
