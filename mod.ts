@@ -34,13 +34,14 @@ export { Forwarder } from "./relay/mod.ts";
 export { createLink, type Link, type LinkEvents } from "./relay/mod.ts";
 export { type RelpFrame, RelpFrameParser } from "./relay/mod.ts";
 export { RelpInput } from "./relay/mod.ts";
-export { Queue } from "./relay/mod.ts";
+export { TieredBuffer } from "./buffer/mod.ts";
 export { type RotateResult, Watchdog, type WatchdogOptions } from "./watchdog/mod.ts";
 export type { Status } from "./control/mod.ts";
 // Options of the Logger.
 export type { Level, LoggerOptions } from "./ground/mod.ts";
-// What passes between inputs, queue, spool and links.
-export type { Batch, SpoolPosition } from "./ground/mod.ts";
+// What passes between inputs, buffer, spool and links.
+export type { Batch, BatchSource, SpoolPosition } from "./ground/mod.ts";
+export type { BufferStats, TieredBufferOptions } from "./buffer/mod.ts";
 export type { SpoolMark, SpoolStats } from "./spool/mod.ts";
 // The parts of Status, and the figures they are built from.
 export type { RsyslogdStatus } from "./watchdog/mod.ts";

@@ -21,7 +21,6 @@ import {
   DeadLetters,
   Forwarder,
   Ingest,
-  Queue,
   RelpInput,
   StreamInput,
   UdpInput,
@@ -30,6 +29,7 @@ import {
 /** Any of the listening inputs. */
 type Input = StreamInput | UdpInput | RelpInput;
 import { Spool } from "../spool/mod.ts";
+import { TieredBuffer } from "../buffer/mod.ts";
 import { planReload, type ReloadPlan } from "./plan_reload.ts";
 import { Watchdog, type WatchdogOptions } from "../watchdog/mod.ts";
 
@@ -65,8 +65,7 @@ export class Agent {
   #log: Logger;
   #counters = new Counters();
   #startedAt = Date.now();
-  #spool!: Spool;
-  #queue!: Queue;
+  #buffer!: TieredBuffer;
   #forwarder!: Forwarder;
   #ingest!: Ingest;
   #inputs: Input[] = [];
@@ -120,19 +119,18 @@ export class Agent {
     const cfg = this.#config;
     const maxRecord = Math.max(65536, ...cfg.inputs.map((i) => i.maxMessageSize));
     this.#maxRecord = maxRecord;
-    this.#spool = await Spool.open(cfg.spool, maxRecord, this.#log);
-    this.#spool.onDrop = (n) => this.#counters.dropped += n;
-    this.#queue = new Queue(this.#spool, cfg.spool.mode);
-    this.#queue.onDrop = (n) => this.#counters.dropped += n;
+    const spool = await Spool.open(cfg.spool, maxRecord, this.#log);
+    this.#buffer = new TieredBuffer(spool, cfg.spool.mode);
+    this.#buffer.onDrop = (n) => this.#counters.dropped += n;
     this.#deadLetters = new DeadLetters(
       `${cfg.spool.dir}/${DEAD_LETTER_FILE}`,
       (e) => this.#log.warn(e),
     );
-    this.#forwarder = new Forwarder(cfg.collectors, this.#queue, this.#counters, this.#log, {
+    this.#forwarder = new Forwarder(cfg.collectors, this.#buffer, this.#counters, this.#log, {
       deadLetter: this.#deadLetter,
     });
-    this.#ingest = new Ingest(this.#counters, (b) => this.#queue.push(b), maxRecord);
-    this.#ingest.backpressure = () => this.#spool.backlog();
+    this.#ingest = new Ingest(this.#counters, (b) => this.#buffer.push(b), maxRecord);
+    this.#ingest.backpressure = () => this.#buffer.backlog();
     for (const input of cfg.inputs) this.#inputs.push(this.#makeInput(input));
     for (const input of this.#inputs) await input.listen();
     if (cfg.rsyslogd.mode !== "off") {
@@ -170,8 +168,8 @@ export class Agent {
       now,
       startedAt: this.#startedAt,
       collectors: this.#forwarder.status(),
-      spool: this.#spool.stats(now),
-      spoolProblem: this.#spool.problem(now),
+      spool: this.#buffer.stats(now).spool,
+      spoolProblem: this.#buffer.problem(now),
       inputProblems: this.#inputs.filter((i) => i.problem !== "").map((i) => ({
         name: i.name,
         problem: i.problem,
@@ -204,11 +202,11 @@ export class Agent {
     // What senders have in flight is read and spooled before the inputs close.
     await Promise.all(this.#inputs.map((input) => input.drain()));
     this.#ingest?.flush();
-    const inHand = this.#forwarder ? await this.#forwarder.stop() : [];
-    if (this.#queue) await this.#queue.close(inHand);
+    await this.#forwarder?.stop();
+    await this.#buffer?.close();
     await this.#control?.close();
     this.#notify.close();
-    const spooled = this.#spool?.stats().messages ?? 0;
+    const spooled = this.#buffer?.stats().spool.messages ?? 0;
     this.#log.info(`agent: stopped; ${spooled} message(s) left in the spool`);
   }
 
@@ -224,7 +222,7 @@ export class Agent {
         return new RelpInput(
           cfg,
           this.#ingest,
-          this.#queue,
+          this.#buffer,
           this.#counters,
           this.#log,
         );
@@ -304,10 +302,9 @@ export class Agent {
       }
       this.#inputs = inputs.inputs;
       if (plan.collectors) {
-        const inHand = await this.#forwarder.stop();
-        this.#forwarder = new Forwarder(next.collectors, this.#queue, this.#counters, this.#log, {
+        await this.#forwarder.stop();
+        this.#forwarder = new Forwarder(next.collectors, this.#buffer, this.#counters, this.#log, {
           deadLetter: this.#deadLetter,
-          inHand,
         });
         this.#forwarder.start();
         done.push(`collectors ${next.collectors.map((c) => c.address).join(", ")}`);

@@ -24,3 +24,21 @@ export interface Batch {
   /** Set when the batch was read from the spool. */
   end?: SpoolPosition;
 }
+
+/**
+ * What the forwarder takes batches from: the buffer, seen from the one that
+ * delivers. Each batch taken is acknowledged once delivered for good, or given
+ * back (at the front, in order) when the forwarder stops with it in hand.
+ */
+export interface BatchSource {
+  /** The oldest batch not taken yet, waiting for one; `undefined` once {@linkcode BatchSource.interrupt}ed. */
+  take(): Promise<Batch | undefined>;
+  /** `batch`, taken earlier, was delivered: it is never given out again. */
+  ack(batch: Batch): void;
+  /** Batches taken and not delivered, oldest first: they are given out again before anything else. */
+  giveBack(batches: Batch[]): void;
+  /** Makes a waiting {@linkcode BatchSource.take} return `undefined` (or the next one, if none waits). */
+  interrupt(): void;
+  /** Whether a collector can take batches now: while it cannot, the buffer keeps them on disk. */
+  setDeliverable(deliverable: boolean): void;
+}

@@ -4,7 +4,7 @@
  * @module
  */
 
-export type { Batch, SpoolPosition } from "./batch.ts";
+export type { Batch, BatchSource, SpoolPosition } from "./batch.ts";
 export { sleep, systemClock } from "./clock.ts";
 export type { Clock } from "./clock.ts";
 export { errorLine, Logger } from "./logger.ts";

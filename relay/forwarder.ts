@@ -4,10 +4,16 @@
  * @module
  */
 
-import { type Batch, type Clock, type Logger, sleep, systemClock } from "../ground/mod.ts";
+import {
+  type Batch,
+  type BatchSource,
+  type Clock,
+  type Logger,
+  sleep,
+  systemClock,
+} from "../ground/mod.ts";
 import { type CollectorConfig, parseAddress } from "../config/mod.ts";
 import type { Counters } from "./counters.ts";
-import type { Queue } from "./queue.ts";
 import { backoffDelay } from "./backoff.ts";
 import { createLink, type Link } from "./link.ts";
 import { dialTls } from "./tls_dial.ts";
@@ -44,8 +50,6 @@ export interface ForwarderOptions {
   failbackAfterMs?: number;
   /** How long a stop waits for a write in progress before cutting the connection. */
   stopWaitMs?: number;
-  /** Batches to deliver before anything from the queue: what a previous forwarder had in hand. */
-  inHand?: Batch[];
   /**
    * Where a message goes that a collector refused {@linkcode POISON_REFUSALS}
    * times (counted in `deadLettered`); without it such a message is dropped
@@ -86,17 +90,17 @@ export const dialTcp: Dialer = (cfg) => {
 export const dialCollector: Dialer = (cfg) => cfg.protocol === "tls" ? dialTls(cfg) : dialTcp(cfg);
 
 /**
- * Takes batches from the queue and writes them to the first healthy collector,
+ * Takes batches from the buffer and writes them to the first healthy collector,
  * in order. A collector is unhealthy when connecting fails or times out, when
  * the peer closes or resets the connection, or when a write does not drain
  * within `writeTimeoutMs` (stalled or blackholed). It is then retried with
  * capped exponential backoff and jitter, the next collector takes over, and the
- * queue spools until one is up. Traffic returns to an earlier collector once it
+ * buffer spools until one is up. Traffic returns to an earlier collector once it
  * has been connectable for `failbackAfterMs`.
  *
  * Every protocol has the same data path: each batch written stays in hand
  * (`#unacked`) until the collector's link confirms it, and is then
- * acknowledged to the queue (its spool position is checkpointed). The link is
+ * acknowledged to the buffer (its spool position is checkpointed). The link is
  * chosen per collector ({@linkcode createLink}): TCP and TLS have no
  * acknowledgement, so a batch is confirmed once `replayWindow` more bytes were
  * written after it; RELP confirms a batch when the collector has answered
@@ -106,21 +110,21 @@ export const dialCollector: Dialer = (cfg) => cfg.protocol === "tls" ? dialTls(c
  *
  * @example
  * ```ts
- * import { Counters, Forwarder, Logger, parseConfig, Queue, Spool } from "../mod.ts";
+ * import { Counters, Forwarder, Logger, parseConfig, Spool, TieredBuffer } from "../mod.ts";
  *
  * const config = parseConfig('{"collectors": [{"address": "127.0.0.1:514"}]}', "inline");
  * const log = new Logger(config.log);
- * const queue = new Queue(await Spool.open(config.spool, 65536, log), config.spool.mode);
- * const fwd = new Forwarder(config.collectors, queue, new Counters(), log);
+ * const buffer = new TieredBuffer(await Spool.open(config.spool, 65536, log), config.spool.mode);
+ * const fwd = new Forwarder(config.collectors, buffer, new Counters(), log);
  * fwd.start();
  * // …
- * const inHand = await fwd.stop();
- * await queue.close(inHand);
+ * await fwd.stop();
+ * await buffer.close();
  * ```
  */
 export class Forwarder {
   #targets: Target[];
-  #queue: Queue;
+  #source: BatchSource;
   #counters: Counters;
   #log: Logger;
   #clock: Clock;
@@ -145,10 +149,10 @@ export class Forwarder {
   #refusals = new WeakMap<Batch, Map<number, number>>();
   #deadLetter: ((message: Uint8Array, collector: string, reason: string) => void) | undefined;
 
-  /** A forwarder from `queue` to `collectors`, in order of preference; idle until started. */
+  /** A forwarder from `source` to `collectors`, in order of preference; idle until started. */
   constructor(
     collectors: CollectorConfig[],
-    queue: Queue,
+    source: BatchSource,
     counters: Counters,
     log: Logger,
     opts: ForwarderOptions = {},
@@ -163,14 +167,13 @@ export class Forwarder {
       failures: 0,
       nextAttemptAt: 0,
     }));
-    this.#queue = queue;
+    this.#source = source;
     this.#counters = counters;
     this.#log = log;
     this.#dial = opts.dial ?? dialCollector;
     this.#random = opts.random ?? Math.random;
     this.#failbackAfterMs = opts.failbackAfterMs ?? 30_000;
     this.#stopWaitMs = opts.stopWaitMs ?? 2_000;
-    this.#pending = [...(opts.inHand ?? [])];
     this.#deadLetter = opts.deadLetter;
     this.#lastProgress = now;
   }
@@ -206,15 +209,15 @@ export class Forwarder {
   }
 
   /**
-   * Stops delivering and returns the batches in hand, oldest first: those
-   * written but not confirmed (a clean TCP/TLS end confirms all it wrote; RELP
-   * what the collector answered), then those taken but not written. A write in
-   * progress gets `stopWaitMs` to finish.
+   * Stops delivering and gives the batches in hand back to the source, oldest
+   * first: those written but not confirmed (a clean TCP/TLS end confirms all it
+   * wrote; RELP what the collector answered), then those taken but not
+   * written; returns them. A write in progress gets `stopWaitMs` to finish.
    */
   async stop(): Promise<Batch[]> {
     this.#stopping = true;
     this.#abort.abort();
-    this.#queue.interrupt();
+    this.#source.interrupt();
     const cut = this.#clock.setTimeout(
       () => this.#session?.link.destroy(`stopping: cut after ${this.#stopWaitMs} ms`),
       this.#stopWaitMs,
@@ -225,6 +228,7 @@ export class Forwarder {
     const inHand = [...this.#unacked, ...this.#pending];
     this.#unacked = [];
     this.#pending = [];
+    this.#source.giveBack(inHand);
     return inHand;
   }
 
@@ -282,7 +286,7 @@ export class Forwarder {
       broken: (reason) => {
         if (session.broken !== undefined) return;
         session.broken = reason;
-        this.#queue.interrupt();
+        this.#source.interrupt();
       },
       refused: (batch, message, reason) => this.#refused(session, batch, message, reason),
     }, this.#clock);
@@ -303,7 +307,7 @@ export class Forwarder {
     this.#session = session;
     this.#setState(t, "up");
     this.#log.info(`relay: collector ${t.cfg.address} up`);
-    this.#queue.up = true;
+    this.#source.setDeliverable(true);
     // What the last link did not confirm is written again first, whatever the protocol.
     if (this.#unacked.length > 0) {
       this.#pending = [...this.#unacked, ...this.#pending];
@@ -320,7 +324,7 @@ export class Forwarder {
       while (!this.#stopping && session.broken === undefined && this.#failback === undefined) {
         let batch = this.#pending.shift();
         if (batch === undefined) {
-          batch = await this.#queue.take();
+          batch = await this.#source.take();
           if (batch === undefined) continue;
         }
         // In hand until the link confirms it, even if this write breaks off.
@@ -342,7 +346,7 @@ export class Forwarder {
     } finally {
       this.#clock.clearTimeout(probeTimer);
       this.#session = undefined;
-      this.#queue.up = false;
+      this.#source.setDeliverable(false);
       this.#writing = false;
     }
   }
@@ -361,10 +365,10 @@ export class Forwarder {
     }
   }
 
-  /** The link confirmed its `count` oldest batches: they are acknowledged to the queue. */
+  /** The link confirmed its `count` oldest batches: they are acknowledged to the buffer. */
   #confirmed(session: Session, count: number): void {
     if (session !== this.#session) return;
-    for (const b of this.#unacked.splice(0, count)) this.#queue.ack(b);
+    for (const b of this.#unacked.splice(0, count)) this.#source.ack(b);
   }
 
   /**
@@ -414,7 +418,7 @@ export class Forwarder {
           return;
         }
         this.#failback = probe;
-        this.#queue.interrupt();
+        this.#source.interrupt();
       } catch (e) {
         probe?.link.destroy(errorText(e));
         t.failures++;

@@ -1,6 +1,6 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { Forwarder } from "./forwarder.ts";
-import { Queue } from "./queue.ts";
+import { TieredBuffer } from "../buffer/mod.ts";
 import { Counters } from "./counters.ts";
 import type { Batch } from "../ground/batch.ts";
 import { Spool } from "../spool/spool.ts";
@@ -182,7 +182,7 @@ function closeQuietly(c: { close(): void }): void {
 class Rig {
   dir = "";
   spool!: Spool;
-  queue!: Queue;
+  queue!: TieredBuffer;
   counters = new Counters();
   lines: string[] = [];
   log = new Logger({
@@ -202,7 +202,11 @@ class Rig {
     const rig = new Rig();
     rig.dir = await Deno.makeTempDir({ prefix: "forwarder_test_" });
     rig.spool = await Spool.open(rig.spoolConfig(), 65536, rig.log);
-    rig.queue = new Queue(rig.spool, "fallback", opts.memoryBytes);
+    rig.queue = new TieredBuffer(
+      rig.spool,
+      "fallback",
+      opts.memoryBytes === undefined ? {} : { memoryBytes: opts.memoryBytes },
+    );
     rig.fwd = new Forwarder(collectors, rig.queue, rig.counters, rig.log, {
       random: () => 0,
       failbackAfterMs: opts.failbackAfterMs ?? 30_000,
@@ -233,7 +237,7 @@ class Rig {
     if (this.#stopped) return [];
     this.#stopped = true;
     const inHand = await this.fwd.stop();
-    await this.queue.close(inHand);
+    await this.queue.close();
     return inHand;
   }
 
@@ -438,7 +442,7 @@ Deno.test("forwarder: a stalled collector is marked down within about writeTimeo
     // While it is down, new messages go to the spool.
     rig.push(10);
     assert(rig.spool.stats().messages > 0, "spooling");
-    assertEquals(rig.queue.memory.messages, 0);
+    assertEquals(rig.queue.stats().memory.messages, 0);
     const total = rig.next;
     const inHand = await rig.stop();
     assert(inHand.length > 0, "the batch whose write stalled is in hand");
@@ -544,7 +548,7 @@ Deno.test("forwarder: stop() gives up a connect in progress at once, and closes 
     65536,
     log,
   );
-  const queue = new Queue(spool, "fallback");
+  const queue = new TieredBuffer(spool, "fallback");
   let complete!: (c: Deno.Conn) => void;
   let closed = false;
   const late = { close: () => closed = true } as unknown as Deno.Conn;
@@ -566,7 +570,7 @@ Deno.test("forwarder: stop() gives up a connect in progress at once, and closes 
     complete(late);
     await waitFor(() => closed, { timeoutMs: 2000, what: "the late connection closed" });
   } finally {
-    await queue.close([]);
+    await queue.close();
     await Deno.remove(dir, { recursive: true });
   }
 });
@@ -586,7 +590,7 @@ Deno.test("forwarder: stop() gives up a RELP open the collector never answers", 
     65536,
     log,
   );
-  const queue = new Queue(spool, "fallback");
+  const queue = new TieredBuffer(spool, "fallback");
   // Accepts and never answers `open`.
   const a = new Collector(0, () => "stall");
   const fwd = new Forwarder(
@@ -607,7 +611,7 @@ Deno.test("forwarder: stop() gives up a RELP open the collector never answers", 
       what: "the agent to close the connection",
     });
   } finally {
-    await queue.close([]);
+    await queue.close();
     await a.close();
     await Deno.remove(dir, { recursive: true });
   }

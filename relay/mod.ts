@@ -15,7 +15,6 @@ export type { FrameSink } from "./framer.ts";
 export { Ingest } from "./ingest.ts";
 export { createLink } from "./link.ts";
 export type { Link, LinkEvents } from "./link.ts";
-export { Queue } from "./queue.ts";
 export { RelpFrameParser } from "./relp_frame.ts";
 export type { RelpFrame } from "./relp_frame.ts";
 export { RelpInput } from "./relp_input.ts";

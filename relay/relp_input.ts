@@ -64,7 +64,7 @@ export interface Durability<M> {
  * ```ts
  * import { RelpInput } from "./relp_input.ts";
  * import { Ingest } from "./ingest.ts";
- * import { Counters, Logger, parseConfig, Queue, Spool } from "../mod.ts";
+ * import { Counters, Logger, parseConfig, Spool, TieredBuffer } from "../mod.ts";
  *
  * const config = parseConfig(
  *   '{"inputs": [{"type": "relp", "address": "127.0.0.1:2514"}]}',
@@ -72,9 +72,9 @@ export interface Durability<M> {
  * );
  * const log = new Logger(config.log);
  * const counters = new Counters();
- * const queue = new Queue(await Spool.open(config.spool, 65536, log), config.spool.mode);
- * const ingest = new Ingest(counters, (batch) => queue.push(batch));
- * const input = new RelpInput(config.inputs[0]!, ingest, queue, counters, log);
+ * const buffer = new TieredBuffer(await Spool.open(config.spool, 65536, log), config.spool.mode);
+ * const ingest = new Ingest(counters, (batch) => buffer.push(batch));
+ * const input = new RelpInput(config.inputs[0]!, ingest, buffer, counters, log);
  * await input.listen();
  * // …
  * input.close();

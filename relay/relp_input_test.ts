@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Counters } from "./counters.ts";
 import { Ingest } from "./ingest.ts";
 import { Logger } from "../ground/logger.ts";
-import { Queue } from "./queue.ts";
+import { TieredBuffer } from "../buffer/mod.ts";
 import { RelpFrameParser } from "./relp_frame.ts";
 import { RelpInput } from "./relp_input.ts";
 import { Spool } from "../spool/spool.ts";
@@ -31,7 +31,7 @@ Deno.test("RELP input, spool always: rsp 200 comes only once the message is in t
     syncIntervalMs: 200,
   };
   const spool = await Spool.open(spoolCfg, 65536, log);
-  const queue = new Queue(spool, "always");
+  const queue = new TieredBuffer(spool, "always");
   const counters = new Counters();
   const ingest = new Ingest(counters, (b) => queue.push(b));
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -75,7 +75,7 @@ Deno.test("RELP input, spool always: rsp 200 comes only once the message is in t
   } finally {
     conn.close();
     input.close();
-    await queue.close([]);
+    await queue.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

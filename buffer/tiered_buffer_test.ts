@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { Queue } from "./queue.ts";
+import { TieredBuffer } from "./tiered_buffer.ts";
 import type { Batch } from "../ground/batch.ts";
 import { Spool } from "../spool/spool.ts";
 import type { SpoolConfig } from "../config/config.ts";
@@ -49,12 +49,12 @@ function seqs(batch: Batch): number[] {
 
 /** Takes (and acks) until neither memory nor the spool holds anything. */
 async function takeAvailable(
-  queue: Queue,
+  queue: TieredBuffer,
   spool: Spool,
 ): Promise<{ seqs: number[]; fromSpool: number }> {
   const out: number[] = [];
   let fromSpool = 0;
-  while (queue.memory.messages > 0 || spool.hasUnread) {
+  while (queue.stats().memory.messages > 0 || spool.hasUnread) {
     const b = await queue.take();
     assert(b !== undefined);
     if (b.end !== undefined) fromSpool += b.count;
@@ -85,31 +85,31 @@ function assertIncreasing(s: number[], total: number): void {
   assertEquals(s, Array.from({ length: total }, (_, i) => i));
 }
 
-Deno.test("queue: fallback keeps order across memory -> spool -> memory", async () => {
+Deno.test("buffer: fallback keeps order across memory -> spool -> memory", async () => {
   await withSpool("fallback", async (spool) => {
-    const queue = new Queue(spool, "fallback");
+    const queue = new TieredBuffer(spool, "fallback");
     let next = 0;
     const push = (n: number) => {
       queue.push(batchOf(next, n));
       next += n;
     };
     const taken: number[] = [];
-    queue.up = true;
+    queue.setDeliverable(true);
     push(10);
     push(10);
-    assertEquals(queue.memory.messages, 20);
+    assertEquals(queue.stats().memory.messages, 20);
     assert(!spool.hasUnread);
     // Take one from memory, then the collector goes away.
     taken.push(...seqs((await queue.take())!));
-    queue.up = false;
+    queue.setDeliverable(false);
     push(10); // memory and this go to the spool, in order
-    assertEquals(queue.memory, { messages: 0, bytes: 0 });
+    assertEquals(queue.stats().memory, { messages: 0, bytes: 0 });
     assertEquals(spool.stats().messages, 20);
     push(10);
     // Back up: new batches still queue behind the spool.
-    queue.up = true;
+    queue.setDeliverable(true);
     push(10);
-    assertEquals(queue.memory.messages, 0);
+    assertEquals(queue.stats().memory.messages, 0);
     const first = (await queue.take())!;
     assert(first.end !== undefined, "read from the spool");
     taken.push(...seqs(first));
@@ -127,20 +127,20 @@ Deno.test("queue: fallback keeps order across memory -> spool -> memory", async 
     assertEquals(spool.stats().messages, 0);
     taken.push(...seqs(fromMemory));
     push(10);
-    assertEquals(queue.memory.messages, 10);
+    assertEquals(queue.stats().memory.messages, 10);
     assertEquals(spool.stats().messages, 0);
     taken.push(...(await takeAvailable(queue, spool)).seqs);
     assertIncreasing(taken, next);
   });
 });
 
-Deno.test("queue: fallback order holds with up flapping while batches are pushed and taken", async () => {
+Deno.test("buffer: fallback order holds with up flapping while batches are pushed and taken", async () => {
   await withSpool("fallback", async (spool) => {
-    const queue = new Queue(spool, "fallback");
+    const queue = new TieredBuffer(spool, "fallback");
     let next = 0;
     const taken: number[] = [];
     for (let round = 0; round < 30; round++) {
-      queue.up = round % 3 !== 1;
+      queue.setDeliverable(round % 3 !== 1);
       for (let i = 0; i < 3; i++) {
         queue.push(batchOf(next, 5));
         next += 5;
@@ -151,18 +151,18 @@ Deno.test("queue: fallback order holds with up flapping while batches are pushed
         queue.ack(b);
       }
     }
-    queue.up = true;
+    queue.setDeliverable(true);
     taken.push(...(await takeAvailable(queue, spool)).seqs);
     assertIncreasing(taken, next);
   });
 });
 
-Deno.test("queue: a batch pushed while take() finds the spool empty is not overtaken", async () => {
+Deno.test("buffer: a batch pushed while take() finds the spool empty is not overtaken", async () => {
   await withSpool("fallback", async (spool) => {
-    const queue = new Queue(spool, "fallback");
-    queue.up = false;
+    const queue = new TieredBuffer(spool, "fallback");
+    queue.setDeliverable(false);
     queue.push(batchOf(0, 5)); // spooling
-    queue.up = true;
+    queue.setDeliverable(true);
     const first = (await queue.take())!;
     queue.ack(first);
     // take() reads the spool empty; before it goes on, a batch arrives (still spooling).
@@ -178,16 +178,16 @@ Deno.test("queue: a batch pushed while take() finds the spool empty is not overt
   });
 });
 
-Deno.test("queue: more than memoryBytes waiting goes to the spool", async () => {
+Deno.test("buffer: more than memoryBytes waiting goes to the spool", async () => {
   await withSpool("fallback", async (spool) => {
     const limit = [0, 10, 20].reduce((sum, from) => sum + batchOf(from, 10).data.length, 0);
-    const queue = new Queue(spool, "fallback", limit);
-    queue.up = true;
+    const queue = new TieredBuffer(spool, "fallback", { memoryBytes: limit });
+    queue.setDeliverable(true);
     for (let i = 0; i < 3; i++) queue.push(batchOf(i * 10, 10));
-    assertEquals(queue.memory.messages, 30);
+    assertEquals(queue.stats().memory.messages, 30);
     assert(!spool.hasUnread);
     queue.push(batchOf(30, 10)); // over the limit
-    assertEquals(queue.memory, { messages: 0, bytes: 0 });
+    assertEquals(queue.stats().memory, { messages: 0, bytes: 0 });
     assertEquals(spool.stats().messages, 40);
     const { seqs: out, fromSpool } = await takeAvailable(queue, spool);
     assertEquals(fromSpool, 40);
@@ -195,19 +195,19 @@ Deno.test("queue: more than memoryBytes waiting goes to the spool", async () => 
   });
 });
 
-Deno.test("queue: always mode writes every batch through the spool", async () => {
+Deno.test("buffer: always mode writes every batch through the spool", async () => {
   await withSpool("always", async (spool) => {
-    const queue = new Queue(spool, "always");
-    queue.up = true;
+    const queue = new TieredBuffer(spool, "always");
+    queue.setDeliverable(true);
     queue.push(batchOf(0, 10));
-    assertEquals(queue.memory.messages, 0);
+    assertEquals(queue.stats().memory.messages, 0);
     assertEquals(spool.stats().messages, 10);
     const b = (await queue.take())!;
     assert(b.end !== undefined, "taken from the spool");
     queue.ack(b);
     // Still through the spool after it was read empty.
     queue.push(batchOf(10, 10));
-    assertEquals(queue.memory.messages, 0);
+    assertEquals(queue.stats().memory.messages, 0);
     assertEquals(spool.stats().messages, 10);
     const { seqs: rest, fromSpool } = await takeAvailable(queue, spool);
     assertEquals(fromSpool, 10);
@@ -215,28 +215,28 @@ Deno.test("queue: always mode writes every batch through the spool", async () =>
   });
 });
 
-Deno.test("queue: what the spool holds from before a restart comes before new batches", async () => {
+Deno.test("buffer: what the spool holds from before a restart comes before new batches", async () => {
   const dir = await Deno.makeTempDir({ prefix: "queue_test_" });
   try {
     let spool = await Spool.open(config(dir, "fallback"), 65536, log);
     spool.append(batchOf(0, 20));
     await spool.close([]);
     spool = await Spool.open(config(dir, "fallback"), 65536, log);
-    const queue = new Queue(spool, "fallback");
-    queue.up = true;
+    const queue = new TieredBuffer(spool, "fallback");
+    queue.setDeliverable(true);
     queue.push(batchOf(20, 10));
     const { seqs: out } = await takeAvailable(queue, spool);
     assertIncreasing(out, 30);
-    await queue.close([]);
+    await queue.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
 
-Deno.test("queue: take() waits for a push; interrupt() makes it return undefined", async () => {
+Deno.test("buffer: take() waits for a push; interrupt() makes it return undefined", async () => {
   await withSpool("fallback", async (spool) => {
-    const queue = new Queue(spool, "fallback");
-    queue.up = true;
+    const queue = new TieredBuffer(spool, "fallback");
+    queue.setDeliverable(true);
     let settled = false;
     const pending = queue.take().then((b) => {
       settled = true;
@@ -256,23 +256,47 @@ Deno.test("queue: take() waits for a push; interrupt() makes it return undefined
   });
 });
 
-Deno.test("queue: close() moves memory into the spool behind what is there, in-hand first", async () => {
+Deno.test("buffer: close() moves memory into the spool behind what is there, what was given back first", async () => {
   const dir = await Deno.makeTempDir({ prefix: "queue_test_" });
   try {
     let spool = await Spool.open(config(dir, "fallback"), 65536, log);
-    const queue = new Queue(spool, "fallback");
-    queue.up = true;
+    const queue = new TieredBuffer(spool, "fallback");
+    queue.setDeliverable(true);
     queue.push(batchOf(0, 10));
     const inHand = (await queue.take())!;
     queue.push(batchOf(10, 10));
     queue.push(batchOf(20, 10));
-    await queue.close([inHand]);
+    queue.giveBack([inHand]);
+    await queue.close();
     spool = await Spool.open(config(dir, "fallback"), 65536, log);
-    const again = new Queue(spool, "fallback");
-    again.up = true;
+    const again = new TieredBuffer(spool, "fallback");
+    again.setDeliverable(true);
     const { seqs: out } = await takeAvailable(again, spool);
     assertIncreasing(out, 30);
-    await again.close([]);
+    await again.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("buffer: batches given back come out first, before memory and the spool, in order", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "queue_test_" });
+  try {
+    const spool = await Spool.open(config(dir, "fallback"), 65536, log);
+    const queue = new TieredBuffer(spool, "fallback");
+    queue.push(batchOf(0, 5)); // not deliverable yet: the spool
+    queue.setDeliverable(true);
+    const a = (await queue.take())!;
+    assertEquals(seqs(a), [0, 1, 2, 3, 4]);
+    // A forwarder stops with it in hand; the next one gets it before anything else.
+    queue.giveBack([a]);
+    queue.push(batchOf(5, 5));
+    assertEquals(queue.stats().memory.messages, 5, "what was given back counts as memory");
+    const again = (await queue.take())!;
+    assertEquals(seqs(again), [0, 1, 2, 3, 4]);
+    queue.ack(again);
+    assertEquals(seqs((await queue.take())!), [5, 6, 7, 8, 9]);
+    await queue.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

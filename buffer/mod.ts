@@ -1,0 +1,9 @@
+/**
+ * The public face of `buffer/`: the tiered buffer between inputs and the
+ * forwarder (memory, then the spool).
+ *
+ * @module
+ */
+
+export { DEFAULT_MEMORY_BYTES, TieredBuffer } from "./tiered_buffer.ts";
+export type { BufferStats, TieredBufferOptions } from "./tiered_buffer.ts";
