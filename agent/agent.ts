@@ -4,14 +4,16 @@
  * @module
  */
 
-import { type Config, ConfigError, type InputConfig, parseAddress } from "../config/mod.ts";
-import { type Logger, systemClock, VERSION } from "../ground/mod.ts";
+import { type Address, type Config, ConfigError, type InputConfig } from "../config/mod.ts";
+import { type Clock, type Logger, systemClock, VERSION } from "../ground/mod.ts";
 import {
   buildStatus,
   ControlServer,
+  CounterHistory,
   Notifier,
   renderMetrics,
   SdNotify,
+  serveMetrics,
   type Status,
   stuckLimitMs,
 } from "../control/mod.ts";
@@ -19,6 +21,7 @@ import {
   Counters,
   DEAD_LETTER_FILE,
   DeadLetters,
+  type Dialer,
   Forwarder,
   Ingest,
   RelpInput,
@@ -41,6 +44,10 @@ export interface AgentOptions {
   notify?: SdNotify;
   /** Clock, spawner and restart tuning of the rsyslogd watchdog (tests, benchmarks). */
   watchdog?: WatchdogOptions;
+  /** Time source of the buffer, forwarder, status and notifications; default the system clock. */
+  clock?: Clock;
+  /** Opens connections to collectors; default plain TCP or TLS per protocol (tests: in memory). */
+  dial?: Dialer;
 }
 
 /**
@@ -64,22 +71,17 @@ export class Agent {
   #config: Config;
   #log: Logger;
   #counters = new Counters();
-  #startedAt = Date.now();
+  #clock: Clock;
+  #dial: Dialer | undefined;
+  #startedAt: number;
   #buffer!: TieredBuffer;
   #forwarder!: Forwarder;
   #ingest!: Ingest;
   #inputs: Input[] = [];
   #control: ControlServer | undefined;
-  /** Counter samples, one a second over the last minute, for rates and recent drops. */
-  #history: {
-    at: number;
-    received: number;
-    forwarded: number;
-    dropped: number;
-    deadLettered: number;
-  }[] = [];
+  /** Counter samples over the last minute, for rates and recent drops. */
+  #history: CounterHistory;
   #deadLetters: DeadLetters | undefined;
-  #sampler: ReturnType<typeof setInterval> | undefined;
   #load: (() => Promise<Config>) | undefined;
   #notify: SdNotify;
   #metrics: Deno.HttpServer | undefined;
@@ -94,13 +96,17 @@ export class Agent {
     this.#config = config;
     this.#log = log;
     this.#load = opts.load;
+    this.#clock = opts.clock ?? systemClock;
+    this.#dial = opts.dial;
+    this.#startedAt = this.#clock.now();
+    this.#history = new CounterHistory(this.#counters, this.#clock);
     this.#notify = opts.notify ?? SdNotify.fromEnv();
     this.#watchdogOptions = opts.watchdog ?? {};
     this.#notifier = new Notifier(this.#notify, {
       stuckForMs: () => this.#forwarder.stuckForMs(),
       stuckLimitMs: () => stuckLimitMs(this.#config.collectors),
       summary: () => this.#summary(),
-    }, systemClock);
+    }, this.#clock);
   }
 
   /** Starts an agent; throws with a message naming what failed and the fix. */
@@ -120,15 +126,13 @@ export class Agent {
     const maxRecord = Math.max(65536, ...cfg.inputs.map((i) => i.maxMessageSize));
     this.#maxRecord = maxRecord;
     const spool = await Spool.open(cfg.spool, maxRecord, this.#log);
-    this.#buffer = new TieredBuffer(spool, cfg.spool.mode);
+    this.#buffer = new TieredBuffer(spool, cfg.spool.mode, { clock: this.#clock });
     this.#buffer.onDrop = (n) => this.#counters.dropped += n;
     this.#deadLetters = new DeadLetters(
       `${cfg.spool.dir}/${DEAD_LETTER_FILE}`,
       (e) => this.#log.warn(e),
     );
-    this.#forwarder = new Forwarder(cfg.collectors, this.#buffer, this.#counters, this.#log, {
-      deadLetter: this.#deadLetter,
-    });
+    this.#forwarder = this.#makeForwarder(cfg.collectors);
     this.#ingest = new Ingest(this.#counters, (b) => this.#buffer.push(b), maxRecord);
     this.#ingest.backpressure = () => this.#buffer.backlog();
     for (const input of cfg.inputs) this.#inputs.push(this.#makeInput(input));
@@ -148,8 +152,7 @@ export class Agent {
     await this.#control.listen();
     this.#forwarder.start();
     this.#serveMetrics(cfg.control.metrics);
-    this.#sample();
-    this.#sampler = setInterval(() => this.#sample(), 1000);
+    this.#history.start();
     const summary = this.#summary();
     await this.#notify.send(`READY=1\nSTATUS=${summary}`);
     this.#notifier.start(summary);
@@ -162,8 +165,8 @@ export class Agent {
 
   /** The status document of the spec. */
   status(): Status {
-    const now = Date.now();
-    const minuteAgo = this.#history[0] ?? { dropped: 0, deadLettered: 0 };
+    const now = this.#clock.now();
+    const lastMinute = this.#history.lastMinute();
     return buildStatus({
       now,
       startedAt: this.#startedAt,
@@ -175,9 +178,9 @@ export class Agent {
         problem: i.problem,
       })),
       counters: this.#counters,
-      droppedLastMinute: this.#counters.dropped - minuteAgo.dropped,
+      droppedLastMinute: lastMinute.dropped,
       deadLetters: {
-        lastMinute: this.#counters.deadLettered - minuteAgo.deadLettered,
+        lastMinute: lastMinute.deadLettered,
         path: this.#deadLetters?.path ?? "",
       },
       ...(this.#watchdog === undefined ? {} : {
@@ -194,7 +197,7 @@ export class Agent {
   async stop(): Promise<void> {
     await this.#notify.send("STOPPING=1");
     this.#notifier.stop();
-    if (this.#sampler !== undefined) clearInterval(this.#sampler);
+    this.#history.stop();
     await this.#metrics?.shutdown();
     // A child rsyslogd is ended while the inputs still listen: what it flushes
     // on SIGTERM reaches the spool instead of being lost.
@@ -231,24 +234,18 @@ export class Agent {
     }
   }
 
-  #sample(): void {
-    const { received, forwarded, dropped, deadLettered } = this.#counters;
-    this.#history.push({ at: Date.now(), received, forwarded, dropped, deadLettered });
-    if (this.#history.length > 61) this.#history.shift();
-  }
-
   /** Messages per second over the last minute. */
   rates(): { received: number; forwarded: number; dropped: number } {
-    const first = this.#history[0];
-    const now = Date.now();
-    const secs = first ? (now - first.at) / 1000 : 0;
-    if (!first || secs <= 0) return { received: 0, forwarded: 0, dropped: 0 };
-    const c = this.#counters;
-    return {
-      received: (c.received - first.received) / secs,
-      forwarded: (c.forwarded - first.forwarded) / secs,
-      dropped: (c.dropped - first.dropped) / secs,
-    };
+    return this.#history.rates();
+  }
+
+  /** The forwarder to `collectors`, from the buffer, with this agent's clock and dialer. */
+  #makeForwarder(collectors: Config["collectors"]): Forwarder {
+    return new Forwarder(collectors, this.#buffer, this.#counters, this.#log, {
+      deadLetter: this.#deadLetter,
+      clock: this.#clock,
+      ...(this.#dial === undefined ? {} : { dial: this.#dial }),
+    });
   }
 
   /**
@@ -303,9 +300,7 @@ export class Agent {
       this.#inputs = inputs.inputs;
       if (plan.collectors) {
         await this.#forwarder.stop();
-        this.#forwarder = new Forwarder(next.collectors, this.#buffer, this.#counters, this.#log, {
-          deadLetter: this.#deadLetter,
-        });
+        this.#forwarder = this.#makeForwarder(next.collectors);
         this.#forwarder.start();
         done.push(`collectors ${next.collectors.map((c) => c.address).join(", ")}`);
       }
@@ -371,25 +366,9 @@ export class Agent {
     this.#deadLetters?.add(message, collector, reason);
   };
 
-  #serveMetrics(address: string): void {
-    if (address === "") return;
-    const { hostname, port } = parseAddress(address);
-    try {
-      this.#metrics = Deno.serve({ hostname, port, onListen: () => {} }, (req) => {
-        if (new URL(req.url).pathname !== "/metrics") {
-          return new Response("see /metrics\n", { status: 404 });
-        }
-        return new Response(renderMetrics(this.status(), this.#counters), {
-          headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
-        });
-      });
-    } catch (e) {
-      throw new Error(
-        `control.metrics ${address}: cannot listen: ${
-          errorText(e)
-        }; free the port, change control.metrics, or set it to "" to turn metrics off`,
-      );
-    }
+  #serveMetrics(address: Address | undefined): void {
+    if (address === undefined) return;
+    this.#metrics = serveMetrics(address, () => renderMetrics(this.status(), this.#counters));
   }
 
   /** One line for systemd's STATUS=. */

@@ -5,7 +5,9 @@
  */
 
 export { ControlServer } from "./control_server.ts";
+export { CounterHistory } from "./counter_history.ts";
 export { renderMetrics } from "./metrics.ts";
+export { serveMetrics } from "./metrics_server.ts";
 export { Notifier, stuckLimitMs } from "./notifier.ts";
 export { SdNotify } from "./sd_notify.ts";
 export { buildStatus } from "./status.ts";
