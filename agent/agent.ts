@@ -17,22 +17,8 @@ import {
   type Status,
   stuckLimitMs,
 } from "../control/mod.ts";
-import {
-  Counters,
-  DEAD_LETTER_FILE,
-  DeadLetters,
-  type Dialer,
-  Forwarder,
-  Ingest,
-  RelpInput,
-  StreamInput,
-  UdpInput,
-} from "../relay/mod.ts";
-
-/** Any of the listening inputs. */
-type Input = StreamInput | UdpInput | RelpInput;
-import { Spool } from "../spool/mod.ts";
-import { TieredBuffer } from "../buffer/mod.ts";
+import type { Forwarder } from "../relay/mod.ts";
+import { assemble, type AssembleOptions, type Input, type Parts } from "./assemble.ts";
 import { planReload, type ReloadPlan } from "./plan_reload.ts";
 import { Watchdog, type WatchdogOptions } from "../watchdog/mod.ts";
 
@@ -47,7 +33,7 @@ export interface AgentOptions {
   /** Time source of the buffer, forwarder, status and notifications; default the system clock. */
   clock?: Clock;
   /** Opens connections to collectors; default plain TCP or TLS per protocol (tests: in memory). */
-  dial?: Dialer;
+  dial?: AssembleOptions["dial"];
 }
 
 /**
@@ -70,18 +56,16 @@ export interface AgentOptions {
 export class Agent {
   #config: Config;
   #log: Logger;
-  #counters = new Counters();
   #clock: Clock;
-  #dial: Dialer | undefined;
+  #dial: AssembleOptions["dial"];
+  /** The data path; set by the start. */
+  #parts: Parts | undefined;
   #startedAt: number;
-  #buffer!: TieredBuffer;
   #forwarder!: Forwarder;
-  #ingest!: Ingest;
   #inputs: Input[] = [];
   #control: ControlServer | undefined;
   /** Counter samples over the last minute, for rates and recent drops. */
-  #history: CounterHistory;
-  #deadLetters: DeadLetters | undefined;
+  #history: CounterHistory | undefined;
   #load: (() => Promise<Config>) | undefined;
   #notify: SdNotify;
   #metrics: Deno.HttpServer | undefined;
@@ -89,8 +73,6 @@ export class Agent {
   #reloading: Promise<string> | undefined;
   #watchdog: Watchdog | undefined;
   #watchdogOptions: WatchdogOptions;
-  /** The largest message the ingest and spool were sized for at start. */
-  #maxRecord = 0;
 
   private constructor(config: Config, log: Logger, opts: AgentOptions) {
     this.#config = config;
@@ -99,7 +81,6 @@ export class Agent {
     this.#clock = opts.clock ?? systemClock;
     this.#dial = opts.dial;
     this.#startedAt = this.#clock.now();
-    this.#history = new CounterHistory(this.#counters, this.#clock);
     this.#notify = opts.notify ?? SdNotify.fromEnv();
     this.#watchdogOptions = opts.watchdog ?? {};
     this.#notifier = new Notifier(this.#notify, {
@@ -123,24 +104,19 @@ export class Agent {
 
   async #start(): Promise<void> {
     const cfg = this.#config;
-    const maxRecord = Math.max(65536, ...cfg.inputs.map((i) => i.maxMessageSize));
-    this.#maxRecord = maxRecord;
-    const spool = await Spool.open(cfg.spool, maxRecord, this.#log);
-    this.#buffer = new TieredBuffer(spool, cfg.spool.mode, { clock: this.#clock });
-    this.#buffer.onDrop = (n) => this.#counters.dropped += n;
-    this.#deadLetters = new DeadLetters(
-      `${cfg.spool.dir}/${DEAD_LETTER_FILE}`,
-      (e) => this.#log.warn(e),
-    );
-    this.#forwarder = this.#makeForwarder(cfg.collectors);
-    this.#ingest = new Ingest(this.#counters, (b) => this.#buffer.push(b), maxRecord);
-    this.#ingest.backpressure = () => this.#buffer.backlog();
-    for (const input of cfg.inputs) this.#inputs.push(this.#makeInput(input));
+    const parts = await assemble(cfg, this.#log, {
+      clock: this.#clock,
+      ...(this.#dial === undefined ? {} : { dial: this.#dial }),
+    });
+    this.#parts = parts;
+    this.#history = new CounterHistory(parts.counters, this.#clock);
+    this.#forwarder = parts.forwarder;
+    this.#inputs = parts.inputs;
     for (const input of this.#inputs) await input.listen();
     if (cfg.rsyslogd.mode !== "off") {
       // After the inputs: the canaries come back through them.
       this.#watchdog = new Watchdog(cfg.rsyslogd, this.#log, this.#watchdogOptions);
-      this.#ingest.filter = this.#watchdog.filter;
+      parts.ingest.filter = this.#watchdog.filter;
       await this.#watchdog.start();
     }
     this.#control = new ControlServer(
@@ -158,7 +134,7 @@ export class Agent {
     this.#notifier.start(summary);
     this.#log.info(
       `agent ${VERSION}: ready: inputs ${this.#inputs.map((i) => i.name).join(", ")}; collectors ${
-        cfg.collectors.map((c) => c.address).join(", ")
+        cfg.collectors.map((c) => c.address.text).join(", ")
       }; spool ${cfg.spool.dir} (${cfg.spool.mode}); control ${cfg.control.socket}`,
     );
   }
@@ -166,22 +142,23 @@ export class Agent {
   /** The status document of the spec. */
   status(): Status {
     const now = this.#clock.now();
-    const lastMinute = this.#history.lastMinute();
+    const parts = this.#started;
+    const lastMinute = this.#history!.lastMinute();
     return buildStatus({
       now,
       startedAt: this.#startedAt,
       collectors: this.#forwarder.status(),
-      spool: this.#buffer.stats(now).spool,
-      spoolProblem: this.#buffer.problem(now),
+      spool: parts.buffer.stats(now).spool,
+      spoolProblem: parts.buffer.problem(now),
       inputProblems: this.#inputs.filter((i) => i.problem !== "").map((i) => ({
         name: i.name,
         problem: i.problem,
       })),
-      counters: this.#counters,
+      counters: parts.counters,
       droppedLastMinute: lastMinute.dropped,
       deadLetters: {
         lastMinute: lastMinute.deadLettered,
-        path: this.#deadLetters?.path ?? "",
+        path: parts.deadLetters.path,
       },
       ...(this.#watchdog === undefined ? {} : {
         rsyslogd: this.#watchdog.status(),
@@ -197,55 +174,31 @@ export class Agent {
   async stop(): Promise<void> {
     await this.#notify.send("STOPPING=1");
     this.#notifier.stop();
-    this.#history.stop();
+    this.#history?.stop();
     await this.#metrics?.shutdown();
     // A child rsyslogd is ended while the inputs still listen: what it flushes
     // on SIGTERM reaches the spool instead of being lost.
     await this.#watchdog?.stop();
     // What senders have in flight is read and spooled before the inputs close.
     await Promise.all(this.#inputs.map((input) => input.drain()));
-    this.#ingest?.flush();
+    this.#parts?.ingest.flush();
     await this.#forwarder?.stop();
-    await this.#buffer?.close();
+    await this.#parts?.buffer.close();
     await this.#control?.close();
     this.#notify.close();
-    const spooled = this.#buffer?.stats().spool.messages ?? 0;
+    const spooled = this.#parts?.buffer.stats().spool.messages ?? 0;
     this.#log.info(`agent: stopped; ${spooled} message(s) left in the spool`);
-  }
-
-  /**
-   * The input for `cfg`. A RELP input acknowledges a message once the queue
-   * has it safely (written to the spool when it goes through the spool).
-   */
-  #makeInput(cfg: InputConfig): Input {
-    switch (cfg.type) {
-      case "udp":
-        return new UdpInput(cfg, this.#ingest, this.#counters);
-      case "relp":
-        return new RelpInput(
-          cfg,
-          this.#ingest,
-          this.#buffer,
-          this.#counters,
-          this.#log,
-        );
-      default:
-        return new StreamInput(cfg, this.#ingest, this.#counters, this.#log);
-    }
   }
 
   /** Messages per second over the last minute. */
   rates(): { received: number; forwarded: number; dropped: number } {
-    return this.#history.rates();
+    return this.#history!.rates();
   }
 
-  /** The forwarder to `collectors`, from the buffer, with this agent's clock and dialer. */
-  #makeForwarder(collectors: Config["collectors"]): Forwarder {
-    return new Forwarder(collectors, this.#buffer, this.#counters, this.#log, {
-      deadLetter: this.#deadLetter,
-      clock: this.#clock,
-      ...(this.#dial === undefined ? {} : { dial: this.#dial }),
-    });
+  /** The data path of a started agent. */
+  get #started(): Parts {
+    if (this.#parts === undefined) throw new Error("agent: not started");
+    return this.#parts;
   }
 
   /**
@@ -278,7 +231,7 @@ export class Agent {
     let plan: ReloadPlan;
     let inputs: InputPlan;
     try {
-      plan = planReload(this.#config, next, this.#maxRecord);
+      plan = planReload(this.#config, next, this.#started.maxRecord);
       inputs = await this.#bindInputs(plan);
     } catch (e) {
       this.#log.error(`reload: rejected, the running config stays: ${errorText(e)}`);
@@ -300,15 +253,15 @@ export class Agent {
       this.#inputs = inputs.inputs;
       if (plan.collectors) {
         await this.#forwarder.stop();
-        this.#forwarder = this.#makeForwarder(next.collectors);
+        this.#forwarder = this.#started.forwarderFor(next.collectors);
         this.#forwarder.start();
-        done.push(`collectors ${next.collectors.map((c) => c.address).join(", ")}`);
+        done.push(`collectors ${next.collectors.map((c) => c.address.text).join(", ")}`);
       }
       if (plan.metrics) {
         await this.#metrics?.shutdown();
         this.#metrics = undefined;
         this.#serveMetrics(next.control.metrics);
-        done.push(`metrics ${next.control.metrics || "off"}`);
+        done.push(`metrics ${next.control.metrics?.text ?? "off"}`);
       }
       const cur = this.#config;
       this.#config = {
@@ -348,7 +301,7 @@ export class Agent {
           if (step.settings !== undefined) out.changed.push([input, step.settings]);
           continue;
         }
-        const input = this.#makeInput(step.bind);
+        const input = this.#started.inputFor(step.bind);
         await input.listen();
         out.fresh.push(input);
         out.inputs.push(input);
@@ -361,14 +314,12 @@ export class Agent {
     return out;
   }
 
-  /** A message a collector keeps refusing goes to the dead-letter file in the spool dir. */
-  #deadLetter = (message: Uint8Array, collector: string, reason: string): void => {
-    this.#deadLetters?.add(message, collector, reason);
-  };
-
   #serveMetrics(address: Address | undefined): void {
     if (address === undefined) return;
-    this.#metrics = serveMetrics(address, () => renderMetrics(this.status(), this.#counters));
+    this.#metrics = serveMetrics(
+      address,
+      () => renderMetrics(this.status(), this.#started.counters),
+    );
   }
 
   /** One line for systemd's STATUS=. */

@@ -5,3 +5,5 @@
  */
 
 export { Agent } from "./agent.ts";
+export { assemble } from "./assemble.ts";
+export type { AssembleOptions, Input, Parts } from "./assemble.ts";

@@ -71,12 +71,12 @@ export function planReload(old: Config, next: Config, maxRecord: number): Reload
     inputs,
     retire: [...unused],
     collectors: differs(old.collectors, next.collectors),
-    metrics: old.control.metrics !== next.control.metrics,
+    metrics: old.control.metrics?.text !== next.control.metrics?.text,
     atRestart,
   };
 }
 
 /** What identifies a listening input: its type and address or path. */
 function inputKey(cfg: InputConfig): string {
-  return `${cfg.type} ${cfg.type === "unix" ? cfg.path : cfg.address}`;
+  return `${cfg.type} ${cfg.type === "unix" ? cfg.path : cfg.address.text}`;
 }

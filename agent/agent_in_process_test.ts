@@ -1,0 +1,188 @@
+// The whole agent in one process: a unix input, a temp spool, collectors on the
+// memory network and a fake clock for backoff, failover and failback. Real time
+// is spent only on the unix socket and the spool's writes: milliseconds.
+
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { Agent } from "./agent.ts";
+import { type Config, parseConfig } from "../config/mod.ts";
+import { Logger } from "../ground/mod.ts";
+import { SdNotify } from "../control/mod.ts";
+import { FakeClock } from "../ground/fake_clock.ts";
+import { MemoryNetwork, waitFor } from "../testkit/mod.ts";
+
+const enc = new TextEncoder();
+const quiet = new Logger({ level: "error", format: "text", journal: false, write: () => {} });
+
+interface Rig {
+  dir: string;
+  socket: string;
+  clock: FakeClock;
+  net: MemoryNetwork;
+  agent: Agent;
+  sent: number;
+  /** Sends `n` numbered messages on one connection of the unix input. */
+  send(n: number): Promise<void>;
+  /** Waits (real time, with a deadline) until the agent has received everything sent. */
+  received(): Promise<void>;
+  /** Advances the fake clock in steps until `cond` holds. */
+  advanceUntil(cond: () => boolean, what: string, stepMs?: number): Promise<void>;
+}
+
+function configText(dir: string, collectors: string[], mode = "fallback"): string {
+  return JSON.stringify({
+    inputs: [{ type: "unix", path: `${dir}/in.sock` }],
+    collectors: collectors.map((address) => ({ address, protocol: "tcp" })),
+    spool: { dir: `${dir}/spool`, mode, sync: "never" },
+    control: { socket: `${dir}/agent.sock`, metrics: "" },
+    log: { level: "error" },
+  });
+}
+
+async function withAgent(
+  collectors: string[],
+  fn: (rig: Rig) => Promise<void>,
+  opts: { mode?: string; load?: (dir: string) => Config } = {},
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "agent_in_process_" });
+  const clock = new FakeClock(Date.UTC(2026, 0, 1));
+  const net = new MemoryNetwork();
+  const config = parseConfig(configText(dir, collectors, opts.mode), "inline");
+  const agent = await Agent.start(config, quiet, {
+    clock,
+    dial: net.dial,
+    notify: new SdNotify({}),
+    ...(opts.load === undefined ? {} : { load: () => Promise.resolve(opts.load!(dir)) }),
+  });
+  const rig: Rig = {
+    dir,
+    socket: `${dir}/in.sock`,
+    clock,
+    net,
+    agent,
+    sent: 0,
+    async send(n) {
+      const conn = await Deno.connect({ transport: "unix", path: rig.socket });
+      let text = "";
+      for (let i = 0; i < n; i++) {
+        const m = `<13>host app: seq=${rig.sent++}`;
+        text += `${enc.encode(m).length} ${m}`;
+      }
+      await conn.write(enc.encode(text));
+      conn.close();
+    },
+    async received() {
+      await waitFor(() => agent.status().counters.received >= rig.sent, {
+        timeoutMs: 5_000,
+        what: `${rig.sent} messages received`,
+      });
+    },
+    async advanceUntil(cond, what, stepMs = 500) {
+      await waitFor(async () => {
+        if (cond()) return true;
+        await clock.advance(stepMs);
+        return cond();
+      }, { timeoutMs: 10_000, what, intervalMs: 1 });
+    },
+  };
+  try {
+    await fn(rig);
+  } finally {
+    await agent.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** The sequence numbers in `frames`, which must all be ours. */
+function seqsOf(frames: string[]): number[] {
+  return frames.map((f) => {
+    const m = /seq=(\d+)$/.exec(f);
+    assert(m, `not one of ours: ${f}`);
+    return Number(m[1]);
+  });
+}
+
+/** Every number below `n`, at least once, first seen in increasing order. */
+function assertComplete(seqs: number[], n: number): void {
+  const firsts: number[] = [];
+  const seen = new Set<number>();
+  for (const s of seqs) {
+    if (!seen.has(s)) firsts.push(s);
+    seen.add(s);
+  }
+  assertEquals(firsts, Array.from({ length: n }, (_, i) => i), "each message, in order");
+}
+
+Deno.test("agent in process: collector down, the spool takes everything; it comes back after backoff, the spool drains in order", async () => {
+  await withAgent(["10.0.0.1:514"], async (rig) => {
+    await rig.send(500);
+    await rig.received();
+    const down = rig.agent.status();
+    assertEquals(down.collectors[0]!.state, "down");
+    await waitFor(() => rig.agent.status().spool.messages === 500, {
+      timeoutMs: 5_000,
+      what: "all 500 in the spool",
+    });
+    assertEquals(rig.agent.status().state === "ok", false, "not ok while spooling");
+    // The collector starts; the forwarder finds it at its next attempt (fake time).
+    const collector = rig.net.listen("10.0.0.1:514");
+    await rig.send(100);
+    await rig.received();
+    await rig.advanceUntil(() => collector.frames().length >= 600, "the spool to drain");
+    assertComplete(seqsOf(collector.frames()), 600);
+    const after = rig.agent.status();
+    assertEquals(after.collectors[0]!.state, "up");
+    await rig.advanceUntil(() => rig.agent.status().spool.messages === 0, "the spool empty");
+    assertEquals(rig.agent.status().counters.dropped, 0);
+  });
+});
+
+Deno.test("agent in process: the first collector refuses, the second takes the traffic; the first gets it back once it has been up for a while", async () => {
+  await withAgent(["10.0.0.1:514", "10.0.0.2:514"], async (rig) => {
+    const second = rig.net.listen("10.0.0.2:514");
+    await rig.send(200);
+    await rig.received();
+    await rig.advanceUntil(() => second.frames().length >= 200, "failover to the second");
+    const st = rig.agent.status().collectors;
+    assertEquals([st[0]!.state, st[1]!.state], ["down", "up"]);
+    assert(st[0]!.lastError !== "", "the first says why it is down");
+    // The first comes back: after failbackAfterMs of it being connectable, traffic returns.
+    const first = rig.net.listen("10.0.0.1:514");
+    await rig.advanceUntil(
+      () => rig.agent.status().collectors[0]!.state === "up",
+      "failback to the first",
+      1_000,
+    );
+    await rig.send(100);
+    await rig.received();
+    await rig.advanceUntil(() => first.frames().length >= 100, "new traffic on the first", 100);
+    assertComplete(seqsOf([...second.frames(), ...first.frames()]), 300);
+  });
+});
+
+Deno.test("agent in process: a reload to another collector under traffic loses nothing and keeps order", async () => {
+  let next = "";
+  await withAgent(["10.0.0.1:514"], async (rig) => {
+    const a = rig.net.listen("10.0.0.1:514");
+    const b = rig.net.listen("10.0.0.2:514");
+    await rig.send(300);
+    await rig.received();
+    await rig.advanceUntil(() => a.frames().length >= 100, "traffic on the first collector", 10);
+    // The first collector stops reading: what the forwarder wrote since is unconfirmed, in hand.
+    for (const peer of a.peers) peer.stall();
+    await rig.send(300);
+    await rig.received();
+    next = configText(rig.dir, ["10.0.0.2:514"]);
+    let answer: string | undefined;
+    rig.agent.reload().then((text) => answer = text);
+    await rig.advanceUntil(() => answer !== undefined, "the reload", 100);
+    assert(/collectors 10\.0\.0\.2:514/.test(answer!), answer);
+    await rig.send(300);
+    await rig.received();
+    await rig.advanceUntil(() => {
+      const seqs = new Set(seqsOf([...a.frames(), ...b.frames()]));
+      return seqs.size >= 900;
+    }, "every message at one collector or the other");
+    assertComplete(seqsOf([...a.frames(), ...b.frames()]), 900);
+    assertEquals(rig.agent.status().collectors.map((c) => c.address), ["10.0.0.2:514"]);
+  }, { load: () => parseConfig(next, "inline") });
+});
