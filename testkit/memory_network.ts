@@ -34,7 +34,7 @@ export interface MemoryListenOptions {
    * collector that answers, such as a RELP responder). The peer then records
    * nothing itself.
    */
-  serve?: (conn: Deno.TcpConn) => void | Promise<void>;
+  serve?: (conn: MemoryConn) => void | Promise<void>;
 }
 
 /**
@@ -339,7 +339,7 @@ class Peer implements MemoryPeer {
   constructor(
     conn: Conn,
     mode: "read" | "stall",
-    serve: ((conn: Deno.TcpConn) => void | Promise<void>) | undefined,
+    serve: ((conn: MemoryConn) => void | Promise<void>) | undefined,
   ) {
     this.conn = conn;
     conn.hold(mode === "stall");
@@ -483,7 +483,7 @@ class Listener implements MemoryListener {
   readonly peers: MemoryPeer[] = [];
   mode: "read" | "stall";
   readonly receiveBufferBytes: number;
-  #serve: ((conn: Deno.TcpConn) => void | Promise<void>) | undefined;
+  #serve: ((conn: MemoryConn) => void | Promise<void>) | undefined;
   #listening = true;
   #onClose: () => void;
 
