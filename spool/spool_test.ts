@@ -3,6 +3,7 @@ import { Spool } from "./spool.ts";
 import { denoFs, type SpoolFs } from "./spool_fs.ts";
 import type { SpoolConfig } from "../config/config.ts";
 import type { Batch } from "../ground/batch.ts";
+import { FakeClock } from "../ground/fake_clock.ts";
 import { Logger } from "../ground/logger.ts";
 import { waitFor } from "../tests/_helpers/wait_for.ts";
 
@@ -522,6 +523,42 @@ Deno.test("spool: files removed while running are counted, the directory made ag
     assertEquals((await readAll(spool)).seqs, range(100, 200));
     assert((await Deno.stat(dir)).isDirectory, "made again");
     await spool.close([]);
+  } finally {
+    await Deno.remove(parent, { recursive: true });
+  }
+});
+
+Deno.test("spool: its clock drives the tick (the files-removed check) and the ages it reports", async () => {
+  const parent = await Deno.makeTempDir({ prefix: "spool_test_clock_" });
+  try {
+    const dir = `${parent}/spool`;
+    const { log } = testLogger();
+    const clock = new FakeClock(1_000_000);
+    // A minute between ticks: on wall time, no tick would come while this test runs.
+    const spool = await openRecovered(config(dir, { syncIntervalMs: 60_000 }), MAX_RECORD, log, {
+      clock,
+    });
+    assertEquals(clock.pending, 1, "the tick waits on the spool's clock");
+    spool.append(batchOf(0, 10));
+    assertEquals(await spool.settled(spool.mark()), true);
+    await clock.advance(5_000);
+    assertEquals(spool.stats().oldestAgeSeconds, 5);
+    await Deno.remove(dir, { recursive: true });
+    assertEquals(spool.problem(), undefined, "nothing noticed before the tick");
+    await clock.advance(55_000);
+    await waitFor(() => spool.problem() !== undefined, {
+      timeoutMs: 2000,
+      what: "the removal noticed on the tick of the fake clock",
+    });
+    assert(/files removed while running/.test(spool.problem()!.text), spool.problem()!.text);
+    assertEquals(spool.stats().dropped, 10);
+    // The note is dated by the clock: it is shown for 10 minutes of it.
+    await clock.advance(599_000);
+    assert(spool.problem() !== undefined, "still shown");
+    await clock.advance(1_000);
+    assertEquals(spool.problem(), undefined);
+    await spool.close([]);
+    assertEquals(clock.pending, 0, "close stops the tick");
   } finally {
     await Deno.remove(parent, { recursive: true });
   }
