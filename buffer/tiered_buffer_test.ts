@@ -4,7 +4,7 @@ import type { Batch } from "../ground/batch.ts";
 import { Spool } from "../spool/spool.ts";
 import type { SpoolConfig } from "../config/config.ts";
 import { Logger } from "../ground/logger.ts";
-import { waitFor } from "../tests/_helpers/wait_for.ts";
+import { waitFor } from "../testkit/mod.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

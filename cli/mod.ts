@@ -5,7 +5,7 @@
  */
 
 export { checkConfig } from "./check_config.ts";
-export { controlRequest, UnreachableError } from "./control_client.ts";
+export { controlRequest, UnreachableError } from "../control/mod.ts";
 export { demo } from "./demo.ts";
 export { help } from "./help.ts";
 export { rotateCommand } from "./rotate.ts";

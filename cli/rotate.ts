@@ -4,7 +4,7 @@
  * @module
  */
 
-import { controlRequest, UnreachableError } from "./control_client.ts";
+import { controlRequest, UnreachableError } from "../control/mod.ts";
 
 /** The agent's answer to `{"command":"rotate"}` (see `watchdog/watchdog.ts`). */
 interface RotateAnswer {

@@ -4,8 +4,7 @@
  * @module
  */
 
-import type { Status } from "../control/mod.ts";
-import { controlRequest, UnreachableError } from "./control_client.ts";
+import { controlRequest, type Status, UnreachableError } from "../control/mod.ts";
 
 /** Messages per second over the last minute, as the control socket's detailed status gives them. */
 export interface Rates {

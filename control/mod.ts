@@ -4,6 +4,7 @@
  * @module
  */
 
+export { controlRequest, UnreachableError } from "./control_client.ts";
 export { ControlServer } from "./control_server.ts";
 export { CounterHistory } from "./counter_history.ts";
 export { renderMetrics } from "./metrics.ts";

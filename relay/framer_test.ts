@@ -1,7 +1,7 @@
 import { deepStrictEqual, deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { type FrameSink, StreamFramer } from "./framer.ts";
 import { Counters } from "./counters.ts";
-import { seededRandom as prng } from "../tests/_helpers/seeded_random.ts";
+import { seededRandom as prng } from "../testkit/mod.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

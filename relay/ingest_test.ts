@@ -3,7 +3,7 @@ import { Ingest } from "./ingest.ts";
 import { Counters } from "./counters.ts";
 import { StreamFramer } from "./framer.ts";
 import type { Batch } from "../ground/batch.ts";
-import { waitFor } from "../tests/_helpers/wait_for.ts";
+import { waitFor } from "../testkit/mod.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -4,5 +4,6 @@
  * @module
  */
 
+export { HEADER, writeRecord } from "./_record.ts";
 export { Spool } from "./spool.ts";
 export type { SpoolMark, SpoolStats } from "./spool.ts";

@@ -18,7 +18,7 @@ import type { SpoolConfig } from "../config/config.ts";
 import type { Batch } from "../ground/batch.ts";
 import { Logger } from "../ground/logger.ts";
 import { CrashError, ModelFs } from "./_model_fs.ts";
-import { seededRandom as rng } from "../tests/_helpers/seeded_random.ts";
+import { seededRandom as rng } from "../testkit/mod.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -5,7 +5,7 @@ import type { SpoolConfig } from "../config/config.ts";
 import type { Batch } from "../ground/batch.ts";
 import { FakeClock } from "../ground/fake_clock.ts";
 import { Logger } from "../ground/logger.ts";
-import { waitFor } from "../tests/_helpers/wait_for.ts";
+import { waitFor } from "../testkit/mod.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

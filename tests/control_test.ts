@@ -5,13 +5,16 @@
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { Collector } from "./_helpers/collector.ts";
-import { FakeCollector } from "./_helpers/fake_collector.ts";
-import { type AgentProcess, startAgent } from "./_helpers/agent_process.ts";
-import { freePort } from "./_helpers/free_port.ts";
-import { checkSeqs } from "./_helpers/seq_check.ts";
-import { sendSeq } from "./_helpers/sender.ts";
-import { waitFor } from "./_helpers/wait_for.ts";
+import {
+  type AgentProcess,
+  checkSeqs,
+  FakeCollector,
+  freePort,
+  RsyslogCollector,
+  sendSeq,
+  startAgent,
+  waitFor,
+} from "../testkit/mod.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
@@ -63,7 +66,7 @@ Deno.test(
   opts,
   async () => {
     const dir = await Deno.makeTempDir({ prefix: "agent-status-" });
-    const collector = await Collector.start(`${dir}/collector`);
+    const collector = await RsyslogCollector.start(`${dir}/collector`);
     const { agent, port } = await agentWith(`${dir}/agent`, collector.port, {
       spool: { maxBytes: "1MiB" },
     });
@@ -210,7 +213,7 @@ function parsePrometheus(text: string): Map<string, number> {
 
 Deno.test("metrics: valid Prometheus text, counters match what was sent", opts, async () => {
   const dir = await Deno.makeTempDir({ prefix: "agent-metrics-" });
-  const collector = await Collector.start(`${dir}/collector`);
+  const collector = await RsyslogCollector.start(`${dir}/collector`);
   const metricsPort = await freePort();
   const { agent, port } = await agentWith(`${dir}/agent`, collector.port, {
     control: { metrics: `127.0.0.1:${metricsPort}` },
@@ -332,8 +335,8 @@ Deno.test(
   opts,
   async () => {
     const dir = await Deno.makeTempDir({ prefix: "agent-reload-" });
-    const first = await Collector.start(`${dir}/first`);
-    const second = await Collector.start(`${dir}/second`);
+    const first = await RsyslogCollector.start(`${dir}/first`);
+    const second = await RsyslogCollector.start(`${dir}/second`);
     const { agent, port } = await agentWith(`${dir}/agent`, first.port);
     const socket = `${dir}/agent/agent.sock`;
     const configPath = `${dir}/agent/agent.json`;

@@ -5,9 +5,8 @@
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { demo } from "../cli/demo.ts";
-import { processesUsing } from "../cli/_demo_procs.ts";
-import { waitFor } from "./_helpers/wait_for.ts";
+import { demo } from "../demo/mod.ts";
+import { processesUsing, waitFor } from "../testkit/mod.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));

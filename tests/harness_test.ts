@@ -7,12 +7,23 @@
 
 import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
-import { startAgent } from "./_helpers/agent_process.ts";
-import { freePort } from "./_helpers/free_port.ts";
-import { collectorConf, type RsyslogdProcess, startRsyslogd } from "./_helpers/rsyslogd.ts";
-import { sendSeq, sendUdp } from "./_helpers/sender.ts";
-import { checkSeqs, readLines, seqMessage } from "./_helpers/seq_check.ts";
-import { waitFor } from "./_helpers/wait_for.ts";
+import {
+  checkSeqs,
+  collectorConf,
+  freePort,
+  parseProcStat,
+  readLines,
+  type RsyslogdProcess,
+  rsyslogString,
+  sendSeq,
+  sendUdp,
+  SeqFileTally,
+  seqMessage,
+  seqOf,
+  startAgent,
+  startRsyslogd,
+  waitFor,
+} from "../testkit/mod.ts";
 
 const encoder = new TextEncoder();
 
@@ -101,6 +112,54 @@ Deno.test("seqMessage pads to the exact size and checkSeqs counts gaps, dups and
   const many = checkSeqs([], 100);
   assert.equal(many.missing.length, 20);
   assert.equal(many.missingCount, 100);
+});
+
+Deno.test("seqOf finds the number after seq=, after a marker when one is given", () => {
+  assert.equal(seqOf("<13>1 2026-11-25T00:00:00Z host app - - - seq=00000042 x"), 42);
+  assert.equal(seqOf("seq= no digits, then seq=7"), 7);
+  assert.equal(seqOf("no number"), undefined);
+  assert.equal(seqOf("<14>Nov 25 10:00:00 demo-app[9]: seq=00000003 x", "demo-app["), 3);
+  assert.equal(seqOf("other[9]: seq=00000003 x", "demo-app["), undefined);
+  assert.equal(seqOf(" a - - - seq=x seq=5", " a - - - seq="), undefined);
+});
+
+Deno.test("SeqFileTally reads only complete lines, and what was appended since", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/received.log`;
+    const t = new SeqFileTally(path, "app[");
+    await t.update(); // no file yet
+    assert.equal(t.tally.received, 0);
+    await Deno.writeTextFile(
+      path,
+      "app[1]: seq=00000000\nother[1]: seq=00000001\napp[1]: seq=0000",
+    );
+    await t.update();
+    assert.deepEqual([t.tally.received, t.tally.unique], [1, 1]);
+    await Deno.writeTextFile(path, "0002\napp[1]: seq=00000000\n", { append: true });
+    await t.update();
+    assert.deepEqual([t.tally.received, t.tally.unique, t.tally.duplicates], [3, 2, 1]);
+    assert.deepEqual(t.tally.missing(3), { count: 1, first: [1] });
+    assert.equal(t.tally.report(3).outOfOrder, 0);
+  });
+});
+
+Deno.test("parseProcStat counts fields after the last parenthesis of the command name", () => {
+  assert.deepEqual(parseProcStat("42 (a (b) c) S 7 42 42 0 -1 0 0 0 0 0 11 3 0 0"), {
+    state: "S",
+    ppid: 7,
+    utimeTicks: 11,
+    stimeTicks: 3,
+  });
+  assert.equal(parseProcStat(""), undefined);
+});
+
+Deno.test("rsyslogString escapes quotes and backslashes and refuses line breaks", () => {
+  assert.equal(rsyslogString('/tmp/a "b"\\c'), '"/tmp/a \\"b\\"\\\\c"');
+  assert.throws(() => rsyslogString("a\nb"), RangeError);
+  assert.match(
+    collectorConf({ port: 1, dir: '/tmp/"x"', file: "/f" }),
+    /workDirectory="\/tmp\/\\"x\\""/,
+  );
 });
 
 Deno.test("readLines ignores a missing file and an unfinished last line", async () => {

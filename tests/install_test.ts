@@ -7,13 +7,15 @@
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { startAgent } from "./_helpers/agent_process.ts";
-import { Collector } from "./_helpers/collector.ts";
-import { freePort } from "./_helpers/free_port.ts";
-import { startRsyslogd } from "./_helpers/rsyslogd.ts";
-import { sendSeq } from "./_helpers/sender.ts";
-import { readLines } from "./_helpers/seq_check.ts";
-import { waitFor } from "./_helpers/wait_for.ts";
+import {
+  freePort,
+  readLines,
+  RsyslogCollector,
+  sendSeq,
+  startAgent,
+  startRsyslogd,
+  waitFor,
+} from "../testkit/mod.ts";
 import { signSums } from "../packaging/compile.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
@@ -951,7 +953,7 @@ Deno.test(
     const dir = await Deno.makeTempDir({ prefix: "agent-snippet-" });
     const stops: (() => Promise<unknown>)[] = [];
     try {
-      const collector = await Collector.start(`${dir}/collector`);
+      const collector = await RsyslogCollector.start(`${dir}/collector`);
       stops.push(() => collector.stop());
       const agentPort = await freePort();
       const agentOpts = {
@@ -1164,7 +1166,7 @@ Deno.test(
       const installed = JSON.parse(await Deno.readTextFile(`${root}/etc/syslog-agent/agent.json`));
 
       // The same config and snippets, on this test's ports and paths.
-      const collector = await Collector.start(`${dir}/collector`);
+      const collector = await RsyslogCollector.start(`${dir}/collector`);
       stops.push(() => collector.stop());
       const [tcpPort, relpPort, inPort] = [await freePort(), await freePort(), await freePort()];
       const probeSock = `${dir}/probe.sock`;

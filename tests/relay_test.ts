@@ -3,20 +3,23 @@
  */
 
 import assert from "node:assert/strict";
-import { Collector } from "./_helpers/collector.ts";
-import { FakeCollector } from "./_helpers/fake_collector.ts";
-import { type AgentProcess, startAgent } from "./_helpers/agent_process.ts";
-import { freePort } from "./_helpers/free_port.ts";
-import { checkSeqs } from "./_helpers/seq_check.ts";
-import { sendSeq } from "./_helpers/sender.ts";
-import { waitFor } from "./_helpers/wait_for.ts";
+import {
+  type AgentProcess,
+  checkSeqs,
+  FakeCollector,
+  freePort,
+  RsyslogCollector,
+  sendSeq,
+  startAgent,
+  waitFor,
+} from "../testkit/mod.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
 interface Setup {
   dir: string;
   port: number;
-  collector: Collector;
+  collector: RsyslogCollector;
   agent: AgentProcess;
 }
 
@@ -26,8 +29,8 @@ async function setup(
 ): Promise<Setup> {
   const dir = await Deno.makeTempDir({ prefix: "agent-relay-" });
   const collector = o.down || o.collectorPort !== undefined
-    ? await Collector.down(`${dir}/collector`)
-    : await Collector.start(`${dir}/collector`);
+    ? await RsyslogCollector.down(`${dir}/collector`)
+    : await RsyslogCollector.start(`${dir}/collector`);
   const collectorPort = o.collectorPort ?? collector.port;
   const port = await freePort();
   const agent = await startAgent({

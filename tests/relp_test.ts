@@ -5,19 +5,21 @@
  */
 
 import assert from "node:assert/strict";
-import { Collector } from "./_helpers/collector.ts";
-import { FakeCollector } from "./_helpers/fake_collector.ts";
-import { type AgentProcess, startAgent } from "./_helpers/agent_process.ts";
-import { freePort } from "./_helpers/free_port.ts";
 import {
+  type AgentProcess,
+  checkSeqs,
+  FakeCollector,
+  freePort,
   imrelpCollectorConf,
   omrelpRelayConf,
   RsyslogCollector,
-} from "./_helpers/relp_rsyslogd.ts";
-import { type RsyslogdProcess, startRsyslogd } from "./_helpers/rsyslogd.ts";
-import { checkSeqs, type SeqReport } from "./_helpers/seq_check.ts";
-import { sendSeq } from "./_helpers/sender.ts";
-import { waitFor } from "./_helpers/wait_for.ts";
+  type RsyslogdProcess,
+  sendSeq,
+  type SeqReport,
+  startAgent,
+  startRsyslogd,
+  waitFor,
+} from "../testkit/mod.ts";
 import { type RelpFrame, RelpFrameParser } from "../relay/relp_frame.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -55,11 +57,8 @@ async function chain(o: {
 }): Promise<Chain> {
   const dir = await Deno.makeTempDir({ prefix: "agent-relp-" });
   const collector: Collectorish = o.protocol === "relp"
-    ? await RsyslogCollector.start(
-      `${dir}/collector`,
-      (c) => imrelpCollectorConf({ port: c.port, dir: c.dir, file: c.file }),
-    )
-    : await Collector.start(`${dir}/collector`);
+    ? await RsyslogCollector.start(`${dir}/collector`, { conf: imrelpCollectorConf })
+    : await RsyslogCollector.start(`${dir}/collector`);
   const relpPort = await freePort();
   const agent = await startAgent({
     dir: `${dir}/agent`,

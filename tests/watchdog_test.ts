@@ -8,16 +8,22 @@
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { controlRequest } from "../cli/control_client.ts";
-import { type AgentProcess, startAgent } from "./_helpers/agent_process.ts";
-import { Collector } from "./_helpers/collector.ts";
-import { freePort } from "./_helpers/free_port.ts";
-import { managedRsyslogConf } from "./_helpers/managed_rsyslog.ts";
-import { collectorConf, type RsyslogdProcess, startRsyslogd } from "./_helpers/rsyslogd.ts";
-import { checkSeqs, readLines } from "./_helpers/seq_check.ts";
-import { sendSeq } from "./_helpers/sender.ts";
-import { sendDgrams } from "./_helpers/unix_dgram_sender.ts";
-import { waitFor } from "./_helpers/wait_for.ts";
+import { controlRequest } from "../control/mod.ts";
+import {
+  type AgentProcess,
+  checkSeqs,
+  collectorConf,
+  freePort,
+  managedRsyslogConf,
+  readLines,
+  RsyslogCollector,
+  type RsyslogdProcess,
+  sendDgrams,
+  sendSeq,
+  startAgent,
+  startRsyslogd,
+  waitFor,
+} from "../testkit/mod.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
@@ -39,7 +45,7 @@ interface Rsyslogd {
 
 interface Setup {
   dir: string;
-  collector: Collector;
+  collector: RsyslogCollector;
   agentPort: number;
   agent: AgentProcess;
   /** rsyslogd's imuxsock socket: the probe target and the test traffic's way in. */
@@ -70,7 +76,7 @@ async function setup(o: SetupOptions = {}): Promise<Setup> {
   const dir = await Deno.makeTempDir({ prefix: "agent-wd-" });
   const s = { dir } as Setup;
   try {
-    s.collector = await Collector.start(`${dir}/collector`);
+    s.collector = await RsyslogCollector.start(`${dir}/collector`);
     s.agentPort = await freePort();
     s.sock = `${dir}/log.sock`;
     s.conf = `${dir}/rsyslog.conf`;

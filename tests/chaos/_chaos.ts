@@ -6,10 +6,14 @@
  * @module
  */
 
-import { type AgentProcess, startAgent } from "../_helpers/agent_process.ts";
-import { Collector } from "../_helpers/collector.ts";
-import { freePort } from "../_helpers/free_port.ts";
-import { processesUsing } from "../../cli/_demo_procs.ts";
+import {
+  type AgentProcess,
+  freePort,
+  processesUsing,
+  rssBytes,
+  RsyslogCollector,
+  startAgent,
+} from "../../testkit/mod.ts";
 
 /** Real-process tests leave async work behind on purpose (killed processes, sockets). */
 export const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -65,17 +69,9 @@ export function fmt(n: number): string {
   return Math.round(n).toLocaleString("en-US");
 }
 
-/** Resident memory of a process in MiB (VmRSS). */
+/** Resident memory of a process in MiB (VmRSS); NaN once it is gone. */
 export async function rssMiB(pid: number): Promise<number> {
-  const text = await Deno.readTextFile(`/proc/${pid}/status`);
-  return Number(/VmRSS:\s+(\d+)/.exec(text)?.[1] ?? NaN) / 1024;
-}
-
-/** Whether process `pid` is alive (and not a zombie). */
-export async function alive(pid: number): Promise<boolean> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => "");
-  if (stat === "") return false;
-  return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  return (await rssBytes(pid) ?? NaN) / (1024 * 1024);
 }
 
 /** One scenario's temp dir, collector and agent. */
@@ -83,7 +79,7 @@ export interface Rig {
   dir: string;
   /** The agent's TCP input on 127.0.0.1. */
   port: number;
-  collector: Collector;
+  collector: RsyslogCollector;
   agent: AgentProcess;
 }
 
@@ -117,8 +113,8 @@ export async function rig(name: string, o: RigOptions = {}): Promise<Rig> {
   const r = { dir } as Rig;
   try {
     r.collector = o.down || o.collectorPort !== undefined
-      ? await Collector.down(`${dir}/collector`)
-      : await Collector.start(`${dir}/collector`);
+      ? await RsyslogCollector.down(`${dir}/collector`)
+      : await RsyslogCollector.start(`${dir}/collector`);
     r.port = await freePort();
     const more = await o.prepare?.(dir, r.port) ?? {};
     r.agent = await startAgent({
@@ -170,7 +166,7 @@ export async function teardown(r: Partial<Rig>, before?: () => Promise<void>): P
   await Deno.remove(r.dir, { recursive: true }).catch(() => {});
 }
 
-export { seededRandom } from "../_helpers/seeded_random.ts";
+export { alive, seededRandom } from "../../testkit/mod.ts";
 
 /** Resolves after `ms` (for pacing a scenario's own actions, never to wait for a result). */
 export function pause(ms: number): Promise<void> {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { sendSeq, type SendSeqOptions, type SendSeqResult } from "../_helpers/sender.ts";
+import { sendSeq, type SendSeqOptions, type SendSeqResult } from "../../testkit/mod.ts";
 
 /** What the worker answers: the result, or why it failed. */
 type Answer = { ok: true; result: SendSeqResult } | { ok: false; error: string };

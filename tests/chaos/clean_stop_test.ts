@@ -6,12 +6,14 @@
  */
 
 import assert from "node:assert/strict";
-import { FakeCollector } from "../_helpers/fake_collector.ts";
-import { checkSeqs } from "../_helpers/seq_check.ts";
-import { freePort } from "../_helpers/free_port.ts";
-import { sendSeq } from "../_helpers/sender.ts";
-import { startAgent } from "../_helpers/agent_process.ts";
-import { waitFor } from "../_helpers/wait_for.ts";
+import {
+  checkSeqs,
+  FakeCollector,
+  freePort,
+  sendSeq,
+  startAgent,
+  waitFor,
+} from "../../testkit/mod.ts";
 import { fmt, opts, rig, status, summary, teardown } from "./_chaos.ts";
 
 const TOTAL = 30_000;

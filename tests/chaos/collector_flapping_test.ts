@@ -4,9 +4,8 @@
  */
 
 import assert from "node:assert/strict";
-import { checkSeqs } from "../_helpers/seq_check.ts";
+import { checkSeqs, waitFor } from "../../testkit/mod.ts";
 import { sendSeqOnThread } from "./_sender_worker.ts";
-import { waitFor } from "../_helpers/wait_for.ts";
 import { fmt, opts, pause, rig, seededRandom, status, summary, teardown } from "./_chaos.ts";
 
 /** As long as the issue asks; the whole chaos suite still runs in about 2 minutes. */

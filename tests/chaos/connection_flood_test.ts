@@ -12,9 +12,7 @@
  */
 
 import assert from "node:assert/strict";
-import { checkSeqs, seqMessage } from "../_helpers/seq_check.ts";
-import { sendSeq } from "../_helpers/sender.ts";
-import { waitFor } from "../_helpers/wait_for.ts";
+import { checkSeqs, sendSeq, seqMessage, waitFor } from "../../testkit/mod.ts";
 import { alive, fmt, opts, rig, rssMiB, status, summary, teardown } from "./_chaos.ts";
 
 const CONNECTIONS = 2000;

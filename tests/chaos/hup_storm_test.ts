@@ -7,12 +7,8 @@
  */
 
 import assert from "node:assert/strict";
-import { controlRequest } from "../../cli/control_client.ts";
-import { freePort } from "../_helpers/free_port.ts";
-import { managedRsyslogConf } from "../_helpers/managed_rsyslog.ts";
-import { checkSeqs } from "../_helpers/seq_check.ts";
-import { sendSeq } from "../_helpers/sender.ts";
-import { waitFor } from "../_helpers/wait_for.ts";
+import { controlRequest } from "../../control/mod.ts";
+import { checkSeqs, freePort, managedRsyslogConf, sendSeq, waitFor } from "../../testkit/mod.ts";
 import { alive, fmt, opts, pause, rig, status, summary, teardown } from "./_chaos.ts";
 
 const HUPS = 40;

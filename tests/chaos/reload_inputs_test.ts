@@ -7,9 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { checkSeqs, seqMessage } from "../_helpers/seq_check.ts";
-import { freePort } from "../_helpers/free_port.ts";
-import { waitFor } from "../_helpers/wait_for.ts";
+import { checkSeqs, freePort, seqMessage, waitFor } from "../../testkit/mod.ts";
 import { fmt, opts, pause, rig, status, summary, teardown } from "./_chaos.ts";
 
 const enc = new TextEncoder();

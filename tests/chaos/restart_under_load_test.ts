@@ -9,11 +9,14 @@
  */
 
 import assert from "node:assert/strict";
-import { readLines } from "../_helpers/seq_check.ts";
-import { freePort } from "../_helpers/free_port.ts";
-import { type RsyslogdProcess, startRsyslogd } from "../_helpers/rsyslogd.ts";
+import {
+  freePort,
+  readLines,
+  type RsyslogdProcess,
+  startRsyslogd,
+  waitFor,
+} from "../../testkit/mod.ts";
 import { sendSeqOnThread } from "./_sender_worker.ts";
-import { waitFor } from "../_helpers/wait_for.ts";
 import { fmt, opts, restartAgent, rig, summary, teardown } from "./_chaos.ts";
 
 const RATE = 3000;

@@ -6,9 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { checkSeqs, seqMessage } from "../_helpers/seq_check.ts";
-import { sendSeq } from "../_helpers/sender.ts";
-import { waitFor } from "../_helpers/wait_for.ts";
+import { checkSeqs, sendSeq, seqMessage, waitFor } from "../../testkit/mod.ts";
 import { fmt, opts, pause, rig, status, summary, teardown } from "./_chaos.ts";
 
 const RATE = 2000;

@@ -8,14 +8,16 @@
  */
 
 import assert from "node:assert/strict";
-import { startAgent } from "../_helpers/agent_process.ts";
-import { freePort } from "../_helpers/free_port.ts";
-import { startOrderedCollector } from "../_helpers/ordered_collector.ts";
-import type { RsyslogCollector } from "../_helpers/relp_rsyslogd.ts";
-import { checkSeqs } from "../_helpers/seq_check.ts";
-import { sendSeq } from "../_helpers/sender.ts";
-import { writeSpool } from "../_helpers/spool_files.ts";
-import { waitFor } from "../_helpers/wait_for.ts";
+import {
+  checkSeqs,
+  freePort,
+  orderedCollectorConf,
+  RsyslogCollector,
+  sendSeq,
+  startAgent,
+  waitFor,
+  writeSpool,
+} from "../../testkit/mod.ts";
 import { fmt, opts, summary, teardown } from "./_chaos.ts";
 
 const SIZE = 200;
@@ -49,7 +51,7 @@ Deno.test(
         perSegment: PER_SEGMENT,
         tag: "old",
       });
-      const c = await startOrderedCollector(`${dir}/collector`);
+      const c = await RsyslogCollector.start(`${dir}/collector`, { conf: orderedCollectorConf });
       collector = c;
       const port = await freePort();
       const t0 = performance.now();

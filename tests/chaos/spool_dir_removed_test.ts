@@ -10,9 +10,7 @@
  */
 
 import assert from "node:assert/strict";
-import { checkSeqs } from "../_helpers/seq_check.ts";
-import { sendSeq } from "../_helpers/sender.ts";
-import { waitFor } from "../_helpers/wait_for.ts";
+import { checkSeqs, sendSeq, waitFor } from "../../testkit/mod.ts";
 import {
   fmt,
   opts,

@@ -6,11 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { checkSeqs } from "../_helpers/seq_check.ts";
-import { sendSeq } from "../_helpers/sender.ts";
-import { waitFor } from "../_helpers/wait_for.ts";
+import { checkSeqs, mountTmpfs, sendSeq, umount, waitFor } from "../../testkit/mod.ts";
 import { alive, fmt, opts, type Rig, rig, status, summary, teardown } from "./_chaos.ts";
-import { mountTmpfs, umount } from "../_helpers/tmpfs.ts";
 
 const SIZE = 200;
 

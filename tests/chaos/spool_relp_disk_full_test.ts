@@ -12,12 +12,8 @@
  */
 
 import assert from "node:assert/strict";
-import { checkSeqs } from "../_helpers/seq_check.ts";
-import { freePort } from "../_helpers/free_port.ts";
-import { RelpSender } from "../_helpers/relp_client.ts";
-import { waitFor } from "../_helpers/wait_for.ts";
+import { checkSeqs, freePort, mountTmpfs, RelpSender, umount, waitFor } from "../../testkit/mod.ts";
 import { fmt, opts, restartAgent, rig, status, summary, teardown } from "./_chaos.ts";
-import { mountTmpfs, umount } from "../_helpers/tmpfs.ts";
 
 const SIZE = 200;
 const TOTAL = 20_000;

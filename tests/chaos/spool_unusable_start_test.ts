@@ -10,10 +10,14 @@
  */
 
 import assert from "node:assert/strict";
-import { checkSeqs } from "../_helpers/seq_check.ts";
-import { sendSeq } from "../_helpers/sender.ts";
-import { FIRST_SEGMENT_ID, segmentName, writeSpool } from "../_helpers/spool_files.ts";
-import { waitFor } from "../_helpers/wait_for.ts";
+import {
+  checkSeqs,
+  FIRST_SEGMENT_ID,
+  segmentName,
+  sendSeq,
+  waitFor,
+  writeSpool,
+} from "../../testkit/mod.ts";
 import { fmt, opts, restartAgent, type Rig, rig, status, summary, teardown } from "./_chaos.ts";
 
 const SIZE = 200;

@@ -5,10 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import { FakeCollector } from "../_helpers/fake_collector.ts";
-import { checkSeqs } from "../_helpers/seq_check.ts";
+import { checkSeqs, FakeCollector, waitFor } from "../../testkit/mod.ts";
 import { sendSeqOnThread } from "./_sender_worker.ts";
-import { waitFor } from "../_helpers/wait_for.ts";
 import { fmt, opts, rig, status, summary, teardown } from "./_chaos.ts";
 
 const RATE = 5000;

@@ -1,16 +1,36 @@
 /**
  * The agent under test as a real process:
- * `deno run --allow-all --unstable-net main.ts run --config <dir>/agent.json`.
+ * `deno run --allow-all --unstable-net main.ts run --config <dir>/agent.json`,
+ * for tests and benchmarks.
  *
  * @module
  */
 
 import { fileURLToPath } from "node:url";
+import { controlRequest } from "../control/mod.ts";
+import { readOrEmpty, spawnLogged } from "./process.ts";
 import { tcpReady } from "./tcp_ready.ts";
 import { waitFor } from "./wait_for.ts";
 
 /** The repository's entry point, found relative to this file. */
-const MAIN_TS = fileURLToPath(new URL("../../main.ts", import.meta.url));
+const MAIN_TS = fileURLToPath(new URL("../main.ts", import.meta.url));
+
+/**
+ * The command line of `agent ARGS`: the compiled binary itself, or
+ * `deno run --allow-all --unstable-net main.ts ARGS` (`main` instead of the
+ * repository's main.ts when given).
+ *
+ * @example
+ * ```ts
+ * import { agentArgv } from "./agent_process.ts";
+ *
+ * const [cmd, ...args] = agentArgv(["status", "--json"]);
+ * ```
+ */
+export function agentArgv(args: string[], main?: string): string[] {
+  if (Deno.build.standalone && main === undefined) return [Deno.execPath(), ...args];
+  return [Deno.execPath(), "run", "--allow-all", "--unstable-net", main ?? MAIN_TS, ...args];
+}
 
 /** Longest path a unix socket address can hold on Linux (sun_path minus NUL). */
 const MAX_SOCKET_PATH = 107;
@@ -58,6 +78,19 @@ export interface StartAgentOptions {
  * `<dir>/agent.log`. With `readyPort`, resolves only once the agent listens
  * there; if it exits first or 15 s pass, the process is killed and the error
  * carries the log.
+ *
+ * @example
+ * ```ts ignore
+ * import { startAgent } from "./agent_process.ts";
+ *
+ * const agent = await startAgent({
+ *   dir: await Deno.makeTempDir(),
+ *   config: { inputs: [{ type: "tcp", address: "127.0.0.1:5514" }] },
+ *   readyPort: 5514,
+ * });
+ * console.log((await agent.statusJson()).state);
+ * await agent.stop();
+ * ```
  */
 export async function startAgent(opts: StartAgentOptions): Promise<AgentProcess> {
   await Deno.mkdir(opts.dir, { recursive: true });
@@ -73,62 +106,18 @@ export async function startAgent(opts: StartAgentOptions): Promise<AgentProcess>
   }
   await Deno.writeTextFile(configPath, JSON.stringify(config, null, 2) + "\n");
 
-  // The shell opens the log and becomes deno (exec): the pid is the agent's,
-  // and its output reaches the file even if this test process dies.
-  const child = new Deno.Command("/bin/sh", {
-    args: [
-      "-c",
-      'log=$1; shift; exec "$@" >>"$log" 2>&1',
-      "sh",
-      logPath,
-      Deno.execPath(),
-      "run",
-      "--allow-all",
-      "--unstable-net",
-      opts.mainPath ?? MAIN_TS,
-      "run",
-      "--config",
-      configPath,
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-    ...(opts.env === undefined ? {} : { env: opts.env }),
-  }).spawn();
-
-  let exited = false;
-  const status = child.status.then((s) => {
-    exited = true;
-    return s;
-  });
-
-  const signal = (sig: Deno.Signal): void => {
-    if (exited) return;
-    try {
-      child.kill(sig);
-    } catch (err) {
-      if (!exited) throw err;
-    }
-  };
-
-  const stop = async (sig: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> => {
-    if (!exited) {
-      signal(sig);
-      if (!(await exitsWithin(status, 15_000))) signal("SIGKILL");
-    }
-    return await status;
-  };
-
+  const [cmd, ...args] = agentArgv(["run", "--config", configPath], opts.mainPath);
+  const child = await spawnLogged({ cmd: cmd!, args, logPath, env: opts.env });
   const log = (): Promise<string> => readOrEmpty(logPath);
-
   const agent: AgentProcess = {
     pid: child.pid,
     dir: opts.dir,
     logPath,
-    signal,
-    stop,
-    status,
-    statusJson: () => controlStatus(socketPath),
+    signal: child.signal,
+    stop: (sig: Deno.Signal = "SIGTERM") => child.stop(sig, 15_000),
+    status: child.status,
+    statusJson: async () =>
+      await controlRequest(socketPath, { command: "status" }, 5_000) as Record<string, unknown>,
     log,
   };
 
@@ -138,7 +127,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<AgentProcess>
     let failure: unknown;
     try {
       outcome = await waitFor(
-        async () => exited ? "exited" : (await tcpReady(readyPort, child.pid)) && "ready",
+        async () => child.exited() ? "exited" : (await tcpReady(readyPort, child.pid)) && "ready",
         {
           timeoutMs: 15_000,
           what: `the agent to listen on 127.0.0.1:${readyPort}`,
@@ -149,11 +138,9 @@ export async function startAgent(opts: StartAgentOptions): Promise<AgentProcess>
       failure = err;
     }
     if (outcome !== "ready") {
-      const wasRunning = !exited;
-      if (wasRunning) {
-        signal("SIGKILL");
-      }
-      const s = await status;
+      const wasRunning = !child.exited();
+      if (wasRunning) child.signal("SIGKILL");
+      const s = await child.status;
       const why = wasRunning && failure instanceof Error
         ? failure.message
         : `the agent exited before it was ready (code ${s.code}, signal ${s.signal})`;
@@ -183,105 +170,4 @@ function asObject(value: unknown, key: string): Record<string, unknown> {
     return value as Record<string, unknown>;
   }
   throw new TypeError(`startAgent: config.${key} must be an object, got ${JSON.stringify(value)}`);
-}
-
-/**
- * Sends `{"command":"status"}` on the control socket and returns `result`
- * of the one-line JSON reply. Gives up after 5 s.
- */
-async function controlStatus(socketPath: string): Promise<Record<string, unknown>> {
-  const conn = await Deno.connect({ transport: "unix", path: socketPath });
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    try {
-      conn.close();
-    } catch {
-      // already closed
-    }
-  }, 5_000);
-  let line: string;
-  try {
-    await writeAll(conn, new TextEncoder().encode('{"command":"status"}\n'));
-    line = await readLine(conn);
-  } catch (err) {
-    if (timedOut) throw new Error(`statusJson: no reply on ${socketPath} within 5 s`);
-    throw err;
-  } finally {
-    clearTimeout(timer);
-    if (!timedOut) {
-      try {
-        conn.close();
-      } catch {
-        // already closed
-      }
-    }
-  }
-  let reply: unknown;
-  try {
-    reply = JSON.parse(line);
-  } catch {
-    throw new Error(`statusJson: reply on ${socketPath} is not JSON: ${JSON.stringify(line)}`);
-  }
-  const r = reply as { ok?: unknown; result?: unknown; error?: unknown };
-  if (r.ok === true && typeof r.result === "object" && r.result !== null) {
-    return r.result as Record<string, unknown>;
-  }
-  if (r.ok === false) throw new Error(`statusJson: agent answered error: ${String(r.error)}`);
-  throw new Error(`statusJson: unexpected reply on ${socketPath}: ${line}`);
-}
-
-/** Reads up to the first `\n` (excluded); throws if the peer closes first. */
-async function readLine(conn: Deno.Conn): Promise<string> {
-  const parts: Uint8Array[] = [];
-  const buf = new Uint8Array(64 * 1024);
-  while (true) {
-    const n = await conn.read(buf);
-    if (n === null) {
-      throw new Error("statusJson: control socket closed before a full reply line");
-    }
-    const chunk = buf.slice(0, n);
-    const nl = chunk.indexOf(10);
-    if (nl >= 0) {
-      parts.push(chunk.subarray(0, nl));
-      break;
-    }
-    parts.push(chunk);
-  }
-  const total = parts.reduce((sum, p) => sum + p.length, 0);
-  const all = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    all.set(p, off);
-    off += p.length;
-  }
-  return new TextDecoder().decode(all);
-}
-
-/** Writes all of `data`. */
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < data.length) off += await conn.write(data.subarray(off));
-}
-
-/** Resolves true if `status` settles within `ms`, false otherwise; leaves no timer behind. */
-async function exitsWithin(status: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([status.then(() => true as const), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** The file's text, or "" if it cannot be read. */
-async function readOrEmpty(path: string): Promise<string> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch {
-    return "";
-  }
 }

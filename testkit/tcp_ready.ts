@@ -4,6 +4,8 @@
  * @module
  */
 
+import { withDescendants } from "./find_processes.ts";
+
 /**
  * Resolves `true` when 127.0.0.1:`port` accepts a TCP connection and, where
  * `/proc` can tell, the listening socket belongs to process `pid` or one of
@@ -84,26 +86,4 @@ async function listenerOwnedBy(port: number, pid: number): Promise<boolean | und
     if (err instanceof Deno.errors.NotFound) return false;
     return undefined;
   }
-}
-
-/** `pid` followed by all its descendants, from the parent links in /proc/PID/stat. */
-async function withDescendants(pid: number): Promise<number[]> {
-  const children = new Map<number, number[]>();
-  for await (const entry of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    let stat: string;
-    try {
-      stat = await Deno.readTextFile(`/proc/${entry.name}/stat`);
-    } catch {
-      continue; // exited meanwhile
-    }
-    // "PID (comm) STATE PPID ...": comm may contain spaces and parentheses
-    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-    const list = children.get(ppid) ?? [];
-    list.push(Number(entry.name));
-    children.set(ppid, list);
-  }
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) out.push(...(children.get(out[i] ?? -1) ?? []));
-  return out;
 }

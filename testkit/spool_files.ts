@@ -6,7 +6,7 @@
  * @module
  */
 
-import { HEADER, writeRecord } from "../../spool/_record.ts";
+import { HEADER, writeRecord } from "../spool/mod.ts";
 import { seqMessage } from "./seq_check.ts";
 
 /** The id of the first segment the agent writes (spool.ts FIRST_ID). */

@@ -1,5 +1,6 @@
 /**
- * The client side of the control socket, for `agent status`, `rotate` and `reload`.
+ * The client side of the control socket, for `agent status`, `rotate` and `reload`,
+ * the demo and the tests.
  *
  * @module
  */

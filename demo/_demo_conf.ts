@@ -1,7 +1,7 @@
 /**
- * The files `agent demo` writes into its temp dir: the collector's and the
- * managed rsyslogd's configs, the stand-in that dies on SIGHUP, the agent's
- * config and logrotate's config.
+ * The files `agent demo` writes into its temp dir, beyond the rsyslog
+ * configs of testkit: the stand-in that dies on SIGHUP, the agent's config
+ * and logrotate's config.
  *
  * @module
  */
@@ -18,9 +18,8 @@ export interface DemoLayout {
   collectorPort: number;
   /** The agent's TCP input on 127.0.0.1 (rsyslogd forwards there). */
   agentPort: number;
-  /** The collector's work dir, config and the file it writes every message to. */
+  /** The collector's work dir (config, log) and the file it writes every message to. */
   collectorDir: string;
-  collectorConf: string;
   received: string;
   /** The managed rsyslogd: config, its /dev/log-like socket, the file logrotate rotates. */
   rsyslogConf: string;
@@ -60,7 +59,6 @@ export function demoLayout(
     collectorPort,
     agentPort,
     collectorDir: `${dir}/collector`,
-    collectorConf: `${dir}/collector/rsyslog.conf`,
     received: `${dir}/collector/received.log`,
     rsyslogConf: `${dir}/rsyslog.conf`,
     socket: `${dir}/log.sock`,
@@ -73,45 +71,6 @@ export function demoLayout(
     logrotateConf: `${dir}/logrotate.conf`,
     logrotateState: `${dir}/logrotate.state`,
   };
-}
-
-/**
- * The collector: one imtcp listener that writes every message it receives,
- * as received (`%rawmsg%`), one per line, synchronously flushed.
- */
-export function collectorConf(l: DemoLayout): string {
-  return `# agent demo: the central collector
-global(workDirectory=${q(l.collectorDir)} maxMessageSize="64k" net.enableDNS="off"
-       parser.escapeControlCharactersOnReceive="off")
-module(load="imtcp")
-template(name="demo_raw" type="string" string="%rawmsg%\\n")
-ruleset(name="collector") {
-  action(type="omfile" file=${q(l.received)} template="demo_raw"
-         asyncWriting="off" flushOnTXEnd="on")
-}
-input(type="imtcp" address="127.0.0.1" port="${l.collectorPort}" ruleset="collector")
-`;
-}
-
-/**
- * The host's rsyslogd, as the agent's README recommends it: a socket for local
- * programs (imuxsock, as /dev/log), every message to a log file (as
- * /var/log/syslog) and forwarded to the agent over TCP with a small in-memory
- * queue.
- */
-export function managedRsyslogConf(l: DemoLayout): string {
-  return `# agent demo: the host's rsyslogd, managed by the agent
-global(workDirectory=${q(l.dir)} maxMessageSize="64k" net.enableDNS="off"
-       parser.escapeControlCharactersOnReceive="off")
-module(load="imuxsock" SysSock.Use="off")
-input(type="imuxsock" Socket=${q(l.socket)} CreatePath="on" RateLimit.Interval="0")
-template(name="demo_raw" type="string" string="%rawmsg%\\n")
-action(type="omfile" file=${q(l.logFile)} template="demo_raw" asyncWriting="off" flushOnTXEnd="on")
-action(type="omfwd" target="127.0.0.1" port="${l.agentPort}" protocol="tcp"
-       TCP_Framing="octet-counted"
-       queue.type="LinkedList" queue.size="10000" queue.timeoutShutdown="5000"
-       action.resumeRetryCount="-1" action.resumeInterval="1")
-`;
 }
 
 /**
@@ -174,14 +133,6 @@ ${l.logFile} {
 	endscript
 }
 `;
-}
-
-/** A RainerScript string literal. */
-function q(value: string): string {
-  if (/[\n\r\0]/.test(value)) {
-    throw new RangeError(`demo: a path holds a line break or NUL: ${JSON.stringify(value)}`);
-  }
-  return `"${value.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
 }
 
 /** A word for sh, single-quoted. */
