@@ -6,8 +6,7 @@ import type { Batch } from "../ground/batch.ts";
 import { Spool } from "../spool/spool.ts";
 import type { CollectorConfig, SpoolConfig } from "../config/config.ts";
 import { Logger } from "../ground/logger.ts";
-import { waitFor } from "../tests/_helpers/wait_for.ts";
-import { freePort } from "../tests/_helpers/free_port.ts";
+import { freePort, waitFor } from "../testkit/mod.ts";
 import { FakeClock } from "../ground/fake_clock.ts";
 
 const enc = new TextEncoder();

@@ -4,12 +4,16 @@
  */
 
 import assert from "node:assert/strict";
-import { type AgentProcess, startAgent } from "./_helpers/agent_process.ts";
-import { freePort } from "./_helpers/free_port.ts";
-import { RsyslogCollector } from "./_helpers/relp_rsyslogd.ts";
-import { checkSeqs } from "./_helpers/seq_check.ts";
-import { sendSeq } from "./_helpers/sender.ts";
-import { waitFor } from "./_helpers/wait_for.ts";
+import {
+  type AgentProcess,
+  checkSeqs,
+  freePort,
+  RsyslogCollector,
+  rsyslogString,
+  sendSeq,
+  startAgent,
+  waitFor,
+} from "../testkit/mod.ts";
 import { parseConfig } from "../config/parse_config.ts";
 import { ConfigError } from "../config/config_error.ts";
 
@@ -121,8 +125,12 @@ async function makePki(dir: string): Promise<Pki> {
  * (`anon` towards clients); on `x509Port`, clients must present a certificate
  * signed by the CA (`x509/certvalid`). Every message goes to `file` as sent.
  */
-function tlsCollectorConf(c: RsyslogCollector, pki: Pki, x509Port: number): string {
-  const q = (s: string) => `"${s.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+function tlsCollectorConf(
+  c: { port: number; dir: string; file: string },
+  pki: Pki,
+  x509Port: number,
+): string {
+  const q = rsyslogString;
   return `# TLS collector written by tests/tls_test.ts
 global(
   workDirectory=${q(c.dir)}
@@ -158,10 +166,9 @@ async function setup(): Promise<Setup> {
   const dir = await Deno.makeTempDir({ prefix: "agent-tls-" });
   const pki = await makePki(`${dir}/pki`);
   const x509Port = await freePort();
-  const collector = await RsyslogCollector.start(
-    `${dir}/collector`,
-    (c) => tlsCollectorConf(c, pki, x509Port),
-  );
+  const collector = await RsyslogCollector.start(`${dir}/collector`, {
+    conf: (c) => tlsCollectorConf(c, pki, x509Port),
+  });
   await waitFor(async () => {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port: x509Port });
     conn.close();
