@@ -6,9 +6,7 @@
  * @module
  */
 
-import { collectorConf, startRsyslogd } from "../tests/_helpers/rsyslogd.ts";
-import { freePort } from "../tests/_helpers/free_port.ts";
-import { deferCleanup, sleep } from "./lifecycle.ts";
+import { collectorConf, deferCleanup, freePort, sleep, startRsyslogd } from "../testkit/mod.ts";
 import { nowMs } from "./load.ts";
 
 /** A running collector. */

@@ -6,11 +6,9 @@
  * @module
  */
 
-import { freePort } from "../tests/_helpers/free_port.ts";
+import { cpuSeconds, freePort, rssBytes, sleep } from "../testkit/mod.ts";
 import { type Collector, startCollector } from "./collector.ts";
-import { sleep } from "./lifecycle.ts";
 import { nowMs, startDenoSender } from "./load.ts";
-import { cpuSeconds, rssBytes } from "./proc_stat.ts";
 import { type RelayDeps, type RelayKind, startRelay } from "./relays.ts";
 import { settleSpool } from "./scenarios.ts";
 

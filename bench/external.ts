@@ -7,7 +7,7 @@
  */
 
 import { fileURLToPath } from "node:url";
-import { spawnLogged, tailOf } from "./child.ts";
+import { spawnLogged, tailOf } from "../testkit/mod.ts";
 
 /** Reference figures for scenario 4: documented behaviour, not measured here. */
 export const RECOVERY_REFERENCES: { name: string; ms: number; note: string }[] = [

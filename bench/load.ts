@@ -12,7 +12,7 @@
 
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
-import { spawnLogged } from "./child.ts";
+import { spawnLogged } from "../testkit/mod.ts";
 import type { SyslogNgInstall } from "./syslog_ng.ts";
 
 /** What one load-generator run did. */

@@ -8,13 +8,16 @@
  */
 
 import { fileURLToPath } from "node:url";
-import { startRsyslogd } from "../tests/_helpers/rsyslogd.ts";
-import { tcpReady } from "../tests/_helpers/tcp_ready.ts";
-import { spawnLogged } from "./child.ts";
-import { deferCleanup, sleep } from "./lifecycle.ts";
+import {
+  deferCleanup,
+  rsyslogString,
+  sleep,
+  spawnLogged,
+  startRsyslogd,
+  tcpReady,
+} from "../testkit/mod.ts";
 import type { SyslogNgInstall } from "./syslog_ng.ts";
-import { controlRequest } from "../cli/control_client.ts";
-import type { Status } from "../control/status.ts";
+import { controlRequest, type Status } from "../control/mod.ts";
 
 /** Every relay kind the bench knows. */
 export const RELAY_KINDS = [
@@ -133,7 +136,7 @@ export function rsyslogRelayConf(
     queue.maxDiskSpace="4g"`
     : "";
   return `# relay written by bench/relays.ts
-global(workDirectory="${opts.workDir}" maxMessageSize="64k" net.enableDNS="off"
+global(workDirectory=${rsyslogString(opts.workDir)} maxMessageSize="64k" net.enableDNS="off"
        parser.escapeControlCharactersOnReceive="off")
 module(load="imtcp" maxSessions="1000")
 template(name="relay_raw" type="string" string="%rawmsg%")
@@ -330,7 +333,7 @@ export interface AgentStatus {
   dropped: number;
 }
 
-/** Asks the agent for `status` over its control socket (cli/control_client.ts). */
+/** Asks the agent for `status` over its control socket (control/control_client.ts). */
 export async function agentStatus(socketPath: string, timeoutMs = 2_000): Promise<AgentStatus> {
   const r = await controlRequest(socketPath, { command: "status" }, timeoutMs) as Status;
   return {

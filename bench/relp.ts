@@ -22,17 +22,17 @@
  */
 
 import { parseArgs } from "node:util";
-import { startAgent } from "../tests/_helpers/agent_process.ts";
-import { freePort } from "../tests/_helpers/free_port.ts";
 import {
+  checkSeqs,
+  freePort,
   imrelpCollectorConf,
   omrelpRelayConf,
   RsyslogCollector,
-} from "../tests/_helpers/relp_rsyslogd.ts";
-import { startRsyslogd } from "../tests/_helpers/rsyslogd.ts";
-import { checkSeqs } from "../tests/_helpers/seq_check.ts";
-import { sendSeq } from "../tests/_helpers/sender.ts";
-import { waitFor } from "../tests/_helpers/wait_for.ts";
+  sendSeq,
+  startAgent,
+  startRsyslogd,
+  waitFor,
+} from "../testkit/mod.ts";
 
 interface Result {
   name: string;
@@ -103,10 +103,9 @@ async function run(
   front?: (dir: string, relayPort: number) => Promise<Relay>,
 ): Promise<Result> {
   const dir = await Deno.makeTempDir({ prefix: "bench-relp-" });
-  const collector = await RsyslogCollector.start(
-    `${dir}/collector`,
-    (c) => imrelpCollectorConf({ port: c.port, dir: c.dir, file: c.file }),
-  );
+  const collector = await RsyslogCollector.start(`${dir}/collector`, {
+    conf: imrelpCollectorConf,
+  });
   const relays: Relay[] = [];
   try {
     const r = await relay(`${dir}/relay`, collector.port);

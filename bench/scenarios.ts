@@ -5,11 +5,9 @@
  * @module
  */
 
-import { freePort } from "../tests/_helpers/free_port.ts";
+import { cpuSeconds, diskUsage, freePort, peakRssBytes, sleep } from "../testkit/mod.ts";
 import { startCollector } from "./collector.ts";
-import { sleep } from "./lifecycle.ts";
 import { type LoadHandle, type LoadResult, nowMs, startDenoSender, startLoggen } from "./load.ts";
-import { cpuSeconds, diskUsage, peakRssBytes } from "./proc_stat.ts";
 import {
   type AgentStatus,
   agentStatus,

@@ -17,9 +17,13 @@
 
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
-import { startAgent } from "../tests/_helpers/agent_process.ts";
-import { freePort } from "../tests/_helpers/free_port.ts";
-import { FIRST_SEGMENT_ID, segmentBytes, segmentName } from "../tests/_helpers/spool_files.ts";
+import {
+  FIRST_SEGMENT_ID,
+  freePort,
+  segmentBytes,
+  segmentName,
+  startAgent,
+} from "../testkit/mod.ts";
 
 const SIZE = 200;
 const SEGMENT = 16 * 1024 * 1024;

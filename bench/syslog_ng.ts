@@ -7,7 +7,7 @@
  * @module
  */
 
-import { capture } from "./child.ts";
+import { capture } from "../testkit/mod.ts";
 
 /** Debian packages unpacked into the prefix: syslog-ng-core and the libraries it links that a plain rsyslog host lacks. */
 export const SYSLOG_NG_PACKAGES = [

@@ -21,9 +21,7 @@ import { parseArgs } from "node:util";
 import { Agent } from "../agent/agent.ts";
 import { parseConfig } from "../config/parse_config.ts";
 import { Logger } from "../ground/logger.ts";
-import { FakeCollector } from "../tests/_helpers/fake_collector.ts";
-import { freePort } from "../tests/_helpers/free_port.ts";
-import { managedRsyslogConf } from "../tests/_helpers/managed_rsyslog.ts";
+import { FakeCollector, freePort, managedRsyslogConf } from "../testkit/mod.ts";
 
 const { values } = parseArgs({ args: Deno.args, options: { kills: { type: "string" } } });
 const kills = Number(values.kills ?? 20);
