@@ -6,7 +6,7 @@
  * @module
  */
 
-import { capture } from "./child.ts";
+import { capture } from "../testkit/mod.ts";
 import { RELAY_LABELS, type RelayKind } from "./relays.ts";
 import type { DrainRun, FootprintPhase, FootprintRun } from "./drain_footprint.ts";
 import { RECOVERY_REFERENCES, type RecoveryRun, type RelpRun } from "./external.ts";

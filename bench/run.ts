@@ -11,7 +11,7 @@
 
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
-import { installSignalCleanup, isInterrupted, runCleanups, tempDir } from "./lifecycle.ts";
+import { installSignalCleanup, isInterrupted, runCleanups, tempDir } from "../testkit/mod.ts";
 import { loggenArgs } from "./load.ts";
 import {
   AGENT_MAIN,
@@ -172,7 +172,7 @@ async function main(): Promise<void> {
   const stallCapMs = opts.quick ? QUICK_STALL_CAP_MS : STALL_CAP_MS;
   const runDeadlineMs = opts.quick ? 20_000 : 60_000;
   const settleMs = opts.quick ? 15_000 : 30_000;
-  const removeSignals = installSignalCleanup();
+  const removeSignals = installSignalCleanup("bench");
   const log = (line: string) =>
     console.error(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
 
