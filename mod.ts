@@ -16,13 +16,24 @@ export { Agent } from "./agent/mod.ts";
 export type { Config } from "./config/mod.ts";
 // The sections of a parsed Config.
 export type {
+  Address,
+  AddressInputConfig,
   CollectorConfig,
+  CollectorSettings,
   ControlConfig,
+  Framing,
   InputConfig,
+  InputSettings,
   LogConfig,
   ProbeConfig,
+  ProbeTarget,
+  RelpCollectorConfig,
   RsyslogdConfig,
   SpoolConfig,
+  StreamCollectorConfig,
+  TcpCollectorConfig,
+  TlsCollectorConfig,
+  UnixInputConfig,
 } from "./config/mod.ts";
 export { ConfigError } from "./config/mod.ts";
 export { parseConfig } from "./config/mod.ts";

@@ -6,13 +6,10 @@
 
 import { Agent } from "../agent/mod.ts";
 import { Logger } from "../ground/mod.ts";
-import { configPath, devConfig, loadConfig } from "../config/mod.ts";
+import { configPath, devConfig, loadConfig, STOP_DEADLINE_MS } from "../config/mod.ts";
 
 /** Where `agent run --dev` keeps its spool and control socket. */
 export const DEV_STATE_DIR = ".state";
-
-/** A stop that takes longer than this ends the process anyway (exit 1). */
-export const STOP_DEADLINE_MS = 10_000;
 
 /**
  * Runs the agent with the config at `path` (or, with `dev`, the embedded

@@ -91,6 +91,11 @@ export class Section {
     return this.has(key) ? (this.#check(key, check) ?? fallback) : fallback;
   }
 
+  /** The checked value of `key`, or `undefined` when it is absent or invalid. */
+  optional<T>(key: string, check: Check<T>): T | undefined {
+    return this.has(key) ? this.#check(key, check) : undefined;
+  }
+
   /**
    * The checked value of a required `key`; reports
    * `<path>: missing, expected <what>` when absent. `undefined` when absent or

@@ -6,14 +6,21 @@
  * @module
  */
 
-/** One listening input. */
-export interface InputConfig {
-  /** `tcp` (octet-counted and LF framing), `udp`, `unix` (stream socket) or `relp`. */
-  type: "tcp" | "udp" | "unix" | "relp";
-  /** `host:port` for tcp, udp and relp; `""` for unix. */
-  address: string;
-  /** Socket path for unix; `""` otherwise. */
-  path: string;
+/**
+ * A `host:port` of the config, parsed: what inputs listen on, collectors and
+ * probes connect to and the metrics endpoint serves on.
+ */
+export interface Address {
+  /** The host without brackets: a name, an IPv4 or an IPv6 address. */
+  hostname: string;
+  /** From 1 to 65535. */
+  port: number;
+  /** As written in the config (`"[::1]:514"`): what messages, status and metrics show. */
+  text: string;
+}
+
+/** What every input has, whatever its type. */
+export interface InputSettings {
   /** Longer messages are truncated to this many bytes and counted (default 64 KiB). */
   maxMessageSize: number;
   /** Connections beyond this are closed at once and counted (default 1024). */
@@ -22,34 +29,83 @@ export interface InputConfig {
   idleTimeoutMs: number;
 }
 
-/** One collector the relay forwards to. */
-export interface CollectorConfig {
-  /** `host:port`. */
-  address: string;
-  /** `tcp`, `tls` (RFC 5425) or `relp`. */
-  protocol: "tcp" | "tls" | "relp";
-  /** Framing on the wire for tcp and tls. */
-  framing: "octet-counted" | "lf";
-  /** Bytes of recently written data resent after an unclean disconnect (tcp/tls). */
-  replayWindow: number;
+/** An input listening on a network address. */
+export interface AddressInputConfig extends InputSettings {
+  /** `tcp` (octet-counted and LF framing), `udp` or `relp`. */
+  type: "tcp" | "udp" | "relp";
+  /** Where it listens. */
+  address: Address;
+}
+
+/** An input listening on a unix stream socket. */
+export interface UnixInputConfig extends InputSettings {
+  /** A unix stream socket, mode 0666 (like `/dev/log`). */
+  type: "unix";
+  /** The socket's path. */
+  path: string;
+}
+
+/** One listening input: on an address (`tcp`, `udp`, `relp`) or a socket path (`unix`). */
+export type InputConfig = AddressInputConfig | UnixInputConfig;
+
+/** What every collector has, whatever its protocol. */
+export interface CollectorSettings {
+  /** Where the collector listens. */
+  address: Address;
   /**
-   * TLS: CA file, the only trust anchor of the collector's certificate unless
-   * `publicRoots` (`""`: Deno's public roots).
+   * Bytes of recently written data resent after an unclean disconnect (tcp and
+   * tls; relp, acknowledged, has no use for it).
    */
-  ca: string;
-  /** TLS: with `ca`, trust the public roots too (the parser always sets it; absent means false). */
-  publicRoots?: boolean;
-  /** TLS: client certificate file, `""` for none. */
-  cert: string;
-  /** TLS: client key file, `""` for none. */
-  key: string;
-  /** TLS: the name expected in the collector's certificate, `""` for the address host. */
-  serverName: string;
+  replayWindow: number;
   /** A connect that has not completed after this long fails (default 5000 ms). */
   connectTimeoutMs: number;
   /** A write that has not drained after this long marks the collector stalled (default 5000 ms). */
   writeTimeoutMs: number;
 }
+
+/** Framing on the wire of a tcp or tls collector: RFC 6587 octet counting, or LF. */
+export type Framing = "octet-counted" | "lf";
+
+/** A collector speaking plain syslog over TCP. */
+export interface TcpCollectorConfig extends CollectorSettings {
+  /** Plain TCP. */
+  protocol: "tcp";
+  /** Framing on the wire. */
+  framing: Framing;
+}
+
+/** A collector speaking syslog over TLS (RFC 5425). */
+export interface TlsCollectorConfig extends CollectorSettings {
+  /** TLS. */
+  protocol: "tls";
+  /** Framing on the wire. */
+  framing: Framing;
+  /**
+   * CA file, the only trust anchor of the collector's certificate unless
+   * `publicRoots`; absent: Deno's public roots.
+   */
+  ca?: string;
+  /** With `ca`, trust the public roots too (default false). */
+  publicRoots: boolean;
+  /** Client certificate file; present exactly when `key` is. */
+  cert?: string;
+  /** Client key file; present exactly when `cert` is. */
+  key?: string;
+  /** The name expected in the collector's certificate; absent: the address's host. */
+  serverName?: string;
+}
+
+/** A collector speaking RELP: every message acknowledged. */
+export interface RelpCollectorConfig extends CollectorSettings {
+  /** RELP (librelp's `doc/relp.md`). */
+  protocol: "relp";
+}
+
+/** A collector that has no acknowledgements: tcp or tls, with a framing and a replay window. */
+export type StreamCollectorConfig = TcpCollectorConfig | TlsCollectorConfig;
+
+/** One collector the relay forwards to; `protocol` tells which. */
+export type CollectorConfig = TcpCollectorConfig | TlsCollectorConfig | RelpCollectorConfig;
 
 /** The durable on-disk queue. */
 export interface SpoolConfig {
@@ -67,10 +123,20 @@ export interface SpoolConfig {
   syncIntervalMs: number;
 }
 
+/**
+ * Where the canaries go into rsyslogd (`rsyslogd.probe.target`): a unix
+ * datagram socket (`unix://PATH`), a UDP or TCP address (`udp://HOST:PORT`,
+ * `tcp://HOST:PORT`), or nowhere (`none`: the process is checked only).
+ */
+export type ProbeTarget =
+  | { kind: "none" }
+  | { kind: "unix"; path: string }
+  | { kind: "udp" | "tcp"; address: Address };
+
 /** The canary probe that proves rsyslogd is processing messages. */
 export interface ProbeConfig {
-  /** `unix://PATH`, `udp://HOST:PORT`, `tcp://HOST:PORT` or `none`. */
-  target: string;
+  /** Where canaries are sent. */
+  target: ProbeTarget;
   /** Time between two canaries (default 5000 ms). */
   intervalMs: number;
   /** A canary not seen back on an input after this long is a miss (default 2000 ms). */
@@ -99,8 +165,8 @@ export interface ControlConfig {
   socket: string;
   /** Group allowed to use the control socket. */
   group: string;
-  /** `host:port` of the Prometheus endpoint, `""` for none. */
-  metrics: string;
+  /** Where the Prometheus endpoint listens; absent when off (`"metrics": ""` in the file). */
+  metrics?: Address;
 }
 
 /** The agent's own log. */

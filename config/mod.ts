@@ -6,17 +6,52 @@
 
 export { parseAddress } from "./address.ts";
 export type {
+  Address,
+  AddressInputConfig,
   CollectorConfig,
+  CollectorSettings,
   Config,
   ControlConfig,
+  Framing,
   InputConfig,
+  InputSettings,
   LogConfig,
   ProbeConfig,
+  ProbeTarget,
+  RelpCollectorConfig,
   RsyslogdConfig,
   SpoolConfig,
+  StreamCollectorConfig,
+  TcpCollectorConfig,
+  TlsCollectorConfig,
+  UnixInputConfig,
 } from "./config.ts";
 export { ConfigError } from "./config_error.ts";
 export { configPath } from "./config_path.ts";
 export { devConfig } from "./dev_config.ts";
 export { loadConfig } from "./load_config.ts";
 export { parseConfig } from "./parse_config.ts";
+export { probeTargetText } from "./probe_target.ts";
+export {
+  BACKOFF_BASE_MS,
+  BACKOFF_CAP_MS,
+  DEAD_LETTER_MAX_BYTES,
+  DRAIN_MAX_MS,
+  DRAIN_QUIET_MS,
+  END_WAIT_MS,
+  FAILBACK_AFTER_MS,
+  FORWARDER_STOP_WAIT_MS,
+  MEMORY_TIER_BYTES,
+  POISON_REFUSALS,
+  RECENT_RESTART_MS,
+  REPLAY_MAX_BYTES,
+  REPLAY_MIN_AGE_MS,
+  ROTATE_RECOVER_MS,
+  RSYSLOGD_KILL_DEADLINE_MS,
+  RSYSLOGD_RESTART_COMMAND_TIMEOUT_MS,
+  SESSION_STABLE_MS,
+  SPOOL_BACKLOG_HIGH_BYTES,
+  SPOOL_BACKLOG_LOW_BYTES,
+  STOP_DEADLINE_MS,
+  STUCK_GRACE_MS,
+} from "./tunables.ts";

@@ -6,14 +6,19 @@
  */
 
 import type {
+  Address,
   CollectorConfig,
+  CollectorSettings,
   Config,
   ControlConfig,
   InputConfig,
+  InputSettings,
   LogConfig,
   ProbeConfig,
+  ProbeTarget,
   RsyslogdConfig,
   SpoolConfig,
+  TlsCollectorConfig,
 } from "./config.ts";
 import { parseAddress } from "./address.ts";
 import { ConfigError } from "./config_error.ts";
@@ -62,6 +67,10 @@ const DEFAULT_INPUTS: readonly unknown[] = [
   { type: "udp", address: "127.0.0.1:5514" },
 ];
 const DEFAULT_COLLECTORS: readonly unknown[] = [{ address: "127.0.0.1:514" }];
+const DEFAULT_METRICS = "127.0.0.1:9514";
+const DEFAULT_PROBE_TARGET = "unix:///dev/log";
+/** Stands in for an address that is missing or invalid: reported, so never returned. */
+const NO_ADDRESS: Address = { hostname: "", port: 0, text: "" };
 
 /**
  * Parses and validates the JSON `text` of a config file; `source` names the
@@ -101,20 +110,22 @@ export function parseConfig(text: string, source: string): Config {
 
 function input(s: Section): InputConfig {
   const type = s.required("type", oneOfText(INPUT_TYPES), oneOf(INPUT_TYPES));
-  let address = "";
-  let path = "";
   if (type === "unix") {
     s.forbid("address", 'not allowed with type "unix" (it listens on "path")');
-    path = s.required("path", "a socket path", text) ?? "";
-  } else if (type !== undefined) {
+    const path = s.required("path", "a socket path", text) ?? "";
+    return { type, path, ...inputSettings(s) };
+  }
+  let address = NO_ADDRESS;
+  if (type !== undefined) {
     s.forbid("path", `not allowed with type ${show(type)} (only with "unix")`);
     address = s.required("address", `"host:port" (required for type ${show(type)})`, hostPort) ??
-      "";
+      NO_ADDRESS;
   }
+  return { type: type ?? "tcp", address, ...inputSettings(s) };
+}
+
+function inputSettings(s: Section): InputSettings {
   return {
-    type: type ?? "tcp",
-    address,
-    path,
     maxMessageSize: s.get("maxMessageSize", 64 * KIB, size(64, "64B", 16 * MIB, "16MiB")),
     maxConnections: s.get("maxConnections", 1024, integer(1)),
     idleTimeoutMs: s.get("idleTimeoutMs", 300_000, duration),
@@ -123,7 +134,7 @@ function input(s: Section): InputConfig {
 
 function collector(s: Section): CollectorConfig {
   const protocols = ["tcp", "tls", "relp"] as const;
-  const address = s.required("address", '"host:port"', hostPort) ?? "";
+  const address = s.required("address", '"host:port"', hostPort) ?? NO_ADDRESS;
   const protocol = s.get("protocol", "tcp", oneOf(protocols));
   const protocolValid = !s.has("protocol") || protocols.some((p) => p === s.raw("protocol"));
   if (protocolValid && protocol !== "tls") {
@@ -131,15 +142,18 @@ function collector(s: Section): CollectorConfig {
       s.forbid(key, `not allowed with protocol ${show(protocol)} (only with "tls")`);
     }
   }
-  const cert = s.get("cert", "", string);
-  const key = s.get("key", "", string);
-  if (protocol === "tls" && (cert === "") !== (key === "")) {
-    const [missing, given] = cert === "" ? ["cert", "key"] : ["key", "cert"];
+  // The TLS keys are checked whatever the protocol; "" in the file means "not set".
+  const cert = s.optional("cert", filePath);
+  const key = s.optional("key", filePath);
+  if (protocol === "tls" && (cert === undefined) !== (key === undefined)) {
+    const [missing, given] = cert === undefined ? ["cert", "key"] : ["key", "cert"];
     s.report(s.pathOf(missing), `missing, expected a file path because "${given}" is set`);
   }
-  const serverName = s.get("serverName", "", string);
-  const host = /^\[?(.*?)\]?:\d+$/.exec(address)?.[1] ?? "";
-  if (protocol === "tls" && cert !== "" && serverName !== "" && serverName !== host) {
+  const serverName = s.optional("serverName", filePath);
+  if (
+    protocol === "tls" && cert !== undefined && serverName !== undefined &&
+    serverName !== address.hostname
+  ) {
     s.report(
       s.pathOf("serverName"),
       `cannot be combined with a client certificate (cert/key): the certificate is checked against the address's host; put ${
@@ -147,19 +161,34 @@ function collector(s: Section): CollectorConfig {
       } in address instead, got ${show(serverName)}`,
     );
   }
-  return {
+  const framing = s.get("framing", "octet-counted", oneOf(["octet-counted", "lf"] as const));
+  const replayWindow = s.get("replayWindow", 2 * MIB, parseSize);
+  const ca = s.optional("ca", filePath);
+  const publicRoots = s.get("publicRoots", false, boolean);
+  const settings: CollectorSettings = {
     address,
-    protocol,
-    framing: s.get("framing", "octet-counted", oneOf(["octet-counted", "lf"] as const)),
-    replayWindow: s.get("replayWindow", 2 * MIB, parseSize),
-    ca: s.get("ca", "", string),
-    publicRoots: s.get("publicRoots", false, boolean),
-    cert,
-    key,
-    serverName,
+    replayWindow,
     connectTimeoutMs: s.get("connectTimeoutMs", 5000, duration),
     writeTimeoutMs: s.get("writeTimeoutMs", 5000, duration),
   };
+  switch (protocol) {
+    case "relp":
+      // The file may name a framing here too; RELP has its own, so it is not kept.
+      return { protocol, ...settings };
+    case "tcp":
+      return { protocol, framing, ...settings };
+    case "tls":
+      return {
+        protocol,
+        framing,
+        ...settings,
+        ...(ca === undefined ? {} : { ca }),
+        publicRoots,
+        ...(cert === undefined ? {} : { cert }),
+        ...(key === undefined ? {} : { key }),
+        ...(serverName === undefined ? {} : { serverName }),
+      };
+  }
 }
 
 /**
@@ -168,11 +197,11 @@ function collector(s: Section): CollectorConfig {
  * `publicRoots: true`) or none (`ca` alone, the only trust anchor).
  */
 function oneTrust(collectors: CollectorConfig[], root: Section): void {
-  const what = (c: CollectorConfig) =>
-    c.ca !== "" && !c.publicRoots
+  const what = (c: TlsCollectorConfig) =>
+    c.ca !== undefined && !c.publicRoots
       ? "trusts only its ca"
       : 'trusts the public roots (no "ca", or "publicRoots": true)';
-  const tls = collectors.map((c, i) => ({ c, i })).filter((x) => x.c.protocol === "tls");
+  const tls = collectors.flatMap((c, i) => c.protocol === "tls" ? [{ c, i }] : []);
   const first = tls[0];
   if (first === undefined) return;
   for (const { c, i } of tls) {
@@ -214,7 +243,7 @@ function rsyslogd(s: Section): RsyslogdConfig {
 
 function probe(s: Section): ProbeConfig {
   return {
-    target: s.get("target", "unix:///dev/log", probeTarget),
+    target: s.get("target", probeTarget(DEFAULT_PROBE_TARGET), probeTarget),
     intervalMs: s.get("intervalMs", 5000, duration),
     timeoutMs: s.get("timeoutMs", 2000, duration),
     failures: s.get("failures", 3, integer(1)),
@@ -222,11 +251,10 @@ function probe(s: Section): ProbeConfig {
 }
 
 function control(s: Section): ControlConfig {
-  return {
-    socket: s.get("socket", "/run/syslog-agent/agent.sock", socketPath),
-    group: s.get("group", "adm", text),
-    metrics: s.get("metrics", "127.0.0.1:9514", metrics),
-  };
+  const socket = s.get("socket", "/run/syslog-agent/agent.sock", socketPath);
+  const group = s.get("group", "adm", text);
+  const address = s.get("metrics", hostPort(DEFAULT_METRICS), metrics);
+  return { socket, group, ...(address === "off" ? {} : { metrics: address }) };
 }
 
 function log(s: Section): LogConfig {
@@ -276,33 +304,37 @@ function socketPath(value: unknown): string {
   return value;
 }
 
-function hostPort(value: unknown): string {
+/** A file path, or `undefined` for `""` (what the file says for "not set"). */
+function filePath(value: unknown): string | undefined {
+  return string(value) === "" ? undefined : string(value);
+}
+
+function hostPort(value: unknown): Address {
   if (typeof value !== "string") throw expected('"host:port"', value);
-  parseAddress(value);
-  return value;
+  return { ...parseAddress(value), text: value };
 }
 
-function metrics(value: unknown): string {
-  if (value === "") return "";
+/** The metrics address, or `"off"` for `""`. */
+function metrics(value: unknown): Address | "off" {
+  if (value === "") return "off";
   if (typeof value !== "string") throw expected('"host:port" or "" (off)', value);
-  parseAddress(value);
-  return value;
+  return hostPort(value);
 }
 
-function probeTarget(value: unknown): string {
+function probeTarget(value: unknown): ProbeTarget {
   const forms = '"unix://PATH", "udp://HOST:PORT", "tcp://HOST:PORT" or "none"';
   if (typeof value !== "string") throw expected(forms, value);
-  if (value === "none") return value;
+  if (value === "none") return { kind: "none" };
   const match = /^(unix|udp|tcp):\/\/(.+)$/.exec(value);
-  if (match === null) throw expected(forms, value);
-  if (match[1] !== "unix") {
-    try {
-      parseAddress(match[2] ?? "");
-    } catch {
-      throw expected(`"${match[1]}://HOST:PORT" with a port from 1 to 65535`, value);
-    }
+  const kind = match?.[1];
+  const rest = match?.[2];
+  if (kind === undefined || rest === undefined) throw expected(forms, value);
+  if (kind === "unix") return { kind, path: rest };
+  try {
+    return { kind: kind === "udp" ? "udp" : "tcp", address: hostPort(rest) };
+  } catch {
+    throw expected(`"${kind}://HOST:PORT" with a port from 1 to 65535`, value);
   }
-  return value;
 }
 
 function argv(value: unknown): string[] {

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import type { Config } from "./config.ts";
+import type { Address, Config } from "./config.ts";
 import { ConfigError } from "./config_error.ts";
 import { devConfig } from "./dev_config.ts";
 import { parseConfig } from "./parse_config.ts";
+import { probeTargetText } from "./probe_target.ts";
 
 /** The problems `parseConfig` reports for `json` (a value or raw text). */
 function problems(json: unknown): readonly string[] {
@@ -16,8 +17,12 @@ function problems(json: unknown): readonly string[] {
   assert.fail(`expected problems for ${text}`);
 }
 
+/** The parsed form of `text`. */
+function addr(text: string, hostname: string, port: number): Address {
+  return { hostname, port, text };
+}
+
 const DEFAULT_INPUT = {
-  path: "",
   maxMessageSize: 65536,
   maxConnections: 1024,
   idleTimeoutMs: 300000,
@@ -26,11 +31,6 @@ const DEFAULT_COLLECTOR = {
   protocol: "tcp",
   framing: "octet-counted",
   replayWindow: 2 * 1024 * 1024,
-  ca: "",
-  publicRoots: false,
-  cert: "",
-  key: "",
-  serverName: "",
   connectTimeoutMs: 5000,
   writeTimeoutMs: 5000,
 };
@@ -38,10 +38,15 @@ const DEFAULT_COLLECTOR = {
 /** The defaults of SPEC.md's Config section, plus the extra keys. */
 const DEFAULTS: Config = {
   inputs: [
-    { type: "tcp", address: "127.0.0.1:5514", ...DEFAULT_INPUT },
-    { type: "udp", address: "127.0.0.1:5514", ...DEFAULT_INPUT },
+    { type: "tcp", address: addr("127.0.0.1:5514", "127.0.0.1", 5514), ...DEFAULT_INPUT },
+    { type: "udp", address: addr("127.0.0.1:5514", "127.0.0.1", 5514), ...DEFAULT_INPUT },
   ],
-  collectors: [{ address: "127.0.0.1:514", ...DEFAULT_COLLECTOR } as Config["collectors"][0]],
+  collectors: [
+    {
+      address: addr("127.0.0.1:514", "127.0.0.1", 514),
+      ...DEFAULT_COLLECTOR,
+    } as Config["collectors"][0],
+  ],
   spool: {
     dir: "/var/spool/syslog-agent",
     mode: "fallback",
@@ -55,9 +60,18 @@ const DEFAULTS: Config = {
     command: ["/usr/sbin/rsyslogd", "-n", "-iNONE", "-f", "/etc/rsyslog.conf"],
     pidFile: "/run/rsyslogd.pid",
     restartCommand: ["systemctl", "restart", "rsyslog"],
-    probe: { target: "unix:///dev/log", intervalMs: 5000, timeoutMs: 2000, failures: 3 },
+    probe: {
+      target: { kind: "unix", path: "/dev/log" },
+      intervalMs: 5000,
+      timeoutMs: 2000,
+      failures: 3,
+    },
   },
-  control: { socket: "/run/syslog-agent/agent.sock", group: "adm", metrics: "127.0.0.1:9514" },
+  control: {
+    socket: "/run/syslog-agent/agent.sock",
+    group: "adm",
+    metrics: addr("127.0.0.1:9514", "127.0.0.1", 9514),
+  },
   log: { level: "info", format: "text" },
 };
 
@@ -118,29 +132,33 @@ Deno.test("given values are kept and sizes become bytes", () => {
   assert.deepEqual(config.inputs[0], {
     ...DEFAULT_INPUT,
     type: "unix",
-    address: "",
     path: "/run/a.sock",
     maxMessageSize: 1024 * 1024,
   });
   assert.deepEqual(config.inputs[1], {
     ...DEFAULT_INPUT,
     type: "relp",
-    address: "[::1]:2514",
+    address: addr("[::1]:2514", "::1", 2514),
     maxConnections: 5,
     idleTimeoutMs: 10,
   });
   assert.deepEqual(config.collectors[0], {
     ...DEFAULT_COLLECTOR,
-    address: "a:6514",
+    address: addr("a:6514", "a", 6514),
     protocol: "tls",
     ca: "/ca.pem",
+    publicRoots: false,
     cert: "/c.pem",
     key: "/k.pem",
   });
   assert.equal(config.collectors[1]?.replayWindow, 0);
   assert.equal(config.spool.maxBytes, 65536);
-  assert.equal(config.rsyslogd.probe.target, "udp://127.0.0.1:514");
-  assert.equal(config.control.metrics, "");
+  assert.deepEqual(config.rsyslogd.probe.target, {
+    kind: "udp",
+    address: addr("127.0.0.1:514", "127.0.0.1", 514),
+  });
+  assert.equal(config.control.metrics, undefined);
+  assert.ok(!("metrics" in config.control), '"metrics": "" leaves no metrics key');
   assert.deepEqual(config.log, { level: "debug", format: "json" });
 });
 
@@ -268,14 +286,17 @@ Deno.test("every problem is reported, not just the first", () => {
 
 Deno.test("devConfig runs without root under the state directory", () => {
   const config = devConfig("/tmp/state");
-  assert.deepEqual(config.inputs.map((i) => [i.type, i.address]), [
-    ["tcp", "127.0.0.1:5514"],
-    ["udp", "127.0.0.1:5514"],
-  ]);
-  assert.deepEqual(config.collectors.map((c) => c.address), ["127.0.0.1:10514"]);
+  assert.deepEqual(
+    config.inputs.map((i) => [i.type, i.type === "unix" ? i.path : i.address.text]),
+    [
+      ["tcp", "127.0.0.1:5514"],
+      ["udp", "127.0.0.1:5514"],
+    ],
+  );
+  assert.deepEqual(config.collectors.map((c) => c.address.text), ["127.0.0.1:10514"]);
   assert.equal(config.spool.dir, "/tmp/state/spool");
   assert.equal(config.control.socket, "/tmp/state/agent.sock");
-  assert.equal(config.control.metrics, "127.0.0.1:9514");
+  assert.equal(config.control.metrics?.text, "127.0.0.1:9514");
   assert.equal(config.rsyslogd.mode, "off");
   assert.deepEqual(config.log, DEFAULTS.log);
 });
@@ -286,4 +307,149 @@ Deno.test("control.socket without a directory part is an error, not a stray dire
   ]);
   const ok = parseConfig(JSON.stringify({ control: { socket: "./agent.sock" } }), "x.json");
   assert.equal(ok.control.socket, "./agent.sock");
+});
+
+Deno.test("a unix input has a path and no address; the others an address and no path", () => {
+  const config = parseConfig(
+    JSON.stringify({
+      inputs: [
+        { type: "unix", path: "/run/syslog-agent/in.sock" },
+        { type: "tcp", address: "[::1]:5514" },
+      ],
+    }),
+    "x.json",
+  );
+  const [unix, tcp] = config.inputs;
+  assert.ok(unix?.type === "unix");
+  assert.equal(unix.path, "/run/syslog-agent/in.sock");
+  assert.ok(!("address" in unix));
+  assert.ok(tcp?.type === "tcp");
+  assert.deepEqual(tcp.address, addr("[::1]:5514", "::1", 5514));
+  assert.ok(!("path" in tcp));
+});
+
+Deno.test("a tls collector has its TLS keys, a tcp or relp one has none", () => {
+  const config = parseConfig(
+    JSON.stringify({
+      collectors: [
+        {
+          address: "logs:6514",
+          protocol: "tls",
+          ca: "/ca.pem",
+          publicRoots: true,
+          serverName: "logs",
+          cert: "/c.pem",
+          key: "/k.pem",
+          framing: "lf",
+        },
+        { address: "b:6514", protocol: "tls", ca: "" },
+        { address: "c:514", framing: "lf" },
+        { address: "d:2514", protocol: "relp", framing: "lf" },
+      ],
+    }),
+    "x.json",
+  );
+  const [full, bare, tcp, relp] = config.collectors;
+  assert.deepEqual(full, {
+    ...DEFAULT_COLLECTOR,
+    protocol: "tls",
+    address: addr("logs:6514", "logs", 6514),
+    framing: "lf",
+    ca: "/ca.pem",
+    publicRoots: true,
+    serverName: "logs",
+    cert: "/c.pem",
+    key: "/k.pem",
+  });
+  // Optional TLS keys absent (or "" in the file) are absent, not "".
+  assert.deepEqual(bare, {
+    ...DEFAULT_COLLECTOR,
+    protocol: "tls",
+    address: addr("b:6514", "b", 6514),
+    publicRoots: false,
+  });
+  assert.deepEqual(tcp, { ...DEFAULT_COLLECTOR, address: addr("c:514", "c", 514), framing: "lf" });
+  for (const c of [tcp, relp]) {
+    for (const key of ["ca", "cert", "key", "serverName", "publicRoots"]) {
+      assert.ok(c !== undefined && !(key in c), `${c?.protocol} collector has no ${key}`);
+    }
+  }
+  // RELP has its own framing: a "framing" in the file is accepted, and not kept.
+  assert.ok(relp?.protocol === "relp");
+  assert.ok(!("framing" in relp));
+});
+
+Deno.test("probe targets parse to their kind, and print as written", () => {
+  const target = (text: string) =>
+    parseConfig(JSON.stringify({ rsyslogd: { probe: { target: text } } }), "x.json").rsyslogd
+      .probe.target;
+  assert.deepEqual(target("none"), { kind: "none" });
+  assert.deepEqual(target("unix:///run/rsyslog/probe.sock"), {
+    kind: "unix",
+    path: "/run/rsyslog/probe.sock",
+  });
+  assert.deepEqual(target("udp://127.0.0.1:514"), {
+    kind: "udp",
+    address: addr("127.0.0.1:514", "127.0.0.1", 514),
+  });
+  assert.deepEqual(target("tcp://[::1]:10514"), {
+    kind: "tcp",
+    address: addr("[::1]:10514", "::1", 10514),
+  });
+  for (const text of ["none", "unix:///dev/log", "udp://127.0.0.1:514", "tcp://[::1]:10514"]) {
+    assert.equal(probeTargetText(target(text)), text);
+  }
+});
+
+Deno.test("a bad probe target or metrics address names the key, the value and the form to use", () => {
+  assert.deepEqual(problems({ rsyslogd: { probe: { target: "tcp://logs" } } }), [
+    'config: rsyslogd.probe.target: expected "tcp://HOST:PORT" with a port from 1 to 65535, got "tcp://logs"',
+  ]);
+  assert.deepEqual(problems({ rsyslogd: { probe: { target: "udp://127.0.0.1:0" } } }), [
+    'config: rsyslogd.probe.target: expected "udp://HOST:PORT" with a port from 1 to 65535, got "udp://127.0.0.1:0"',
+  ]);
+  assert.deepEqual(problems({ rsyslogd: { probe: { target: "unix://" } } }), [
+    'config: rsyslogd.probe.target: expected "unix://PATH", "udp://HOST:PORT", "tcp://HOST:PORT" or "none", got "unix://"',
+  ]);
+  assert.deepEqual(problems({ control: { metrics: "9514" } }), [
+    'config: control.metrics: expected "host:port", got "9514"',
+  ]);
+});
+
+Deno.test("TLS rules read the parsed keys: one trust store, serverName with a client certificate", () => {
+  assert.deepEqual(
+    problems({
+      collectors: [
+        { address: "a:6514", protocol: "tls", ca: "/ca.pem" },
+        { address: "b:6514", protocol: "tls" },
+      ],
+    }),
+    [
+      'config: collectors[1]: trusts the public roots (no "ca", or "publicRoots": true) but collectors[0] trusts only its ca, and the agent has one TLS root store for all of them; give every tls collector a "ca" and no "publicRoots", or set "publicRoots": true where a "ca" is set',
+    ],
+  );
+  assert.deepEqual(
+    problems({
+      collectors: [{
+        address: "10.0.0.5:6514",
+        protocol: "tls",
+        serverName: "logs",
+        cert: "/c.pem",
+        key: "/k.pem",
+      }],
+    }),
+    [
+      `config: collectors[0].serverName: cannot be combined with a client certificate (cert/key): the certificate is checked against the address's host; put "logs" in address instead, got "logs"`,
+    ],
+  );
+  // The same name as the address's host is no conflict; "" means no serverName.
+  parseConfig(
+    JSON.stringify({
+      collectors: [
+        { address: "logs:6514", protocol: "tls", serverName: "logs", cert: "/c", key: "/k" },
+        { address: "10.0.0.5:6514", protocol: "tls", serverName: "", cert: "/c", key: "/k" },
+      ],
+    }),
+    "x.json",
+  );
 });

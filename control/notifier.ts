@@ -6,10 +6,7 @@
  */
 
 import type { Clock } from "../ground/mod.ts";
-import type { CollectorConfig } from "../config/mod.ts";
-
-/** Added to the collectors' own timeouts before a forwarder without progress counts as hung. */
-export const STUCK_GRACE_MS = 5_000;
+import { type CollectorConfig, STUCK_GRACE_MS } from "../config/mod.ts";
 
 /**
  * How long the forwarder may go without progress before it counts as hung:

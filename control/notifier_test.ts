@@ -1,5 +1,6 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
-import { Notifier, type NotifySink, STUCK_GRACE_MS, stuckLimitMs } from "./notifier.ts";
+import { Notifier, type NotifySink, stuckLimitMs } from "./notifier.ts";
+import { STUCK_GRACE_MS } from "../config/mod.ts";
 import { FakeClock } from "../ground/fake_clock.ts";
 
 class FakeNotify implements NotifySink {

@@ -7,6 +7,7 @@
 import type { CollectorStatus, Counters } from "../relay/mod.ts";
 import type { SpoolStats } from "../spool/mod.ts";
 import { VERSION } from "../ground/mod.ts";
+import { RECENT_RESTART_MS } from "../config/mod.ts";
 import { type RsyslogdStatus, UNMANAGED } from "../watchdog/mod.ts";
 
 /** The status document of the spec. */
@@ -120,9 +121,6 @@ export function buildStatus(s: StatusInput): Status {
     },
   };
 }
-
-/** rsyslogd restarted within this long makes the status degraded. */
-const RECENT_RESTART_MS = 5 * 60_000;
 
 /**
  * A managed rsyslogd that is down or failed is critical; one that is

@@ -4,10 +4,7 @@
  * @module
  */
 
-/** First retry delay. */
-export const BACKOFF_BASE_MS = 250;
-/** Longest retry delay. */
-export const BACKOFF_CAP_MS = 10_000;
+import { BACKOFF_BASE_MS, BACKOFF_CAP_MS } from "../config/mod.ts";
 
 /**
  * The delay before retry number `failures` (1 for the first): exponential from

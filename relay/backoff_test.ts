@@ -1,5 +1,6 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { BACKOFF_BASE_MS, BACKOFF_CAP_MS, backoffDelay } from "./backoff.ts";
+import { BACKOFF_BASE_MS, BACKOFF_CAP_MS } from "../config/mod.ts";
+import { backoffDelay } from "./backoff.ts";
 
 Deno.test("backoff: doubles from the base with each failure", () => {
   const top = Array.from({ length: 6 }, (_, i) => backoffDelay(i + 1, () => 1));

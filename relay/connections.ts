@@ -5,6 +5,7 @@
  */
 
 import type { Logger } from "../ground/mod.ts";
+import { DRAIN_MAX_MS, DRAIN_QUIET_MS } from "../config/mod.ts";
 
 /** Options of {@linkcode Connections}. */
 export interface ConnectionsOptions {
@@ -26,14 +27,6 @@ export interface ConnectionsOptions {
  */
 export type Touch = () => boolean;
 
-/**
- * A stopping input reads on until a connection has sent nothing for this
- * long, then closes it: its sender is between writes and nothing of it is
- * unread (an orderly end, not a reset that throws away the kernel's buffers)...
- */
-export const DRAIN_QUIET_MS = 20;
-/** ...or this long has passed; then each connection ends after its next read. */
-export const DRAIN_MAX_MS = 1_000;
 /** Connections that have not ended this long after that are closed. */
 const DRAIN_CUT_MS = 200;
 

@@ -4,14 +4,13 @@
  * @module
  */
 
+import { DEAD_LETTER_MAX_BYTES } from "../config/mod.ts";
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** The dead-letter file's name in the spool directory. */
 export const DEAD_LETTER_FILE = "dead-letter.log";
-
-/** The dead-letter file stays under this size; then it moves to `<path>.1` (one kept). */
-export const DEAD_LETTER_MAX_BYTES = 16 * 1024 * 1024;
 
 /**
  * Appends each message set aside to a file, one line each:

@@ -12,7 +12,13 @@ import {
   sleep,
   systemClock,
 } from "../ground/mod.ts";
-import { type CollectorConfig, parseAddress } from "../config/mod.ts";
+import {
+  type CollectorConfig,
+  FAILBACK_AFTER_MS,
+  FORWARDER_STOP_WAIT_MS,
+  POISON_REFUSALS,
+  SESSION_STABLE_MS,
+} from "../config/mod.ts";
 import type { Counters } from "./counters.ts";
 import { backoffDelay } from "./backoff.ts";
 import { createLink, type Link } from "./link.ts";
@@ -46,9 +52,15 @@ export interface ForwarderOptions {
   dial?: Dialer;
   /** Random numbers in [0, 1) for backoff jitter. */
   random?: () => number;
-  /** How long an earlier collector must stay connectable before traffic returns to it. */
+  /**
+   * How long an earlier collector must stay connectable before traffic returns
+   * to it (default {@linkcode FAILBACK_AFTER_MS}).
+   */
   failbackAfterMs?: number;
-  /** How long a stop waits for a write in progress before cutting the connection. */
+  /**
+   * How long a stop waits for a write in progress before cutting the connection
+   * (default {@linkcode FORWARDER_STOP_WAIT_MS}).
+   */
   stopWaitMs?: number;
   /**
    * Where a message goes that a collector refused {@linkcode POISON_REFUSALS}
@@ -57,9 +69,6 @@ export interface ForwarderOptions {
    */
   deadLetter?: (message: Uint8Array, collector: string, reason: string) => void;
 }
-
-/** A message a collector refuses this many times is set aside, and the stream goes on. */
-export const POISON_REFUSALS = 3;
 
 interface Target {
   cfg: CollectorConfig;
@@ -77,12 +86,9 @@ interface Session {
   broken: string | undefined;
 }
 
-/** Sessions that last this long reset the backoff of their collector. */
-const STABLE_MS = 30_000;
-
 /** Plain TCP (protocols `tcp` and `relp`). */
 export const dialTcp: Dialer = (cfg) => {
-  const { hostname, port } = parseAddress(cfg.address);
+  const { hostname, port } = cfg.address;
   return Deno.connect({ hostname, port, transport: "tcp" });
 };
 
@@ -172,8 +178,8 @@ export class Forwarder {
     this.#log = log;
     this.#dial = opts.dial ?? dialCollector;
     this.#random = opts.random ?? Math.random;
-    this.#failbackAfterMs = opts.failbackAfterMs ?? 30_000;
-    this.#stopWaitMs = opts.stopWaitMs ?? 2_000;
+    this.#failbackAfterMs = opts.failbackAfterMs ?? FAILBACK_AFTER_MS;
+    this.#stopWaitMs = opts.stopWaitMs ?? FORWARDER_STOP_WAIT_MS;
     this.#deadLetter = opts.deadLetter;
     this.#lastProgress = now;
   }
@@ -200,7 +206,7 @@ export class Forwarder {
   /** Each collector's state. */
   status(): CollectorStatus[] {
     return this.#targets.map((t) => ({
-      address: t.cfg.address,
+      address: t.cfg.address.text,
       protocol: t.cfg.protocol,
       state: t.state,
       since: new Date(t.since).toISOString(),
@@ -306,7 +312,7 @@ export class Forwarder {
     const startedAt = this.#clock.now();
     this.#session = session;
     this.#setState(t, "up");
-    this.#log.info(`relay: collector ${t.cfg.address} up`);
+    this.#log.info(`relay: collector ${t.cfg.address.text} up`);
     this.#source.setDeliverable(true);
     // What the last link did not confirm is written again first, whatever the protocol.
     if (this.#unacked.length > 0) {
@@ -337,7 +343,7 @@ export class Forwarder {
       await session.link.end();
       this.#setState(t, "down");
       if (this.#failback !== undefined) {
-        this.#log.info(`relay: collector ${t.cfg.address} hands over to an earlier collector`);
+        this.#log.info(`relay: collector ${t.cfg.address.text} hands over to an earlier collector`);
       }
     } catch (e) {
       const reason = session.broken ?? errorText(e);
@@ -392,7 +398,7 @@ export class Forwarder {
     if (this.#counted.has(batch)) this.#counted.add(rest);
     this.#unacked[at] = rest;
     this.#counters.deadLettered++;
-    const address = this.#targets[session.index]!.cfg.address;
+    const address = this.#targets[session.index]!.cfg.address.text;
     this.#log.warn(
       `relay: collector ${address} refused a message ${n} times; set aside as a dead letter: ${reason}`,
     );
@@ -431,11 +437,11 @@ export class Forwarder {
   }
 
   #failed(t: Target, reason: string, upForMs: number): void {
-    t.failures = upForMs >= STABLE_MS ? 1 : t.failures + 1;
+    t.failures = upForMs >= SESSION_STABLE_MS ? 1 : t.failures + 1;
     t.lastError = reason;
     const delay = backoffDelay(t.failures, this.#random);
     t.nextAttemptAt = this.#clock.now() + delay;
-    const message = `relay: collector ${t.cfg.address} down: ${reason}; retrying in ${
+    const message = `relay: collector ${t.cfg.address.text} down: ${reason}; retrying in ${
       Math.round(delay)
     } ms`;
     // The first failure is news; the retries after it are detail.

@@ -4,7 +4,13 @@ import { TieredBuffer } from "../buffer/mod.ts";
 import { Counters } from "./counters.ts";
 import type { Batch } from "../ground/batch.ts";
 import { Spool } from "../spool/spool.ts";
-import type { CollectorConfig, SpoolConfig } from "../config/config.ts";
+import type {
+  CollectorConfig,
+  Framing,
+  SpoolConfig,
+  TcpCollectorConfig,
+} from "../config/config.ts";
+import { parseAddress } from "../config/address.ts";
 import { Logger } from "../ground/logger.ts";
 import { freePort, waitFor } from "../testkit/mod.ts";
 import { FakeClock } from "../ground/fake_clock.ts";
@@ -13,20 +19,21 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 const MiB = 1024 * 1024;
 
-function collectorConfig(address: string, over: Partial<CollectorConfig> = {}): CollectorConfig {
-  return {
-    address,
-    protocol: "tcp",
-    framing: "octet-counted",
+/** A tcp collector at `address` (or, with `protocol: "relp"`, a relp one), short timeouts. */
+function collectorConfig(
+  address: string,
+  over: Partial<Omit<TcpCollectorConfig, "address" | "protocol">> & { protocol?: "tcp" | "relp" } =
+    {},
+): CollectorConfig {
+  const { protocol = "tcp", framing = "octet-counted", ...rest } = over;
+  const settings = {
+    address: { ...parseAddress(address), text: address },
     replayWindow: 4 * MiB,
-    ca: "",
-    cert: "",
-    key: "",
-    serverName: "",
     connectTimeoutMs: 300,
     writeTimeoutMs: 300,
-    ...over,
+    ...rest,
   };
+  return protocol === "relp" ? { protocol, ...settings } : { protocol, framing, ...settings };
 }
 
 function message(seq: number, pad = 60): string {
@@ -49,7 +56,7 @@ function seqOf(msg: string): number {
 }
 
 /** Sequence numbers of the complete frames in `data` (a cut-off last frame is ignored). */
-function parseStream(data: Uint8Array, framing: CollectorConfig["framing"]): number[] {
+function parseStream(data: Uint8Array, framing: Framing): number[] {
   const out: number[] = [];
   let p = 0;
   if (framing === "lf") {
@@ -87,13 +94,13 @@ class Collector {
   listener: Deno.TcpListener;
   accepted: Accepted[] = [];
   #behaviour: (index: number) => Behaviour;
-  #framing: CollectorConfig["framing"];
+  #framing: Framing;
   #tasks: Promise<void>[] = [];
 
   constructor(
     port = 0,
     behaviour: (index: number) => Behaviour = () => "read",
-    framing: CollectorConfig["framing"] = "octet-counted",
+    framing: Framing = "octet-counted",
   ) {
     this.listener = Deno.listen({ hostname: "127.0.0.1", port, transport: "tcp" });
     this.#behaviour = behaviour;

@@ -6,7 +6,7 @@
 
 import type { Counters } from "./counters.ts";
 import type { FrameSink } from "./framer.ts";
-import { type InputConfig, parseAddress } from "../config/mod.ts";
+import type { Address, AddressInputConfig, InputSettings } from "../config/mod.ts";
 import type { Logger } from "../ground/mod.ts";
 import {
   encodeFrame,
@@ -74,14 +74,17 @@ export interface Durability<M> {
  * const counters = new Counters();
  * const buffer = new TieredBuffer(await Spool.open(config.spool, 65536, log), config.spool.mode);
  * const ingest = new Ingest(counters, (batch) => buffer.push(batch));
- * const input = new RelpInput(config.inputs[0]!, ingest, buffer, counters, log);
+ * const cfg = config.inputs[0];
+ * if (cfg?.type !== "relp") throw new Error("expected a relp input");
+ * const input = new RelpInput(cfg, ingest, buffer, counters, log);
  * await input.listen();
  * // …
  * input.close();
  * ```
  */
 export class RelpInput {
-  #cfg: InputConfig;
+  #cfg: InputSettings;
+  #address: Address;
   #sink: RelpSink;
   #durability: Durability<unknown>;
   #counters: Counters;
@@ -98,13 +101,14 @@ export class RelpInput {
    * @param log where protocol problems are reported (debug)
    */
   constructor(
-    cfg: InputConfig,
+    cfg: AddressInputConfig,
     sink: RelpSink,
     durability: Durability<unknown>,
     counters: Counters,
     log: Logger,
   ) {
     this.#cfg = cfg;
+    this.#address = cfg.address;
     this.#sink = sink;
     this.#durability = durability;
     this.#counters = counters;
@@ -114,7 +118,7 @@ export class RelpInput {
 
   /** What it listens on, for messages. */
   get name(): string {
-    return `relp:${this.#cfg.address}`;
+    return `relp:${this.#address.text}`;
   }
 
   /** Open connections. */
@@ -126,7 +130,7 @@ export class RelpInput {
   listen(): Promise<void> {
     let listener: Deno.Listener;
     try {
-      const { hostname, port } = parseAddress(this.#cfg.address);
+      const { hostname, port } = this.#address;
       listener = Deno.listen({ transport: "tcp", hostname, port });
     } catch (e) {
       return Promise.reject(
@@ -150,7 +154,7 @@ export class RelpInput {
    * Applies the settings of `cfg` (same address) in place: the listener and
    * its connections stay; new connections get the new `maxMessageSize`.
    */
-  reconfigure(cfg: InputConfig): void {
+  reconfigure(cfg: InputSettings): void {
     this.#cfg = cfg;
     this.#conns.configure({ max: cfg.maxConnections, idleMs: cfg.idleTimeoutMs });
   }

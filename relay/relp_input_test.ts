@@ -6,7 +6,7 @@ import { TieredBuffer } from "../buffer/mod.ts";
 import { RelpFrameParser } from "./relp_frame.ts";
 import { RelpInput } from "./relp_input.ts";
 import { Spool } from "../spool/spool.ts";
-import type { InputConfig, SpoolConfig } from "../config/config.ts";
+import type { AddressInputConfig, SpoolConfig } from "../config/config.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -37,10 +37,9 @@ Deno.test("RELP input, spool always: rsp 200 comes only once the message is in t
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = listener.addr.port;
   listener.close();
-  const cfg: InputConfig = {
+  const cfg: AddressInputConfig = {
     type: "relp",
-    address: `127.0.0.1:${port}`,
-    path: "",
+    address: { hostname: "127.0.0.1", port, text: `127.0.0.1:${port}` },
     maxMessageSize: 65536,
     maxConnections: 10,
     idleTimeoutMs: 60_000,
@@ -86,10 +85,9 @@ Deno.test("RELP input: what the spool could not write gets no 200: serverclose, 
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = listener.addr.port;
   listener.close();
-  const cfg: InputConfig = {
+  const cfg: AddressInputConfig = {
     type: "relp",
-    address: `127.0.0.1:${port}`,
-    path: "",
+    address: { hostname: "127.0.0.1", port, text: `127.0.0.1:${port}` },
     maxMessageSize: 65536,
     maxConnections: 10,
     idleTimeoutMs: 60_000,

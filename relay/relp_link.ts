@@ -5,7 +5,7 @@
  */
 
 import type { Batch, Clock } from "../ground/mod.ts";
-import type { CollectorConfig } from "../config/mod.ts";
+import type { RelpCollectorConfig } from "../config/mod.ts";
 import type { Link, LinkEvents } from "./link.ts";
 import {
   encodeFrame,
@@ -64,7 +64,9 @@ interface InFlight {
  *   "inline",
  * );
  * const conn = await Deno.connect({ hostname: "127.0.0.1", port: 2514 });
- * const link = new RelpLink(conn, config.collectors[0]!, {
+ * const collector = config.collectors[0];
+ * if (collector?.protocol !== "relp") throw new Error("expected a relp collector");
+ * const link = new RelpLink(conn, collector, {
  *   confirmed: (count) => console.log(`${count} batch(es) delivered`),
  *   progress: () => {},
  *   broken: (reason) => console.log(`link broken: ${reason}`),
@@ -78,7 +80,7 @@ interface InFlight {
  */
 export class RelpLink implements Link {
   #conn: Deno.Conn;
-  #cfg: CollectorConfig;
+  #cfg: RelpCollectorConfig;
   #events: LinkEvents;
   #clock: Clock;
   #parser = new RelpFrameParser({ maxData: MAX_RSP_DATA });
@@ -101,7 +103,7 @@ export class RelpLink implements Link {
   #done = false;
   #failure: string | undefined;
 
-  constructor(conn: Deno.Conn, cfg: CollectorConfig, events: LinkEvents, clock: Clock) {
+  constructor(conn: Deno.Conn, cfg: RelpCollectorConfig, events: LinkEvents, clock: Clock) {
     this.#conn = conn;
     this.#cfg = cfg;
     this.#events = events;

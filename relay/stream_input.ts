@@ -4,7 +4,7 @@
  * @module
  */
 
-import { type InputConfig, parseAddress } from "../config/mod.ts";
+import type { InputConfig } from "../config/mod.ts";
 import type { Counters } from "./counters.ts";
 import { type FrameSink, StreamFramer } from "./framer.ts";
 import type { Logger } from "../ground/mod.ts";
@@ -53,7 +53,7 @@ export class StreamInput {
 
   /** What it listens on, for messages. */
   get name(): string {
-    return this.#cfg.type === "unix" ? `unix:${this.#cfg.path}` : `tcp:${this.#cfg.address}`;
+    return this.#cfg.type === "unix" ? `unix:${this.#cfg.path}` : `tcp:${this.#cfg.address.text}`;
   }
 
   /** Open connections. */
@@ -72,7 +72,7 @@ export class StreamInput {
         // Like /dev/log: any local process may log.
         listener = await listenUnix(this.#cfg.path, { mode: 0o666 });
       } else {
-        const { hostname, port } = parseAddress(this.#cfg.address);
+        const { hostname, port } = this.#cfg.address;
         listener = Deno.listen({ transport: "tcp", hostname, port });
       }
     } catch (e) {

@@ -10,7 +10,6 @@ const sink = { frames() {}, message() {} };
 function unixInput(path: string): StreamInput {
   const cfg: InputConfig = {
     type: "unix",
-    address: "",
     path,
     maxMessageSize: 1024,
     maxConnections: 4,

@@ -6,16 +6,14 @@
  */
 
 import { type Batch, type Clock, octetToLf } from "../ground/mod.ts";
-import type { CollectorConfig } from "../config/mod.ts";
+import {
+  END_WAIT_MS,
+  REPLAY_MAX_BYTES,
+  REPLAY_MIN_AGE_MS,
+  type StreamCollectorConfig,
+} from "../config/mod.ts";
 import type { Link, LinkEvents } from "./link.ts";
 import { writeAllWithin } from "./_write_all.ts";
-
-/** A written batch stays unconfirmed (resent after an unclean disconnect) at least this long. */
-export const REPLAY_MIN_AGE_MS = 2_000;
-/** ...unless this many bytes (or the effective window, if larger) were written after it. */
-export const REPLAY_MAX_BYTES = 64 * 1024 * 1024;
-/** How long a clean end waits for the collector to close its side after ours. */
-export const END_WAIT_MS = 1_000;
 
 /** Linux's defaults of `tcp_wmem` and `tcp_rmem` (max), when /proc cannot be read. */
 const DEFAULT_KERNEL_BUFFERS = 4 * 1024 * 1024 + 6 * 1024 * 1024;
@@ -73,7 +71,9 @@ export function effectiveReplayWindow(replayWindow: number): number {
  *
  * const config = parseConfig('{"collectors": [{"address": "127.0.0.1:514"}]}', "inline");
  * const conn = await Deno.connect({ hostname: "127.0.0.1", port: 514 });
- * const link = new StreamLink(conn, config.collectors[0]!, {
+ * const collector = config.collectors[0];
+ * if (collector?.protocol !== "tcp") throw new Error("expected a tcp collector");
+ * const link = new StreamLink(conn, collector, {
  *   confirmed: (count) => console.log(`${count} batch(es) delivered`),
  *   progress: () => {},
  *   broken: (reason) => console.log(`link broken: ${reason}`),
@@ -86,7 +86,7 @@ export function effectiveReplayWindow(replayWindow: number): number {
  */
 export class StreamLink implements Link {
   #conn: Deno.Conn;
-  #cfg: CollectorConfig;
+  #cfg: StreamCollectorConfig;
   #events: LinkEvents;
   #clock: Clock;
   /** Sizes of the written, unconfirmed batches, oldest first. */
@@ -101,7 +101,7 @@ export class StreamLink implements Link {
   /** Set while a clean end waits for the collector: ends that wait unconfirmed. */
   #abandon: (() => void) | undefined;
 
-  constructor(conn: Deno.Conn, cfg: CollectorConfig, events: LinkEvents, clock: Clock) {
+  constructor(conn: Deno.Conn, cfg: StreamCollectorConfig, events: LinkEvents, clock: Clock) {
     this.#conn = conn;
     this.#cfg = cfg;
     this.#events = events;

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { type CollectorConfig, parseAddress } from "../config/mod.ts";
+import type { TlsCollectorConfig } from "../config/mod.ts";
 
 /**
  * What the process's root store holds, fixed by the first TLS connection
@@ -34,11 +34,11 @@ let rootStore: "none" | "public" | undefined;
  *   `TLS handshake with collector 127.0.0.1:6514 (server name "logs") failed:
  *   invalid peer certificate: UnknownIssuer; …`.
  */
-export async function dialTls(cfg: CollectorConfig): Promise<Deno.TlsConn> {
-  const { hostname, port } = parseAddress(cfg.address);
-  const name = cfg.serverName || hostname;
-  const what = `collector ${cfg.address}`;
-  const caCerts = cfg.ca === "" ? undefined : [await readPem(cfg.ca, "ca", what)];
+export async function dialTls(cfg: TlsCollectorConfig): Promise<Deno.TlsConn> {
+  const { hostname, port } = cfg.address;
+  const name = cfg.serverName ?? hostname;
+  const what = `collector ${cfg.address.text}`;
+  const caCerts = cfg.ca === undefined ? undefined : [await readPem(cfg.ca, "ca", what)];
   const wanted = caCerts !== undefined && !cfg.publicRoots ? "none" : "public";
   if (rootStore === undefined) {
     if (wanted === "none") Deno.env.set("DENO_TLS_CA_STORE", "");
@@ -54,7 +54,7 @@ export async function dialTls(cfg: CollectorConfig): Promise<Deno.TlsConn> {
   }
   const withCa = caCerts === undefined ? {} : { caCerts };
   let conn: Deno.TlsConn;
-  if (cfg.cert !== "" || cfg.key !== "") {
+  if (cfg.cert !== undefined || cfg.key !== undefined) {
     if (name !== hostname) {
       throw new Error(
         `${what}: serverName "${name}" cannot be combined with a client certificate (cert/key); put "${name}" in the address instead ("${name}:${port}") or drop serverName`,
@@ -83,7 +83,7 @@ export async function dialTls(cfg: CollectorConfig): Promise<Deno.TlsConn> {
     const why = e instanceof Error ? e.message : String(e);
     throw new Error(
       `TLS handshake with ${what} (server name "${name}") failed: ${why}; the collector's certificate must be issued for "${name}" (serverName, else the address's host) by the CA in ${
-        cfg.ca === ""
+        cfg.ca === undefined
           ? "Deno's root store"
           : `"${cfg.ca}"${cfg.publicRoots ? " or a public root" : ", the only one trusted"}`
       } (ca)`,
@@ -92,7 +92,12 @@ export async function dialTls(cfg: CollectorConfig): Promise<Deno.TlsConn> {
   return conn;
 }
 
-async function readPem(path: string, key: string, what: string): Promise<string> {
+async function readPem(path: string | undefined, key: string, what: string): Promise<string> {
+  if (path === undefined) {
+    throw new Error(
+      `${what}: "${key}" is not set; a client certificate needs both "cert" and "key"`,
+    );
+  }
   try {
     return await Deno.readTextFile(path);
   } catch (e) {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import type { CollectorConfig } from "../config/config.ts";
+import type { TlsCollectorConfig } from "../config/config.ts";
+import { parseAddress } from "../config/address.ts";
 import { dialTls } from "./tls_dial.ts";
 
 async function openssl(dir: string, args: string[]): Promise<void> {
@@ -62,17 +63,13 @@ async function pki(dir: string): Promise<void> {
   ]);
 }
 
-function collector(address: string, over: Partial<CollectorConfig>): CollectorConfig {
+function collector(address: string, over: Partial<TlsCollectorConfig>): TlsCollectorConfig {
   return {
-    address,
+    address: { ...parseAddress(address), text: address },
     protocol: "tls",
     framing: "octet-counted",
     replayWindow: 0,
-    ca: "",
     publicRoots: false,
-    cert: "",
-    key: "",
-    serverName: "",
     connectTimeoutMs: 1000,
     writeTimeoutMs: 1000,
     ...over,

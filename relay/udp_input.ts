@@ -4,10 +4,15 @@
  * @module
  */
 
-import { type InputConfig, parseAddress } from "../config/mod.ts";
+import {
+  type Address,
+  type AddressInputConfig,
+  DRAIN_MAX_MS,
+  DRAIN_QUIET_MS,
+  type InputSettings,
+} from "../config/mod.ts";
 import type { Counters } from "./counters.ts";
 import type { FrameSink } from "./framer.ts";
-import { DRAIN_MAX_MS, DRAIN_QUIET_MS } from "./connections.ts";
 
 /**
  * Receives one message per datagram (RFC 5426) and passes it on byte for byte;
@@ -26,32 +31,36 @@ import { DRAIN_MAX_MS, DRAIN_QUIET_MS } from "./connections.ts";
  * );
  * const counters = new Counters();
  * const ingest = new Ingest(counters, (batch) => console.log(`${batch.count} message(s)`));
- * const input = new UdpInput(config.inputs[0]!, ingest, counters);
+ * const cfg = config.inputs[0];
+ * if (cfg?.type !== "udp") throw new Error("expected a udp input");
+ * const input = new UdpInput(cfg, ingest, counters);
  * await input.listen();
  * ```
  */
 export class UdpInput {
-  #cfg: InputConfig;
+  #cfg: InputSettings;
+  #address: Address;
   #sink: FrameSink;
   #counters: Counters;
   #socket: Deno.DatagramConn | undefined;
   #closed = false;
   #problem = "";
 
-  constructor(cfg: InputConfig, sink: FrameSink, counters: Counters) {
+  constructor(cfg: AddressInputConfig, sink: FrameSink, counters: Counters) {
     this.#cfg = cfg;
+    this.#address = cfg.address;
     this.#sink = sink;
     this.#counters = counters;
   }
 
   /** What it listens on, for messages. */
   get name(): string {
-    return `udp:${this.#cfg.address}`;
+    return `udp:${this.#address.text}`;
   }
 
   /** Binds the socket and starts receiving. */
   listen(): Promise<void> {
-    const { hostname, port } = parseAddress(this.#cfg.address);
+    const { hostname, port } = this.#address;
     try {
       this.#socket = Deno.listenDatagram({ transport: "udp", hostname, port });
     } catch (e) {
@@ -71,7 +80,7 @@ export class UdpInput {
   }
 
   /** Applies the settings of `cfg` (same address) in place: `maxMessageSize` from the next datagram. */
-  reconfigure(cfg: InputConfig): void {
+  reconfigure(cfg: InputSettings): void {
     this.#cfg = cfg;
   }
 

@@ -6,6 +6,7 @@
  */
 
 import { type Clock, type Logger, sleep } from "../ground/mod.ts";
+import { RSYSLOGD_RESTART_COMMAND_TIMEOUT_MS } from "../config/mod.ts";
 import type { Keeper, KeeperEvents } from "./_keeper.ts";
 import { isAlive, type ProcessId } from "./_proc.ts";
 import { RsyslogdFinder } from "./_proc_identity.ts";
@@ -31,8 +32,6 @@ export interface ExternalKeeperOptions {
 const POLL_MS = 100;
 /** After it vanished, this long for its owner (systemd's `Restart=`) to bring it back first. */
 const GRACE_MS = 500;
-/** The restart command gets this long. */
-const COMMAND_TIMEOUT_MS = 60_000;
 /** After the restart command, this long for the new process to show up. */
 const APPEAR_MS = 10_000;
 /** While it cannot be told which process is rsyslogd, it is looked for again this often. */
@@ -219,11 +218,11 @@ export class ExternalKeeper implements Keeper {
     const shown = restartCommand.join(" ");
     log.warn(`watchdog: running the restart command: ${shown}`);
     try {
-      const r = await spawner.run(restartCommand, COMMAND_TIMEOUT_MS);
+      const r = await spawner.run(restartCommand, RSYSLOGD_RESTART_COMMAND_TIMEOUT_MS);
       const out = r.output === "" ? "" : `: ${r.output.split("\n").slice(0, 5).join(" | ")}`;
       if (r.timedOut) {
         log.error(
-          `watchdog: restart command "${shown}" killed after ${COMMAND_TIMEOUT_MS} ms${out}`,
+          `watchdog: restart command "${shown}" killed after ${RSYSLOGD_RESTART_COMMAND_TIMEOUT_MS} ms${out}`,
         );
       } else if (r.code !== 0) {
         log.error(`watchdog: restart command "${shown}" exited with code ${r.code}${out}`);

@@ -4,11 +4,10 @@
  * @module
  */
 
-import { parseAddress } from "../config/mod.ts";
+import { type ProbeTarget, probeTargetText } from "../config/mod.ts";
 
-type Target =
-  | { kind: "unix"; path: string }
-  | { kind: "udp" | "tcp"; hostname: string; port: number };
+/** A probe target that canaries are sent to (not `none`). */
+export type Target = Exclude<ProbeTarget, { kind: "none" }>;
 
 const encoder = new TextEncoder();
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
@@ -29,19 +28,11 @@ export class ProbeSender {
   #dir: string | undefined;
   #dgram: Deno.DatagramConn | undefined;
 
-  /** @param target `unix://PATH`, `udp://HOST:PORT` or `tcp://HOST:PORT` */
-  constructor(target: string, timeoutMs: number) {
-    this.#text = target;
+  /** @param target where canaries go: a unix socket, or a UDP or TCP address */
+  constructor(target: Target, timeoutMs: number) {
+    this.#target = target;
+    this.#text = probeTargetText(target);
     this.#timeoutMs = timeoutMs;
-    const m = /^(unix|udp|tcp):\/\/(.+)$/.exec(target);
-    if (m === null || m[1] === undefined || m[2] === undefined) {
-      throw new Error(
-        `rsyslogd.probe.target: expected "unix://PATH", "udp://HOST:PORT", "tcp://HOST:PORT" or "none", got "${target}"`,
-      );
-    }
-    this.#target = m[1] === "unix"
-      ? { kind: "unix", path: m[2] }
-      : { kind: m[1] as "udp" | "tcp", ...parseAddress(m[2]) };
   }
 
   /** Creates the local socket (unix: in a new temporary directory; udp: an ephemeral port). */
@@ -52,7 +43,7 @@ export class ProbeSender {
         this.#dir = await Deno.makeTempDir({ prefix: "syslog-agent-probe-" });
         this.#dgram = Deno.listenDatagram({ transport: "unixpacket", path: `${this.#dir}/probe` });
       } else if (t.kind === "udp") {
-        const hostname = t.hostname.includes(":") ? "::" : "0.0.0.0";
+        const hostname = t.address.hostname.includes(":") ? "::" : "0.0.0.0";
         this.#dgram = Deno.listenDatagram({ transport: "udp", hostname, port: 0 });
       }
     } catch (e) {
@@ -78,11 +69,15 @@ export class ProbeSender {
     );
     if (t.kind === "udp") {
       await this.#withTimeout(
-        this.#dgram!.send(msg, { transport: "udp", hostname: t.hostname, port: t.port }),
+        this.#dgram!.send(msg, {
+          transport: "udp",
+          hostname: t.address.hostname,
+          port: t.address.port,
+        }),
       );
       return;
     }
-    const connecting = Deno.connect({ hostname: t.hostname, port: t.port });
+    const connecting = Deno.connect({ hostname: t.address.hostname, port: t.address.port });
     let conn: Deno.TcpConn;
     try {
       conn = await this.#withTimeout(connecting);

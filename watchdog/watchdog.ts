@@ -5,7 +5,12 @@
  * @module
  */
 
-import type { RsyslogdConfig } from "../config/mod.ts";
+import {
+  probeTargetText,
+  ROTATE_RECOVER_MS,
+  RSYSLOGD_KILL_DEADLINE_MS,
+  type RsyslogdConfig,
+} from "../config/mod.ts";
 import { type Clock, type Logger, sleep, systemClock } from "../ground/mod.ts";
 import { Canary } from "./canary.ts";
 import { ChildKeeper } from "./_child_keeper.ts";
@@ -24,7 +29,7 @@ export interface WatchdogOptions {
   spawner?: Spawner;
   /** Backoff and crash-loop tuning. */
   restart?: RestartPolicyOptions;
-  /** SIGKILL this long after SIGTERM (default 5000 ms). */
+  /** SIGKILL this long after SIGTERM (default {@linkcode RSYSLOGD_KILL_DEADLINE_MS}). */
   killDeadlineMs?: number;
 }
 
@@ -48,8 +53,6 @@ const ROTATE_PROOF_MIN_MS = 1000;
 const ROTATE_SETTLE_MS = 50;
 /** With probe target "none", the process must still run this long after the HUP. */
 const ROTATE_SETTLE_NO_PROBE_MS = 500;
-/** After a restart, rsyslogd must be healthy again within this long. */
-const RECOVER_MS = 10_000;
 
 type State = RsyslogdStatus["state"];
 
@@ -96,6 +99,8 @@ export class Watchdog {
   #killDeadlineMs: number;
   #canary: Canary;
   #probing: boolean;
+  /** `probe.target` as in the config file, for messages. */
+  #targetText: string;
   #sender: ProbeSender | undefined;
 
   #state: State = "starting";
@@ -135,10 +140,11 @@ export class Watchdog {
     this.#cfg = cfg;
     this.#log = log;
     this.#clock = opts.clock ?? systemClock;
-    this.#killDeadlineMs = opts.killDeadlineMs ?? 5000;
+    this.#killDeadlineMs = opts.killDeadlineMs ?? RSYSLOGD_KILL_DEADLINE_MS;
     this.#policy = new RestartPolicy(this.#clock, opts.restart);
     this.#canary = new Canary(this.#clock);
-    this.#probing = cfg.probe.target !== "none";
+    this.#probing = cfg.probe.target.kind !== "none";
+    this.#targetText = probeTargetText(cfg.probe.target);
     const events: KeeperEvents = {
       started: (pid) => this.#started(pid),
       exited: (pid, how) => this.#exited(pid, how),
@@ -182,12 +188,13 @@ export class Watchdog {
    */
   async start(): Promise<void> {
     const c = this.#cfg;
-    if (this.#probing) {
-      this.#sender = new ProbeSender(c.probe.target, c.probe.timeoutMs);
+    const target = c.probe.target;
+    if (target.kind !== "none") {
+      this.#sender = new ProbeSender(target, c.probe.timeoutMs);
       await this.#sender.open();
     }
     const probe = this.#probing
-      ? `canary to ${c.probe.target} every ${c.probe.intervalMs} ms, timeout ${c.probe.timeoutMs} ms, hung after ${c.probe.failures} misses`
+      ? `canary to ${this.#targetText} every ${c.probe.intervalMs} ms, timeout ${c.probe.timeoutMs} ms, hung after ${c.probe.failures} misses`
       : "no canary probe (probe.target is none)";
     this.#log.info(`watchdog: mode ${c.mode}: ${this.#where}; ${probe}`);
     this.#keeper.start();
@@ -227,7 +234,7 @@ export class Watchdog {
       const p = this.#cfg.probe;
       return `${this.#misses} canar${
         this.#misses === 1 ? "y" : "ies"
-      } in a row did not come back from ${p.target} within ${p.timeoutMs} ms`;
+      } in a row did not come back from ${this.#targetText} within ${p.timeoutMs} ms`;
     }
     return "";
   }
@@ -388,9 +395,7 @@ export class Watchdog {
           await sender.send(token);
         } catch (e) {
           this.#log.debug(
-            `watchdog: canary ${seq} to ${this.#cfg.probe.target}: ${
-              e instanceof Error ? e.message : e
-            }`,
+            `watchdog: canary ${seq} to ${this.#targetText}: ${e instanceof Error ? e.message : e}`,
           );
         }
         if (!(await sleep(this.#clock, spacingMs, ctl.signal))) break;
@@ -437,7 +442,7 @@ export class Watchdog {
     // is missing than a hang: say where to look.
     const hint = this.#healthyGen === gen
       ? ""
-      : `; it has not passed a probe since it started: check that rsyslogd forwards every message to one of the agent's inputs (README: "Pointing rsyslog at the agent") and listens on ${this.#cfg.probe.target}`;
+      : `; it has not passed a probe since it started: check that rsyslogd forwards every message to one of the agent's inputs (README: "Pointing rsyslog at the agent") and listens on ${this.#targetText}`;
     this.#log.error(
       `watchdog: rsyslogd (pid ${pid}) is hung: ${failures} probe(s) in a row failed; killing it (SIGTERM, SIGKILL after ${this.#killDeadlineMs} ms) to restart it${hint}`,
     );
@@ -459,7 +464,7 @@ export class Watchdog {
         );
       }
       this.#log.warn(`watchdog: rotate: rsyslogd is ${this.#state}; waiting for it to be back`);
-      if (await this.#waitHealthy(RECOVER_MS)) {
+      if (await this.#waitHealthy(ROTATE_RECOVER_MS)) {
         return this.#result(
           true,
           `rsyslogd was ${
@@ -513,7 +518,7 @@ export class Watchdog {
       what = `rsyslogd died after the HUP (${this.#lastExit})`;
       this.#log.error(`watchdog: rotate: ${what}`);
     }
-    if (await this.#waitHealthy(RECOVER_MS)) {
+    if (await this.#waitHealthy(ROTATE_RECOVER_MS)) {
       const r = this.#result(
         true,
         `${what}; restarted as pid ${this.#pid}, which passes the probe`,
@@ -532,7 +537,7 @@ export class Watchdog {
     const why = this.#state === "failed" ? `: ${this.#problem}` : "";
     const e = new Error(
       `rotate: ${what}, and it is not healthy again within ${
-        RECOVER_MS / 1000
+        ROTATE_RECOVER_MS / 1000
       } s (state ${this.#state}${why}); see "agent status" and the agent's log`,
     );
     this.#log.error(`watchdog: ${e.message}`);

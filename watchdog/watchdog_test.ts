@@ -15,7 +15,7 @@ function setup(command: string[]) {
     command,
     pidFile: "/nonexistent/rsyslogd.pid",
     restartCommand: ["true"],
-    probe: { target: "none", intervalMs: 5000, timeoutMs: 2000, failures: 3 },
+    probe: { target: { kind: "none" }, intervalMs: 5000, timeoutMs: 2000, failures: 3 },
   };
   const watchdog = new Watchdog(cfg, log, { clock, spawner });
   return { clock, spawner, lines, watchdog };

@@ -1,0 +1,167 @@
+/**
+ * The agent's built-in tuning numbers: limits and waits that are not config
+ * keys, but that an operator may need to know to read its behaviour (how long
+ * a stop can take, when a collector gets traffic back, how much memory a
+ * connection can hold). Each says what it bounds, its unit and why it has
+ * this value; README.md ("Tunables") lists them. Changing one is a code
+ * change, reviewed like any other.
+ *
+ * @module
+ */
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+
+// Forwarding: tcp and tls collectors (no acknowledgements: the replay window).
+
+/**
+ * A batch written to a tcp or tls collector stays unconfirmed (kept, and
+ * resent after an unclean disconnect) for at least this many milliseconds,
+ * even once the replay window followed it. A collector that reads fast, as
+ * while the spool drains, holds far more than the window in its queues; 2 s
+ * covers what a live collector has read and not yet written.
+ */
+export const REPLAY_MIN_AGE_MS = 2_000;
+
+/**
+ * Bytes written after a tcp or tls batch that confirm it whatever its age
+ * ({@linkcode REPLAY_MIN_AGE_MS}), or the effective replay window if that is
+ * larger. Bounds the memory a fast connection keeps in hand while batches age:
+ * without it a collector that reads at loopback speed would pin everything
+ * of the last 2 s.
+ */
+export const REPLAY_MAX_BYTES = 64 * MIB;
+
+/**
+ * Milliseconds a clean end (stop, fail-back, a reload that changes the
+ * collectors) waits, after our FIN or TLS `close_notify`, for a tcp or tls
+ * collector to close its side: its doing so shows it read everything, which
+ * is then confirmed. Short, because a stop waits on it; what is not confirmed
+ * goes back to the spool and is resent (duplicates, not gaps).
+ */
+export const END_WAIT_MS = 1_000;
+
+// Forwarding: reconnects and fail-back.
+
+/** First delay, in milliseconds, before a failed collector is tried again; it doubles per failure. */
+export const BACKOFF_BASE_MS = 250;
+
+/**
+ * Longest delay, in milliseconds, between two attempts on a failed collector:
+ * a collector that comes back is used again within 10 s.
+ */
+export const BACKOFF_CAP_MS = 10_000;
+
+/**
+ * Milliseconds an earlier collector (in config order) must stay connectable
+ * before traffic returns to it from a later one: long enough that a collector
+ * that flaps does not drag the stream back and forth.
+ */
+export const FAILBACK_AFTER_MS = 30_000;
+
+/**
+ * Milliseconds a collector session must last to reset that collector's
+ * backoff: one that accepts connections and then drops them keeps backing off.
+ */
+export const SESSION_STABLE_MS = 30_000;
+
+/**
+ * Milliseconds a stop (or a reload that replaces the forwarder) waits for a
+ * write in progress before cutting the connection; what it held is resent.
+ */
+export const FORWARDER_STOP_WAIT_MS = 2_000;
+
+/**
+ * Refusals of one message (RELP: an answer other than `200`) after which it
+ * is set aside in the dead-letter file and the stream goes on: a poison
+ * message would otherwise be resent forever, holding up all behind it.
+ */
+export const POISON_REFUSALS = 3;
+
+/**
+ * Bytes the dead-letter file (`dead-letter.log` in the spool directory) may
+ * reach before it moves to `dead-letter.log.1` (one kept): at most twice this
+ * on disk.
+ */
+export const DEAD_LETTER_MAX_BYTES = 16 * MIB;
+
+// Inputs: stop.
+
+/**
+ * A stopping input reads on until a connection has sent nothing for this many
+ * milliseconds, then closes it: its sender is between writes and nothing of
+ * it is unread (an orderly end, not a reset that throws the kernel's buffers
+ * away). UDP inputs stop when no datagram came for as long.
+ */
+export const DRAIN_QUIET_MS = 20;
+
+/**
+ * The most milliseconds a stopping input reads what open connections still
+ * send ({@linkcode DRAIN_QUIET_MS}); then each ends after its next read. Part
+ * of the stop's budget ({@linkcode STOP_DEADLINE_MS}).
+ */
+export const DRAIN_MAX_MS = 1_000;
+
+// The agent's own health.
+
+/**
+ * Milliseconds a stop (SIGTERM, SIGINT) may take before the agent exits
+ * anyway. Below systemd's default `TimeoutStopSec` (90 s) with room to spare,
+ * and long enough for the input drain, the forwarder's stop wait and the
+ * spool's final sync.
+ */
+export const STOP_DEADLINE_MS = 10_000;
+
+/**
+ * Milliseconds a collector write may stay stuck beyond the collectors' longest
+ * `writeTimeoutMs` before the agent stops its systemd watchdog pings (and
+ * systemd restarts it). A stall up to `writeTimeoutMs` is ordinary and is
+ * handled by failing over; a write that outlives it by this much means the
+ * agent itself is stuck.
+ */
+export const STUCK_GRACE_MS = 5_000;
+
+/** Milliseconds after an rsyslogd restart during which the status is `degraded` (5 minutes). */
+export const RECENT_RESTART_MS = 5 * 60_000;
+
+// rsyslogd supervision.
+
+/**
+ * Milliseconds rsyslogd gets to exit after SIGTERM before it is sent SIGKILL:
+ * enough to flush its queues to the agent's inputs.
+ */
+export const RSYSLOGD_KILL_DEADLINE_MS = 5_000;
+
+/** Milliseconds `rsyslogd.restartCommand` (external mode) may run before it is killed and counted as failed. */
+export const RSYSLOGD_RESTART_COMMAND_TIMEOUT_MS = 60_000;
+
+/**
+ * Milliseconds `agent rotate` waits for rsyslogd to be healthy again (running,
+ * and passing its probe) when it was down or died after the HUP, before it
+ * reports the rotate as failed (exit 1, which logrotate shows).
+ */
+export const ROTATE_RECOVER_MS = 10_000;
+
+// The buffer and the spool. Not yet imported where they apply (relay/queue.ts,
+// being moved to buffer/, and spool/spool.ts): same values as there.
+
+/**
+ * Bytes the memory tier holds (`spool.mode: "fallback"`) while a collector
+ * keeps up; beyond it what is in memory and everything after it goes to the
+ * spool. Also the memory-only limit when the spool directory cannot be used.
+ */
+export const MEMORY_TIER_BYTES = 16 * MIB;
+
+/**
+ * Bytes waiting for the spool's write loop beyond which inputs pause their
+ * reads (senders wait in their own socket buffers, nothing is dropped), until
+ * the backlog is down to {@linkcode SPOOL_BACKLOG_LOW_BYTES}.
+ */
+export const SPOOL_BACKLOG_HIGH_BYTES = 16 * MIB;
+
+/**
+ * Bytes waiting for the spool's write loop under which paused inputs read
+ * again: well below {@linkcode SPOOL_BACKLOG_HIGH_BYTES}, so that they do not
+ * pause and resume on every write.
+ */
+export const SPOOL_BACKLOG_LOW_BYTES = 4 * MIB;
