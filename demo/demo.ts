@@ -234,7 +234,7 @@ class DemoRun {
 
     // The agent, which starts the rsyslogd it supervises.
     const [cmd, ...args] = agentArgv(["run", "--config", l.agentConf]);
-    this.#agent = await spawnLogged({ cmd: cmd!, args, logPath: l.agentLog, setsid: true });
+    this.#agent = spawnLogged({ cmd: cmd!, args, logPath: l.agentLog, setsid: true });
     const st = await this.#until(
       async () => {
         const s = await this.#poll().catch(() => undefined);
@@ -702,7 +702,7 @@ class DemoRun {
     await this.#polling;
     const stopped: string[] = [];
     if (this.#agent !== undefined) {
-      const s = await this.#agent.stop("SIGTERM", 12_000);
+      const s = await this.#agent.stop(12_000);
       stopped.push(`agent (exit ${s.signal ?? s.code})`);
     }
     if (this.#collector?.pid !== undefined) {

@@ -107,14 +107,14 @@ export async function startAgent(opts: StartAgentOptions): Promise<AgentProcess>
   await Deno.writeTextFile(configPath, JSON.stringify(config, null, 2) + "\n");
 
   const [cmd, ...args] = agentArgv(["run", "--config", configPath], opts.mainPath);
-  const child = await spawnLogged({ cmd: cmd!, args, logPath, env: opts.env });
+  const child = spawnLogged({ cmd: cmd!, args, logPath, env: opts.env });
   const log = (): Promise<string> => readOrEmpty(logPath);
   const agent: AgentProcess = {
     pid: child.pid,
     dir: opts.dir,
     logPath,
     signal: child.signal,
-    stop: (sig: Deno.Signal = "SIGTERM") => child.stop(sig, 15_000),
+    stop: (sig: Deno.Signal = "SIGTERM") => child.stop(15_000, sig),
     status: child.status,
     statusJson: async () =>
       await controlRequest(socketPath, { command: "status" }, 5_000) as Record<string, unknown>,

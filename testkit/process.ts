@@ -29,7 +29,7 @@ export interface LoggedChild {
    * Sends `sig` (default SIGTERM), waits up to `graceMs` (default 5 s), then
    * SIGKILL; resolves with the exit status. Once it has exited, resolves at once.
    */
-  stop(sig?: Deno.Signal, graceMs?: number): Promise<Deno.CommandStatus>;
+  stop(graceMs?: number, sig?: Deno.Signal): Promise<Deno.CommandStatus>;
   /** The last `bytes` (default 2,000) of the log file ("" if unreadable). */
   logTail(bytes?: number): Promise<string>;
 }
@@ -62,12 +62,12 @@ export interface SpawnOptions {
  * ```ts
  * import { spawnLogged } from "./process.ts";
  *
- * const child = await spawnLogged({ cmd: "sleep", args: ["10"], logPath: "/tmp/sleep.log" });
+ * const child = spawnLogged({ cmd: "sleep", args: ["10"], logPath: "/tmp/sleep.log" });
  * await child.stop();
  * ```
  */
-export async function spawnLogged(opts: SpawnOptions): Promise<LoggedChild> {
-  const setsid = opts.setsid ? await firstFile(SETSID) : undefined;
+export function spawnLogged(opts: SpawnOptions): LoggedChild {
+  const setsid = opts.setsid ? SETSID.find(isFileSync) : undefined;
   const shell = ["-c", 'log=$1; shift; exec "$@" >>"$log" 2>&1', "sh", opts.logPath, opts.cmd];
   const child = new Deno.Command(setsid ?? "/bin/sh", {
     args: [...(setsid === undefined ? shell : ["/bin/sh", ...shell]), ...opts.args],
@@ -91,7 +91,7 @@ export async function spawnLogged(opts: SpawnOptions): Promise<LoggedChild> {
       if (!done) throw err;
     }
   };
-  const stop = async (sig: Deno.Signal = "SIGTERM", graceMs = 5_000) => {
+  const stop = async (graceMs = 5_000, sig: Deno.Signal = "SIGTERM") => {
     if (!done) {
       signal(sig);
       if (!(await settlesWithin(status, graceMs))) signal("SIGKILL");
@@ -99,7 +99,7 @@ export async function spawnLogged(opts: SpawnOptions): Promise<LoggedChild> {
     return await status;
   };
   unregister = deferCleanup(async () => {
-    await stop("SIGTERM", opts.cleanupGraceMs ?? 2_000);
+    await stop(opts.cleanupGraceMs ?? 2_000);
   });
   return {
     pid: child.pid,
@@ -183,6 +183,15 @@ export async function findProgram(names: string[]): Promise<string | undefined> 
     if (hit !== undefined) return hit;
   }
   return undefined;
+}
+
+/** Whether `path` is a file. */
+function isFileSync(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
 }
 
 /** The first of `paths` that is a file. */

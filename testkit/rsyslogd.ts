@@ -83,7 +83,7 @@ export async function startRsyslogd(opts: StartRsyslogdOptions): Promise<Rsyslog
     throw new Error(`rsyslogd rejected ${confPath} (exit ${check.code}):\n${text.trim()}`);
   }
 
-  const child = await spawnLogged({
+  const child = spawnLogged({
     cmd: rsyslogd,
     args: ["-n", "-iNONE", "-f", confPath],
     logPath,
@@ -95,7 +95,7 @@ export async function startRsyslogd(opts: StartRsyslogdOptions): Promise<Rsyslog
     confPath,
     signal: child.signal,
     stop: async () => {
-      await child.stop("SIGTERM", 5_000);
+      await child.stop(5_000);
     },
     status: child.status,
   };
