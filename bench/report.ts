@@ -11,6 +11,8 @@ import { RELAY_LABELS, type RelayKind } from "./relays.ts";
 import type { DrainRun, FootprintPhase, FootprintRun } from "./drain_footprint.ts";
 import { RECOVERY_REFERENCES, type RecoveryRun, type RelpRun } from "./external.ts";
 import type { LoadGen, OutageRun, RelayRun } from "./scenarios.ts";
+import { renderSteady, STEADY_BEGIN, STEADY_END } from "./steady_report.ts";
+import type { SteadyResults } from "./steady_scenario.ts";
 
 /** Median and spread of one figure over the rounds that produced it. */
 export interface Spread {
@@ -113,6 +115,8 @@ export interface Results {
   footprint: FootprintRun | undefined;
   /** RELP scenario (bench/relp.ts), when run. */
   relp: RelpRun | undefined;
+  /** Steady-state scenario (bench/steady_scenario.ts), when run; it has its own meta. */
+  steady: SteadyResults | undefined;
 }
 
 /** Median and min–max of the defined values; undefined when there are none. */
@@ -147,17 +151,35 @@ export async function machineInfo(syslogNg: string): Promise<Machine> {
   };
 }
 
-/** Writes the JSON and the Markdown. */
+/**
+ * Writes the JSON and the Markdown. `ran` says which parts this run produced:
+ * the main block (scenarios relay … relp) and the steady section are each
+ * replaced only when they ran, so `--only steady` keeps the other scenarios'
+ * figures in both files (and a run without steady keeps the steady ones).
+ */
 export async function writeReports(
   results: Results,
   paths: { json: string; markdown: string },
+  ran: { main: boolean; steady: boolean } = { main: true, steady: true },
 ): Promise<void> {
   await Deno.mkdir(paths.json.slice(0, paths.json.lastIndexOf("/")), { recursive: true });
-  await Deno.writeTextFile(paths.json, JSON.stringify(results, null, 2) + "\n");
-  await Deno.writeTextFile(
-    paths.markdown,
-    mergeMarkdown(await readOr(paths.markdown), renderMarkdown(results)),
-  );
+  let previous: Results | undefined;
+  try {
+    previous = JSON.parse(await Deno.readTextFile(paths.json)) as Results;
+  } catch {
+    previous = undefined;
+  }
+  const merged: Results = {
+    ...(ran.main || previous === undefined ? results : previous),
+    steady: ran.steady ? results.steady : previous?.steady,
+  };
+  await Deno.writeTextFile(paths.json, JSON.stringify(merged, null, 2) + "\n");
+  let markdown = await readOr(paths.markdown);
+  if (ran.main) markdown = mergeMarkdown(markdown, renderMarkdown(results));
+  if (ran.steady && results.steady !== undefined) {
+    markdown = mergeMarkdown(markdown, renderSteady(results.steady), STEADY_BEGIN, STEADY_END);
+  }
+  await Deno.writeTextFile(paths.markdown, markdown);
   // the repo's `deno fmt --check` covers Markdown: leave the file as deno fmt would
   await capture(Deno.execPath(), ["fmt", "--quiet", paths.markdown]).catch((err) => {
     console.error(`bench: deno fmt ${paths.markdown}: ${err instanceof Error ? err.message : err}`);
@@ -170,16 +192,25 @@ export const BEGIN = "<!-- begin: written by bench/run.ts -->";
 export const END = "<!-- end: written by bench/run.ts -->";
 
 /**
- * Puts `block` between the markers in `existing`, keeping everything else
- * (other benchmarks may add their own sections); without markers, the block
- * is appended, or is the whole file when there was none.
+ * Puts `block` between the markers (by default the main block's) in
+ * `existing`, keeping everything else (other benchmarks may add their own
+ * sections); without markers, the block is appended, or is the whole file
+ * when there was none.
  */
-export function mergeMarkdown(existing: string, block: string): string {
-  const wrapped = `${BEGIN}\n${block.trimEnd()}\n${END}\n`;
-  const b = existing.indexOf(BEGIN);
-  const e = existing.indexOf(END);
-  if (b >= 0 && e > b) return existing.slice(0, b) + wrapped + existing.slice(e + END.length + 1);
-  if (existing.trim() === "" || existing.includes("Written by `bench/run.ts`")) return wrapped;
+export function mergeMarkdown(
+  existing: string,
+  block: string,
+  begin: string = BEGIN,
+  end: string = END,
+): string {
+  const wrapped = `${begin}\n${block.trimEnd()}\n${end}\n`;
+  const b = existing.indexOf(begin);
+  const e = existing.indexOf(end);
+  if (b >= 0 && e > b) return existing.slice(0, b) + wrapped + existing.slice(e + end.length + 1);
+  if (
+    existing.trim() === "" ||
+    (begin === BEGIN && existing.includes("Written by `bench/run.ts`"))
+  ) return wrapped;
   return existing.trimEnd() + "\n\n" + wrapped;
 }
 
@@ -245,7 +276,8 @@ export function renderMarkdown(r: Results): string {
   out.push(
     "Written by `bench/run.ts` (between its markers: do not edit that part by hand). Rerun with",
     "`deno task bench` (full, about",
-    "10–15 minutes) or `deno task bench --quick` (under 2 minutes). Raw figures of every round:",
+    "10–15 minutes, then about 13 more for the steady-state section after this block) or",
+    "`deno task bench --quick` (about 3 minutes). Raw figures of every round:",
     "[`bench/results/latest.json`](bench/results/latest.json).",
     "",
   );

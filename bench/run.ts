@@ -47,8 +47,10 @@ import {
   runRelayCase,
 } from "./scenarios.ts";
 import { ensureSyslogNg } from "./syslog_ng.ts";
+import { STEADY_RELAYS } from "./steady.ts";
+import { runSteadyScenario, type SteadyResults } from "./steady_scenario.ts";
 
-const SCENARIOS = ["relay", "outage", "drain", "recovery", "footprint", "relp"] as const;
+const SCENARIOS = ["relay", "outage", "drain", "recovery", "footprint", "relp", "steady"] as const;
 type Scenario = typeof SCENARIOS[number];
 
 const RELAY_SCENARIO_RELAYS: RelayKind[] = [
@@ -79,6 +81,9 @@ const PACED_RATE = 200_000;
 const LIVE_RATE = 1_000;
 /** Scenario 5's paced load. */
 const FOOTPRINT_RATE = 50_000;
+/** The steady scenario's own time budget (it runs after the others). */
+const STEADY_BUDGET_MS = 14.5 * 60_000;
+const QUICK_STEADY_BUDGET_MS = 60_000;
 
 const USAGE =
   `usage: deno task bench [--quick] [--rounds N] [--only relay|outage] [--relays KIND,...]
@@ -87,8 +92,10 @@ const USAGE =
                  (default: 3 rounds of 1,000,000, deno and loggen, 1 and 4 connections)
   --rounds N     rounds per configuration (medians and min–max are reported)
   --only S       run one scenario: relay (collector up), outage (collector down),
-                 drain (collector back), recovery (rsyslogd killed), footprint, relp
-  --relays K,..  only these relays: ${RELAY_KINDS.join(", ")}
+                 drain (collector back), recovery (rsyslogd killed), footprint, relp,
+                 steady (paced loads, CPU per message; 1 round unless --rounds, about
+                 14 minutes; --quick: 2 loads, under a minute)
+  --relays K,..  only these relays: ${RELAY_KINDS.join(", ")}, deno-min (steady only)
   --messages N   messages per run instead (a multiple of 4)
 
 Writes bench/results/latest.json and BENCHMARKS.md.`;
@@ -99,6 +106,10 @@ interface Options {
   messages: number;
   scenarios: Scenario[];
   relays: Set<RelayKind>;
+  /** The steady scenario's relays (it has deno-min besides the RelayKinds). */
+  steadyRelays: Set<string>;
+  /** The steady scenario's rounds: 1 unless --rounds is given. */
+  steadyRounds: number;
   command: string;
 }
 
@@ -135,11 +146,17 @@ function parseOptions(args: string[]): Options {
     scenarios = [values.only as Scenario];
   }
   const relays = new Set<RelayKind>(RELAY_KINDS);
+  const steadyRelays = new Set<string>(STEADY_RELAYS);
   if (values.relays !== undefined) {
     relays.clear();
+    steadyRelays.clear();
     for (const k of values.relays.split(",").map((s) => s.trim()).filter((s) => s)) {
-      if (!(RELAY_KINDS as readonly string[]).includes(k)) fail(`--relays: unknown relay ${k}`);
-      relays.add(k as RelayKind);
+      const steady = (STEADY_RELAYS as readonly string[]).includes(k);
+      if (!(RELAY_KINDS as readonly string[]).includes(k) && !steady) {
+        fail(`--relays: unknown relay ${k}`);
+      }
+      if (k !== "deno-min") relays.add(k as RelayKind);
+      if (steady) steadyRelays.add(k);
     }
   }
   const messages = values.messages === undefined
@@ -154,6 +171,8 @@ function parseOptions(args: string[]): Options {
     messages,
     scenarios,
     relays,
+    steadyRelays,
+    steadyRounds: values.rounds === undefined ? 1 : rounds,
     command: ["deno task bench", ...args].join(" "),
   };
 }
@@ -241,6 +260,7 @@ async function main(): Promise<void> {
   let footprint: FootprintRun | undefined;
   let recovery: RecoveryRun | undefined;
   let relp: RelpRun | undefined;
+  let steady: SteadyResults | undefined;
 
   // A relay that never started is "not available" and not tried again. One
   // that has run before and then fails to start (the agent is work in
@@ -485,6 +505,19 @@ async function main(): Promise<void> {
       }));
     }
 
+    if (opts.scenarios.includes("steady") && !isInterrupted()) {
+      steady = await runSteadyScenario({
+        quick: opts.quick,
+        rounds: opts.steadyRounds,
+        relays: opts.steadyRelays,
+        budgetMs: opts.quick ? QUICK_STEADY_BUDGET_MS : STEADY_BUDGET_MS,
+        baseDir: base.path,
+        command: opts.command,
+        syslogNgVersion: sng.ok ? sng.install.version : `not available: ${sng.reason}`,
+        log,
+      }, deps);
+    }
+
     if (isInterrupted()) return; // the signal handler cleans up and exits
     const notes = describe(opts, deps, sng.ok ? undefined : sng.reason);
     for (const [relay, reason] of given) {
@@ -526,10 +559,14 @@ async function main(): Promise<void> {
       recovery,
       footprint,
       relp,
+      steady,
     };
     const json = fileURLToPath(new URL("./results/latest.json", import.meta.url));
     const markdown = fileURLToPath(new URL("../BENCHMARKS.md", import.meta.url));
-    await writeReports(results, { json, markdown });
+    await writeReports(results, { json, markdown }, {
+      main: opts.scenarios.some((s) => s !== "steady"),
+      steady: steady !== undefined,
+    });
     log(`wrote ${json} and ${markdown}`);
   } finally {
     await runCleanups();
