@@ -8,6 +8,9 @@
 import { type Batch, type BatchSource, type Clock, systemClock } from "../ground/mod.ts";
 import type { Spool, SpoolMark, SpoolStats } from "../spool/mod.ts";
 
+/** The data of a stand-in (see {@linkcode TieredBuffer.lighten}). */
+const LIGHT = new Uint8Array(0);
+
 /** Memory held for the forwarder before the spool takes over (fallback mode). */
 export const DEFAULT_MEMORY_BYTES = 16 * 1024 * 1024;
 
@@ -21,8 +24,10 @@ export interface TieredBufferOptions {
 
 /** What the buffer holds, for status and metrics. */
 export interface BufferStats {
-  /** Messages and bytes waiting in memory (given back by a forwarder, or on the memory path). */
+  /** Messages and bytes waiting in the memory tier (the memory path of `fallback` mode). */
   memory: { messages: number; bytes: number };
+  /** Messages and bytes a forwarder gave back, held in memory to go out first. */
+  inHand: { messages: number; bytes: number };
   /** The spool's own figures. */
   spool: SpoolStats;
 }
@@ -41,8 +46,12 @@ export interface BufferStats {
  * counted (`onDrop`, which also hears the spool's own drops).
  *
  * Batches a forwarder gives back ({@linkcode TieredBuffer.giveBack}: taken,
- * not delivered, when it stops) come out first; at
+ * not delivered, when its connection ends or it stops) come out first; at
  * {@linkcode TieredBuffer.close} they go into the spool before everything else.
+ * In `always` mode the forwarder keeps of each batch it wrote only a stand-in
+ * ({@linkcode TieredBuffer.lighten}): the spool has the data, and giving the
+ * stand-ins back rewinds it. The replay window of a TCP collector then costs
+ * disk (page cache), not memory.
  *
  * @example
  * ```ts
@@ -115,13 +124,16 @@ export class TieredBuffer implements BatchSource {
 
   /** What the buffer holds: memory and spool. */
   stats(now?: number): BufferStats {
-    let messages = this.#memCount;
-    let bytes = this.#memSize;
+    const inHand = { messages: 0, bytes: 0 };
     for (const b of this.#front) {
-      messages += b.count;
-      bytes += b.data.length;
+      inHand.messages += b.count;
+      inHand.bytes += b.data.length;
     }
-    return { memory: { messages, bytes }, spool: this.#spool.stats(now) };
+    return {
+      memory: { messages: this.#memCount, bytes: this.#memSize },
+      inHand,
+      spool: this.#spool.stats(now),
+    };
   }
 
   /** What is wrong with the spool, for status (see `Spool.problem`). */
@@ -221,11 +233,40 @@ export class TieredBuffer implements BatchSource {
     if (batch.end !== undefined) this.#spool.ack(batch.end);
   }
 
-  /** Batches taken and not delivered, oldest first: out again before anything else. */
+  /**
+   * Batches taken and not delivered, oldest first: out again before anything
+   * else. Stand-ins among them (see {@linkcode TieredBuffer.lighten}) rewind
+   * the spool to the first of them; everything taken from the spool since is
+   * read again from there (`always` mode: that is everything).
+   */
   giveBack(batches: Batch[]): void {
     if (batches.length === 0) return;
-    this.#front = [...batches, ...this.#front];
+    const all = [...batches, ...this.#front];
+    const light = all.findIndex((b) => b.data === LIGHT);
+    if (light < 0) {
+      this.#front = all;
+    } else {
+      // Everything from the first stand-in on came from the spool, which reads it again;
+      // up to the last stand-in it was forwarded once.
+      this.#front = all.slice(0, light);
+      const forwarded = all.findLast((b) => b.data === LIGHT)!.end!;
+      this.#spool.rewind(all.slice(light), forwarded);
+      this.#spooling = true;
+    }
     this.#notify();
+  }
+
+  /**
+   * What the forwarder keeps of `batch`, written and not yet confirmed: in
+   * `always` mode a batch read from the spool is kept by the spool until it is
+   * acknowledged, so a stand-in with its positions and count and no data will
+   * do; otherwise `batch` itself.
+   */
+  lighten(batch: Batch): Batch {
+    if (!this.#always || batch.start === undefined || !this.#spool.usable) return batch;
+    const light: Batch = { data: LIGHT, count: batch.count, start: batch.start };
+    if (batch.end !== undefined) light.end = batch.end;
+    return light;
   }
 
   /**

@@ -291,7 +291,7 @@ Deno.test("buffer: batches given back come out first, before memory and the spoo
     // A forwarder stops with it in hand; the next one gets it before anything else.
     queue.giveBack([a]);
     queue.push(batchOf(5, 5));
-    assertEquals(queue.stats().memory.messages, 5, "what was given back counts as memory");
+    assertEquals(queue.stats().inHand.messages, 5, "what was given back is held in memory");
     const again = (await queue.take())!;
     assertEquals(seqs(again), [0, 1, 2, 3, 4]);
     queue.ack(again);

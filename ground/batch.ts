@@ -21,8 +21,12 @@ export interface Batch {
   data: Uint8Array;
   /** How many messages `data` holds. */
   count: number;
-  /** Set when the batch was read from the spool. */
+  /** Set when the batch was read from the spool: the position just past it, to acknowledge. */
   end?: SpoolPosition;
+  /** Set when the batch was read from the spool: the position of its first record. */
+  start?: SpoolPosition;
+  /** Read again after a rewind: it was forwarded (and counted) before. */
+  resent?: boolean;
 }
 
 /**
@@ -41,4 +45,10 @@ export interface BatchSource {
   interrupt(): void;
   /** Whether a collector can take batches now: while it cannot, the buffer keeps them on disk. */
   setDeliverable(deliverable: boolean): void;
+  /**
+   * What to keep of `batch`, written and not yet confirmed: a stand-in without
+   * its data when the source can read it again (it is in the spool, which a
+   * {@linkcode BatchSource.giveBack} of the stand-in rewinds), else `batch` itself.
+   */
+  lighten(batch: Batch): Batch;
 }

@@ -138,8 +138,6 @@ export class Forwarder {
   #random: () => number;
   #failbackAfterMs: number;
   #stopWaitMs: number;
-  /** Batches taken and not yet written, oldest first. */
-  #pending: Batch[] = [];
   /** Batches written (or being written) and not yet confirmed by the link, oldest first. */
   #unacked: Batch[] = [];
   #counted = new WeakSet<Batch>();
@@ -215,12 +213,12 @@ export class Forwarder {
   }
 
   /**
-   * Stops delivering and gives the batches in hand back to the source, oldest
-   * first: those written but not confirmed (a clean TCP/TLS end confirms all it
-   * wrote; RELP what the collector answered), then those taken but not
-   * written; returns them. A write in progress gets `stopWaitMs` to finish.
+   * Stops delivering; the batches in hand go back to the source, oldest first
+   * (those written but not confirmed: a clean TCP/TLS end confirms all it
+   * wrote, RELP what the collector answered). A write in progress gets
+   * `stopWaitMs` to finish.
    */
-  async stop(): Promise<Batch[]> {
+  async stop(): Promise<void> {
     this.#stopping = true;
     this.#abort.abort();
     this.#source.interrupt();
@@ -231,11 +229,7 @@ export class Forwarder {
     await this.#running;
     this.#clock.clearTimeout(cut);
     this.#failback?.link.destroy("stopping");
-    const inHand = [...this.#unacked, ...this.#pending];
-    this.#unacked = [];
-    this.#pending = [];
-    this.#source.giveBack(inHand);
-    return inHand;
+    this.#giveBack();
   }
 
   async #run(): Promise<void> {
@@ -314,11 +308,6 @@ export class Forwarder {
     this.#setState(t, "up");
     this.#log.info(`relay: collector ${t.cfg.address.text} up`);
     this.#source.setDeliverable(true);
-    // What the last link did not confirm is written again first, whatever the protocol.
-    if (this.#unacked.length > 0) {
-      this.#pending = [...this.#unacked, ...this.#pending];
-      this.#unacked = [];
-    }
     // On a later collector, look for an earlier one every second, traffic or not.
     let probeTimer: unknown;
     const probe = () => {
@@ -328,15 +317,17 @@ export class Forwarder {
     if (session.index > 0) probe();
     try {
       while (!this.#stopping && session.broken === undefined && this.#failback === undefined) {
-        let batch = this.#pending.shift();
-        if (batch === undefined) {
-          batch = await this.#source.take();
-          if (batch === undefined) continue;
-        }
+        const batch = await this.#source.take();
+        if (batch === undefined) continue;
         // In hand until the link confirms it, even if this write breaks off.
         this.#unacked.push(batch);
         if (session.broken !== undefined) break;
         await this.#write(session, batch);
+        // A stream link resends from what it was given: the source may keep the data instead.
+        if (t.cfg.protocol !== "relp") {
+          const i = this.#unacked.lastIndexOf(batch);
+          if (i >= 0) this.#unacked[i] = this.#source.lighten(batch);
+        }
       }
       if (session.broken !== undefined) throw new Error(session.broken);
       // A clean end: the link confirms what its protocol can; the rest is resent later.
@@ -352,6 +343,8 @@ export class Forwarder {
     } finally {
       this.#clock.clearTimeout(probeTimer);
       this.#session = undefined;
+      // What this link did not confirm goes out again first, on the next one, whatever the protocol.
+      this.#giveBack();
       this.#source.setDeliverable(false);
       this.#writing = false;
     }
@@ -365,10 +358,17 @@ export class Forwarder {
     } finally {
       this.#writing = false;
     }
-    if (!this.#counted.has(batch)) {
+    if (!batch.resent && !this.#counted.has(batch)) {
       this.#counted.add(batch);
       this.#counters.forwarded += batch.count;
     }
+  }
+
+  /** Gives the batches in hand back to the source. */
+  #giveBack(): void {
+    const inHand = this.#unacked;
+    this.#unacked = [];
+    this.#source.giveBack(inHand);
   }
 
   /** The link confirmed its `count` oldest batches: they are acknowledged to the buffer. */

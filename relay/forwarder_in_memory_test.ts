@@ -88,11 +88,12 @@ class Rig {
   /** A rig, not started: listen on `rig.net` first, then {@linkcode Rig.start}. */
   static async create(
     cfgs: CollectorConfig[],
-    opts: { failbackAfterMs?: number; net?: MemoryNetworkOptions } = {},
+    opts: { failbackAfterMs?: number; net?: MemoryNetworkOptions; mode?: "fallback" | "always" } =
+      {},
   ): Promise<Rig> {
     const rig = new Rig(await Deno.makeTempDir({ prefix: "forwarder_in_memory_" }), opts.net ?? {});
     const spool = await Spool.open(rig.spoolConfig(), 65536, rig.log);
-    rig.buffer = new TieredBuffer(spool, "fallback", { clock: rig.clock });
+    rig.buffer = new TieredBuffer(spool, opts.mode ?? "fallback", { clock: rig.clock });
     rig.fwd = new Forwarder(cfgs, rig.buffer, rig.counters, rig.log, {
       clock: rig.clock,
       dial: rig.net.dial,
@@ -301,6 +302,37 @@ for (const framing of ["octet-counted", "lf"] as const) {
     }
   });
 }
+
+Deno.test("forwarder in memory: (e) spool.mode always: after a reset the resend is read from the spool again; counts stay exact", async () => {
+  const rig = await Rig.create(collectors({ address: A }), {
+    net: { sendBufferBytes: 1024, receiveBufferBytes: 1024 },
+    mode: "always",
+  });
+  const a = rig.net.listen(A);
+  rig.start();
+  try {
+    await rig.until(() => rig.state(A) === "up", "A up");
+    rig.push(3);
+    await rig.until(() => streams(a, "octet-counted").flat().length === 30, "30 messages at A");
+    a.peers[0]!.stall();
+    rig.push(7);
+    await rig.until(() => a.peers[0]!.unread === 2048, "A's buffers full");
+    assertEquals(rig.net.resetAll(), 1);
+    await rig.until(() => rig.state(A) === "down", "A down");
+    // Nothing was kept in memory for the resend: it is in the spool, unread again.
+    assertEquals(rig.buffer.stats().inHand, { messages: 0, bytes: 0 });
+    assertEquals(rig.buffer.stats().spool.messages, 100, "the spool reads all 100 again");
+    await rig.clock.advance(125);
+    await rig.until(() => streams(a, "octet-counted")[1]?.length === 100, "100 messages resent");
+    assertEquals(streams(a, "octet-counted"), [range(0, 30), range(0, 100)]);
+    assertEquals(rig.counters.forwarded, 100, "a resend is not counted again");
+    rig.push(1);
+    await rig.until(() => streams(a, "octet-counted")[1]?.length === 110, "new ones after");
+    assertEquals(rig.counters.forwarded, 110);
+  } finally {
+    await rig.cleanup();
+  }
+});
 
 /**
  * A RELP collector on the memory network (librelp `doc/relp.md`): answers

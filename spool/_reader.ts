@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type Batch, type Logger, writeOctetHeader } from "../ground/mod.ts";
+import { type Batch, type Logger, type SpoolPosition, writeOctetHeader } from "../ground/mod.ts";
 import { errorText } from "./_error_text.ts";
 import { HEADER, MAX_RECORD, scanRecords } from "./_record.ts";
 import type { Segment, Segments } from "./_segments.ts";
@@ -53,6 +53,11 @@ export class Reader {
   #cacheHead = 0;
   #cacheBytes = 0;
   #closed = false;
+  /**
+   * The furthest position forwarded that a rewind went back from: batches read
+   * before it were forwarded once (`resent`), and none straddles it.
+   */
+  #replayUntil: SpoolPosition | undefined;
 
   /** `maxRecord`: the largest message the inputs pass on now (sizes the read buffer). */
   constructor(maxRecord: number, parts: ReaderParts) {
@@ -84,6 +89,36 @@ export class Reader {
   enter(seg: Segment): void {
     this.#rSeg = seg;
     this.#rOff = seg.start;
+  }
+
+  /**
+   * Goes back to `to` (the start of a batch read earlier, in a segment that is
+   * still there, or the first one after it): what was read from there on is
+   * read again, and what comes before `forwarded` is marked `resent`.
+   */
+  rewind(to: SpoolPosition, forwarded: SpoolPosition): void {
+    const current = this.#rSeg;
+    if (current === undefined || !before(to, { segment: current.id, offset: this.#rOff })) return;
+    if (this.#replayUntil === undefined || before(this.#replayUntil, forwarded)) {
+      this.#replayUntil = forwarded;
+    }
+    // Chunks cached below the read position were read from the file: never to be taken again.
+    const cache = this.#cache;
+    while (this.#cacheHead < cache.length) {
+      const c = cache[this.#cacheHead]!;
+      if (
+        !before({ segment: c.segment, offset: c.offset }, {
+          segment: current.id,
+          offset: this.#rOff,
+        })
+      ) break;
+      cache[this.#cacheHead++] = undefined as unknown as (typeof cache)[number];
+      this.#cacheBytes -= c.data.length;
+    }
+    const seg = this.#segments.list.find((s) => s.id >= to.segment);
+    if (seg === undefined) return;
+    this.enter(seg);
+    if (seg.id === to.segment) this.#rOff = Math.max(seg.start, to.offset);
   }
 
   /** No read position (the spool cannot be used). */
@@ -206,7 +241,11 @@ export class Reader {
           this.#rFileId = seg.id;
         }
         const file = this.#rFile;
-        const want = Math.min(buf.length, seg.written - this.#rOff);
+        let want = Math.min(buf.length, seg.written - this.#rOff);
+        const until = this.#replayUntil;
+        if (until !== undefined && until.segment === seg.id && until.offset > this.#rOff) {
+          want = Math.min(want, until.offset - this.#rOff);
+        }
         await file.seek(this.#rOff);
         got = 0;
         while (got < want) {
@@ -245,14 +284,16 @@ export class Reader {
           `spool: skipped ${res.corrupt} damaged record(s) in ${path} near offset ${this.#rOff}`,
         );
       }
+      const start = { segment: seg.id, offset: this.#rOff };
       this.#rOff += res.next;
       this.#segments.read(seg, count);
+      const end = { segment: seg.id, offset: this.#rOff };
+      const until = this.#replayUntil;
+      const resent = until !== undefined && before(start, until);
       if (count === 0) return undefined;
-      return {
-        data: out.subarray(0, outLen),
-        count,
-        end: { segment: seg.id, offset: this.#rOff },
-      };
+      const batch: Batch = { data: out.subarray(0, outLen), count, start, end };
+      if (resent) batch.resent = true;
+      return batch;
     }
   }
 
@@ -275,4 +316,9 @@ export class Reader {
     segments.corrupted(lost);
     this.#parts.forget(seg);
   }
+}
+
+/** Whether position `a` comes before `b`. */
+function before(a: SpoolPosition, b: SpoolPosition): boolean {
+  return a.segment < b.segment || (a.segment === b.segment && a.offset < b.offset);
 }

@@ -208,6 +208,12 @@ export class Segments {
     if (seg.records !== undefined) this.#unread -= count;
   }
 
+  /** `count` records of `seg`, read before, are to be read again (a rewind). */
+  reread(seg: Segment, count: number): void {
+    seg.read -= count;
+    if (seg.records !== undefined) this.#unread += count;
+  }
+
   /** Records of `seg` not yet read (estimated while it is not counted). */
   unreadIn(seg: Segment): number {
     if (seg.records === undefined) return Math.max(0, estimate(seg.bytes - seg.start) - seg.read);

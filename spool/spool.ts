@@ -296,6 +296,28 @@ export class Spool {
     return this.#reader.read();
   }
 
+  /**
+   * Reads again from the start of `given[0]`: `given` are batches read and not
+   * delivered, oldest first, from there to the read position (the one who took
+   * them kept only their positions). Those whose segment was dropped meanwhile
+   * (`whenFull`) are counted as dropped; the others are read again, those
+   * before `forwarded` (the end of the last one forwarded) marked `resent`.
+   */
+  rewind(given: readonly Batch[], forwarded: SpoolPosition): void {
+    const to = given[0]?.start;
+    if (to === undefined || this.#closed || this.#unusable !== undefined) {
+      this.#segments.drop(given.reduce((n, b) => n + b.count, 0));
+      return;
+    }
+    const live = new Map(this.#segments.list.map((s) => [s.id, s]));
+    for (const b of given) {
+      const seg = b.end === undefined ? undefined : live.get(b.end.segment);
+      if (seg === undefined) this.#segments.drop(b.count);
+      else this.#segments.reread(seg, b.count);
+    }
+    this.#reader.rewind(to, forwarded);
+  }
+
   /** Marks everything up to `pos` delivered: whole segments before it are deleted. */
   ack(pos: SpoolPosition): void {
     this.#checkpoint.advance(pos);

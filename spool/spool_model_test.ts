@@ -1,6 +1,7 @@
 /**
  * Model-based test of the spool: seeded random sequences of append, read, ack,
- * stop, restart, reload (bigger messages than the buffers were sized for),
+ * rewind (a broken connection gives back what it had in hand, partly as
+ * stand-ins without data), stop, restart, reload (bigger messages than the buffers were sized for),
  * files removed by hand, a full disk, and crashes that land at any file
  * operation of a {@linkcode ModelFs} (after a write, before its fdatasync,
  * after a rename, before the directory's fsync, around an unlink). After each
@@ -125,7 +126,13 @@ async function sequence(seed: number, steps: number): Promise<Outcome> {
   const read = async () => {
     const b = await spool.read();
     if (b === undefined) return;
-    epoch.push(...seqsOf(b));
+    const seqs = seqsOf(b);
+    const resend = seqs.filter((s) => written.has(s)).length;
+    assert(
+      resend === (b.resent ? seqs.length : 0),
+      `${where}: a batch of ${seqs.length} with ${resend} written before, resent: ${b.resent}`,
+    );
+    epoch.push(...seqs);
     inHand.push(b);
   };
   const ack = () => {
@@ -134,7 +141,22 @@ async function sequence(seed: number, steps: number): Promise<Outcome> {
     deliver(b);
     spool.ack(b.end!);
   };
+  /** Messages written on a connection that broke since the start: marked `resent` when read again. */
+  const written = new Set<number>();
+  const rewind = () => {
+    if (inHand.length === 0) return;
+    // The first k were written (the forwarder kept stand-ins); the rest were in hand whole.
+    const k = 1 + Math.floor(random() * inHand.length);
+    const given = inHand.map((b, i): Batch =>
+      i < k ? { data: new Uint8Array(0), count: b.count, start: b.start!, end: b.end! } : b
+    );
+    for (const b of inHand.slice(0, k)) for (const s of seqsOf(b)) written.add(s);
+    spool.rewind(given, inHand[k - 1]!.end!);
+    inHand = [];
+    newEpoch();
+  };
   const reopen = async () => {
+    written.clear();
     spool = await Spool.open(cfg, HINT, log, { fs });
     assert(spool.usable, `${where}: the spool opens again`);
     if (random() < 0.5) await spool.recovered();
@@ -182,7 +204,8 @@ async function sequence(seed: number, steps: number): Promise<Outcome> {
     const r = random();
     if (r < 0.4) await append();
     else if (r < 0.65) await read();
-    else if (r < 0.85) ack();
+    else if (r < 0.82) ack();
+    else if (r < 0.85) rewind();
     else if (r < 0.9) await stop();
     else if (r < 0.93) big = !big && !NO.includes("big"); // a reload raising maxMessageSize
     else if (crashKind && r < 0.97) await crash();
