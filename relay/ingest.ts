@@ -44,6 +44,11 @@ export class Ingest implements FrameSink {
   #len = 0;
   #count = 0;
   #flushQueued = false;
+  /** The microtask that hands on what a read brought in: one function, not one per read. */
+  #flushTask = () => {
+    this.#flushQueued = false;
+    this.flush();
+  };
   #filter: ((src: Uint8Array, start: number, end: number) => boolean) | undefined;
   #ready: () => Promise<void> | undefined = () => undefined;
 
@@ -152,10 +157,7 @@ export class Ingest implements FrameSink {
     if (this.#len >= FLUSH_BYTES) this.flush();
     else if (!this.#flushQueued) {
       this.#flushQueued = true;
-      queueMicrotask(() => {
-        this.#flushQueued = false;
-        this.flush();
-      });
+      queueMicrotask(this.#flushTask);
     }
   }
 }

@@ -89,9 +89,15 @@ export class StreamLink implements Link {
   #cfg: StreamCollectorConfig;
   #events: LinkEvents;
   #clock: Clock;
-  /** Sizes of the written, unconfirmed batches, oldest first. */
+  /** Sizes of the written, unconfirmed batches, oldest first, from `#head` on. */
   #sizes: number[] = [];
   #times: number[] = [];
+  /**
+   * Where the unconfirmed batches start in `#sizes` and `#times`: confirming
+   * moves it instead of splicing (thousands of batches fill the window at a
+   * host's rates, and a splice per write moved them all).
+   */
+  #head = 0;
   #bytes = 0;
   #window: number;
   #done = false;
@@ -100,6 +106,10 @@ export class StreamLink implements Link {
   #peerEnd: Promise<boolean>;
   /** Set while a clean end waits for the collector: ends that wait unconfirmed. */
   #abandon: (() => void) | undefined;
+  /** Made once, not per write: the stall message and the write's callbacks. */
+  #stalled: string;
+  #onStall = () => this.#fail(this.#stalled);
+  #onProgress = () => this.#events.progress();
 
   constructor(conn: Deno.Conn, cfg: StreamCollectorConfig, events: LinkEvents, clock: Clock) {
     this.#conn = conn;
@@ -107,6 +117,7 @@ export class StreamLink implements Link {
     this.#events = events;
     this.#clock = clock;
     this.#window = effectiveReplayWindow(cfg.replayWindow);
+    this.#stalled = `writes did not drain within ${cfg.writeTimeoutMs} ms (collector stalled)`;
     this.#peerEnd = this.#watch();
   }
 
@@ -127,9 +138,9 @@ export class StreamLink implements Link {
       data,
       this.#clock,
       cfg.writeTimeoutMs,
-      `writes did not drain within ${cfg.writeTimeoutMs} ms (collector stalled)`,
-      () => this.#fail(`writes did not drain within ${cfg.writeTimeoutMs} ms (collector stalled)`),
-      () => this.#events.progress(),
+      this.#stalled,
+      this.#onStall,
+      this.#onProgress,
     );
     if (this.#done) throw new Error(this.#failure ?? "link closed");
     const now = this.#clock.now();
@@ -140,20 +151,27 @@ export class StreamLink implements Link {
     // collector that reads fast (a spool draining) can hold far more than the window
     // unwritten in its queues. REPLAY_MAX_BYTES bounds the memory that takes.
     const window = this.#window;
-    let n = 0;
-    while (n < this.#sizes.length) {
-      const after = this.#bytes - this.#sizes[n]!;
-      const old = now - this.#times[n]! >= REPLAY_MIN_AGE_MS || window === 0;
+    const sizes = this.#sizes;
+    const head = this.#head;
+    let i = head;
+    while (i < sizes.length) {
+      const after = this.#bytes - sizes[i]!;
+      const old = now - this.#times[i]! >= REPLAY_MIN_AGE_MS || window === 0;
       if (!(after >= window && old) && after < Math.max(REPLAY_MAX_BYTES, window)) {
         break;
       }
-      this.#bytes -= this.#sizes[n]!;
-      n++;
+      this.#bytes -= sizes[i]!;
+      i++;
     }
-    if (n > 0) {
-      this.#sizes.splice(0, n);
-      this.#times.splice(0, n);
-      this.#events.confirmed(n);
+    if (i > head) {
+      this.#head = i;
+      // Cut the confirmed ones off once they are half the arrays: amortized, not per write.
+      if (i === sizes.length || (i >= 1024 && i * 2 >= sizes.length)) {
+        this.#sizes = sizes.slice(i);
+        this.#times = this.#times.slice(i);
+        this.#head = 0;
+      }
+      this.#events.confirmed(i - head);
     }
   }
 
@@ -167,7 +185,7 @@ export class StreamLink implements Link {
     if (this.#done) return;
     this.#done = true;
     let read = false;
-    if (this.#sizes.length > 0) {
+    if (this.#sizes.length > this.#head) {
       let timer: unknown;
       try {
         await this.#conn.closeWrite();
@@ -183,9 +201,10 @@ export class StreamLink implements Link {
         this.#abandon = undefined;
       }
     }
-    const n = this.#sizes.length;
+    const n = this.#sizes.length - this.#head;
     this.#sizes = [];
     this.#times = [];
+    this.#head = 0;
     this.#bytes = 0;
     closeQuietly(this.#conn);
     if (read && n > 0) this.#events.confirmed(n);

@@ -1,0 +1,51 @@
+import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { kernelBufferBytes, StreamLink } from "./stream_link.ts";
+import { FakeClock } from "../ground/fake_clock.ts";
+import { parseConfig, type StreamCollectorConfig } from "../config/mod.ts";
+
+/** A connection that takes every write whole and never sends anything. */
+function sinkConn(): Deno.Conn {
+  let closed: (v: null) => void = () => {};
+  const ended = new Promise<null>((r) => closed = r);
+  return {
+    write: (p: Uint8Array) => Promise.resolve(p.length),
+    read: () => ended,
+    close: () => closed(null),
+    closeWrite: () => Promise.resolve(),
+  } as unknown as Deno.Conn;
+}
+
+Deno.test("stream link: with thousands of batches in the window, each is confirmed once, oldest first, once the window followed it", async () => {
+  const cfg = parseConfig('{"collectors": [{"address": "127.0.0.1:514"}]}', "inline")
+    .collectors[0] as StreamCollectorConfig;
+  const clock = new FakeClock(1_000_000);
+  const confirms: number[] = [];
+  const link = new StreamLink(sinkConn(), cfg, {
+    confirmed: (n) => confirms.push(n),
+    progress: () => {},
+    broken: () => {},
+    refused: () => {},
+  }, clock);
+  await link.open();
+  // Small batches: the window holds thousands of them, past the point where the queue is cut.
+  const size = 1024;
+  const window = Math.max(cfg.replayWindow, kernelBufferBytes());
+  const inWindow = Math.ceil(window / size);
+  const total = inWindow + 5000;
+  const batch = { data: new Uint8Array(size), count: 1 };
+  for (let i = 0; i < total; i++) {
+    await link.write(batch);
+    if (i % 1000 === 0) await clock.advance(3_000);
+  }
+  await clock.advance(3_000);
+  await link.write(batch);
+  const confirmed = confirms.reduce((a, b) => a + b, 0);
+  // Everything but the batches the window still covers (the last one written included).
+  assertEquals(confirmed, total + 1 - inWindow);
+  link.destroy("test over");
+  assertEquals(
+    confirms.reduce((a, b) => a + b, 0),
+    confirmed,
+    "a broken link confirms nothing more",
+  );
+});
