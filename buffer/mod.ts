@@ -5,5 +5,5 @@
  * @module
  */
 
-export { DEFAULT_MEMORY_BYTES, TieredBuffer } from "./tiered_buffer.ts";
+export { TieredBuffer } from "./tiered_buffer.ts";
 export type { BufferStats, TieredBufferOptions } from "./tiered_buffer.ts";

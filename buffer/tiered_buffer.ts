@@ -7,16 +7,14 @@
 
 import { type Batch, type BatchSource, type Clock, systemClock } from "../ground/mod.ts";
 import type { Spool, SpoolMark, SpoolStats } from "../spool/mod.ts";
+import { MEMORY_TIER_BYTES } from "../config/mod.ts";
 
 /** The data of a stand-in (see {@linkcode TieredBuffer.lighten}). */
 const LIGHT = new Uint8Array(0);
 
-/** Memory held for the forwarder before the spool takes over (fallback mode). */
-export const DEFAULT_MEMORY_BYTES = 16 * 1024 * 1024;
-
 /** Options of {@linkcode TieredBuffer}. */
 export interface TieredBufferOptions {
-  /** The most bytes held in memory (default {@linkcode DEFAULT_MEMORY_BYTES}). */
+  /** The most bytes held in memory (default `MEMORY_TIER_BYTES` of config/tunables.ts). */
   memoryBytes?: number;
   /** Time source of the wait for spool data not readable yet; default the system clock. */
   clock?: Clock;
@@ -98,7 +96,7 @@ export class TieredBuffer implements BatchSource {
   constructor(spool: Spool, mode: "fallback" | "always", opts: TieredBufferOptions = {}) {
     this.#spool = spool;
     this.#always = mode === "always";
-    this.#memoryBytes = opts.memoryBytes ?? DEFAULT_MEMORY_BYTES;
+    this.#memoryBytes = opts.memoryBytes ?? MEMORY_TIER_BYTES;
     this.#clock = opts.clock ?? systemClock;
     // Whatever the spool holds from before a restart comes first.
     this.#spooling = spool.usable && (this.#always || spool.hasUnread);

@@ -142,8 +142,7 @@ export const RSYSLOGD_RESTART_COMMAND_TIMEOUT_MS = 60_000;
  */
 export const ROTATE_RECOVER_MS = 10_000;
 
-// The buffer and the spool. Not yet imported where they apply (relay/queue.ts,
-// being moved to buffer/, and spool/spool.ts): same values as there.
+// The buffer and the spool.
 
 /**
  * Bytes the memory tier holds (`spool.mode: "fallback"`) while a collector

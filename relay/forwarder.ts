@@ -140,6 +140,11 @@ export class Forwarder {
   #stopWaitMs: number;
   /** Batches written (or being written) and not yet confirmed by the link, oldest first. */
   #unacked: Batch[] = [];
+  /**
+   * Where the unconfirmed ones start in `#unacked`: confirming moves it, not
+   * the array (a 36 MiB window holds ~14,000 small batches).
+   */
+  #head = 0;
   #counted = new WeakSet<Batch>();
   #session: Session | undefined;
   #failback: Session | undefined;
@@ -325,8 +330,11 @@ export class Forwarder {
         await this.#write(session, batch);
         // A stream link resends from what it was given: the source may keep the data instead.
         if (t.cfg.protocol !== "relp") {
-          const i = this.#unacked.lastIndexOf(batch);
-          if (i >= 0) this.#unacked[i] = this.#source.lighten(batch);
+          // Still the newest in hand: nothing is taken while a write is under way.
+          const last = this.#unacked.length - 1;
+          if (last >= this.#head && this.#unacked[last] === batch) {
+            this.#unacked[last] = this.#source.lighten(batch);
+          }
         }
       }
       if (session.broken !== undefined) throw new Error(session.broken);
@@ -366,15 +374,26 @@ export class Forwarder {
 
   /** Gives the batches in hand back to the source. */
   #giveBack(): void {
-    const inHand = this.#unacked;
+    const inHand = this.#unacked.slice(this.#head);
     this.#unacked = [];
+    this.#head = 0;
     this.#source.giveBack(inHand);
   }
 
   /** The link confirmed its `count` oldest batches: they are acknowledged to the buffer. */
   #confirmed(session: Session, count: number): void {
     if (session !== this.#session) return;
-    for (const b of this.#unacked.splice(0, count)) this.#source.ack(b);
+    const u = this.#unacked;
+    const end = Math.min(this.#head + count, u.length);
+    for (let i = this.#head; i < end; i++) {
+      this.#source.ack(u[i]!);
+      u[i] = undefined as unknown as Batch;
+    }
+    this.#head = end;
+    if (end === u.length || (end >= 1024 && end * 2 >= u.length)) {
+      this.#unacked = u.slice(end);
+      this.#head = 0;
+    }
   }
 
   /**
@@ -384,7 +403,7 @@ export class Forwarder {
    */
   #refused(session: Session, at: number, index: number, reason: string): void {
     if (session !== this.#session) return;
-    const batch = this.#unacked[at];
+    const batch = this.#unacked[this.#head + at];
     if (batch === undefined || index >= batch.count) return;
     const counts = this.#refusals.get(batch) ?? new Map<number, number>();
     this.#refusals.set(batch, counts);
@@ -396,7 +415,7 @@ export class Forwarder {
     for (const [i, c] of counts) if (i !== index) shifted.set(i > index ? i - 1 : i, c);
     this.#refusals.set(rest, shifted);
     if (this.#counted.has(batch)) this.#counted.add(rest);
-    this.#unacked[at] = rest;
+    this.#unacked[this.#head + at] = rest;
     this.#counters.deadLettered++;
     const address = this.#targets[session.index]!.cfg.address.text;
     this.#log.warn(

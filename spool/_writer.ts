@@ -7,7 +7,11 @@
  */
 
 import { type Batch, type Clock, eachFrame, type Logger } from "../ground/mod.ts";
-import type { SpoolConfig } from "../config/mod.ts";
+import {
+  SPOOL_BACKLOG_HIGH_BYTES,
+  SPOOL_BACKLOG_LOW_BYTES,
+  type SpoolConfig,
+} from "../config/mod.ts";
 import { errorText } from "./_error_text.ts";
 import { completeRecords, HEADER, writeRecord } from "./_record.ts";
 import type { Segment, Segments } from "./_segments.ts";
@@ -17,10 +21,6 @@ import type { SpoolFile, SpoolFs } from "./spool_fs.ts";
 export const CHUNK_BYTES = 256 * 1024;
 /** Bytes waiting to be written beyond which appends are dropped rather than held in memory. */
 const MAX_PENDING_WRITE = 64 * 1024 * 1024;
-/** Bytes waiting to be written beyond which inputs pause their reads (see `backlog`)... */
-const BACKLOG_HIGH = 16 * 1024 * 1024;
-/** ...until the write loop has brought them under this. */
-const BACKLOG_LOW = 4 * 1024 * 1024;
 /** Failed write chunks remembered for {@linkcode Writer.settled}. */
 const FAILED_KEPT = 1024;
 
@@ -79,6 +79,7 @@ export class Writer {
   #wFileId = -1;
   #unsynced = false;
   #lastSync = 0;
+  #lastCheckpoint = 0;
   /**
    * fdatasync calls, one after the other, beside the write loop: a sync of a
    * file with much dirty data takes long, and writes (so inputs) must not wait
@@ -151,7 +152,7 @@ export class Writer {
   /** See `Spool.backlog`. */
   backlog(): Promise<void> | undefined {
     if (this.#backlog) return this.#backlog.promise;
-    if (this.#pending + this.#chunkLen <= BACKLOG_HIGH) return undefined;
+    if (this.#pending + this.#chunkLen <= SPOOL_BACKLOG_HIGH_BYTES) return undefined;
     this.flush();
     let resolve!: () => void;
     const promise = new Promise<void>((r) => resolve = r);
@@ -387,14 +388,24 @@ export class Writer {
     }
     try {
       this.#syncIfDue();
-      if (this.#parts.checkpoint.dirty && !this.#finished) await this.#parts.checkpoint.write();
+      // At most once a syncIntervalMs (a file, a rename and an fsync of the directory each:
+      // after every chunk, it cost spool.mode "always" a third of its CPU); not due yet, the
+      // periodic tick runs the loop again in time. A stop writes it at once.
+      const now = this.#clock.now();
+      if (
+        this.#parts.checkpoint.dirty && !this.#finished &&
+        now - this.#lastCheckpoint >= this.#cfg.syncIntervalMs
+      ) {
+        this.#lastCheckpoint = now;
+        await this.#parts.checkpoint.write();
+      }
     } catch (e) {
       this.#log.warn(`spool: sync or checkpoint in ${this.#cfg.dir} failed: ${errorText(e)}`);
     }
   }
 
   #releaseBacklog(): void {
-    if (this.#backlog && this.#pending <= BACKLOG_LOW) {
+    if (this.#backlog && this.#pending <= SPOOL_BACKLOG_LOW_BYTES) {
       this.#backlog.resolve();
       this.#backlog = undefined;
     }
