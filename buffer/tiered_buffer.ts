@@ -215,15 +215,23 @@ export class TieredBuffer implements BatchSource {
   }
 
   /**
-   * Resolves once every batch pushed so far is safely queued: at once while
-   * batches are held in memory (`fallback` mode, collector keeping up); on the
-   * spool path once the spool has written them (see `Spool.settled`), so that
-   * with `always` an acknowledged message survives a `kill -9`. `true` when
-   * everything pushed after `since` was taken, `false` when some of it could
-   * not be written (and was dropped): no acknowledgement for that.
+   * Resolves once every batch pushed so far is in the spool (written, and
+   * synced as `spool.sync` says; see `Spool.settled`), so that an acknowledged
+   * message survives a `kill -9` whatever the mode (SPEC guarantee 9: a RELP
+   * `200` means the message is in the spool). In `fallback` mode on the memory
+   * path, what memory holds moves to the spool first, and batches follow it
+   * there until the spool is read empty again. `true` when everything pushed
+   * after `since` was written, `false` when some of it could not be (and was
+   * dropped): no acknowledgement for that. With the spool unusable there is
+   * nothing to wait for: memory is all there is.
    */
   settled(since: SpoolMark): Promise<boolean> {
-    return this.#spooling ? this.#spool.settled(since) : Promise.resolve(true);
+    if (!this.#spool.usable) return Promise.resolve(true);
+    if (!this.#spooling) {
+      this.#spooling = true;
+      for (const b of this.#drainMemory()) this.#spool.append(b);
+    }
+    return this.#spool.settled(since);
   }
 
   /** Marks a taken batch delivered: a batch read from the spool is checkpointed. */

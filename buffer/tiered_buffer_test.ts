@@ -301,3 +301,27 @@ Deno.test("buffer: batches given back come out first, before memory and the spoo
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("buffer: fallback mode, collector keeping up: settled() answers only once what it covers is in the spool (a RELP 200 is a promise)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "queue_test_" });
+  try {
+    const spool = await Spool.open(config(dir, "fallback"), 65536, log);
+    const queue = new TieredBuffer(spool, "fallback");
+    queue.setDeliverable(true);
+    queue.push(batchOf(0, 5)); // the memory path
+    assertEquals(queue.stats().memory.messages, 5);
+    const mark = queue.mark();
+    queue.push(batchOf(5, 5));
+    assert(await queue.settled(mark), "written");
+    assertEquals(queue.stats().memory.messages, 0, "memory went to the spool first");
+    // On disk now, in order: what a kill -9 would leave is read after a restart.
+    const files = [...Deno.readDirSync(dir)].filter((e) => e.name.endsWith(".seg"));
+    assert(files.length > 0, "a segment file");
+    const { seqs: out, fromSpool } = await takeAvailable(queue, spool);
+    assertIncreasing(out, 10);
+    assertEquals(fromSpool, 10);
+    await queue.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
