@@ -8,6 +8,7 @@ import { type Address, type Config, ConfigError, type InputConfig } from "../con
 import { type Clock, type Logger, systemClock, VERSION } from "../ground/mod.ts";
 import {
   buildStatus,
+  type ControlHandlers,
   ControlServer,
   CounterHistory,
   Notifier,
@@ -122,7 +123,7 @@ export class Agent {
     this.#control = new ControlServer(
       cfg.control.socket,
       cfg.control.group,
-      (command, request) => this.#command(command, request),
+      this.#commands(),
       this.#log,
     );
     await this.#control.listen();
@@ -333,15 +334,15 @@ export class Agent {
     }/${s.collectors.length} collector(s) up`;
   }
 
-  #command(command: string, request: Record<string, unknown>): Promise<unknown> {
-    switch (command) {
-      case "status":
-        return Promise.resolve(
+  /** The control socket's commands (requests already parsed by `parseControlRequest`). */
+  #commands(): ControlHandlers {
+    return {
+      status: (request) =>
+        Promise.resolve(
           request.detail === true ? { ...this.status(), rates: this.rates() } : this.status(),
-        );
-      case "reload":
-        return this.reload();
-      case "rotate":
+        ),
+      reload: () => this.reload(),
+      rotate: () => {
         if (this.#watchdog === undefined) {
           return Promise.reject(
             new Error(
@@ -350,11 +351,8 @@ export class Agent {
           );
         }
         return this.#watchdog.rotate();
-      default:
-        return Promise.reject(
-          new Error(`unknown command "${command}"; known: status, reload, rotate`),
-        );
-    }
+      },
+    };
   }
 }
 

@@ -5,13 +5,7 @@
  */
 
 import { controlRequest, UnreachableError } from "../control/mod.ts";
-
-/** The agent's answer to `{"command":"rotate"}` (see `watchdog/watchdog.ts`). */
-interface RotateAnswer {
-  pid: number;
-  restarted: boolean;
-  message: string;
-}
+import type { RotateResult } from "../watchdog/mod.ts";
 
 /** A rotate may have to wait for a HUP, a kill deadline and a restart: give it this long. */
 const ROTATE_TIMEOUT_MS = 60_000;
@@ -27,9 +21,9 @@ export async function rotateCommand(
   out: (line: string) => void = console.log,
   err: (line: string) => void = console.error,
 ): Promise<number> {
-  let answer: RotateAnswer;
+  let answer: RotateResult;
   try {
-    answer = await controlRequest(socket, { command: "rotate" }, ROTATE_TIMEOUT_MS) as RotateAnswer;
+    answer = await controlRequest(socket, { command: "rotate" }, ROTATE_TIMEOUT_MS);
   } catch (e) {
     if (e instanceof UnreachableError) throw e;
     err(e instanceof Error ? e.message : String(e));

@@ -4,17 +4,7 @@
  * @module
  */
 
-import { controlRequest, type Status, UnreachableError } from "../control/mod.ts";
-
-/** Messages per second over the last minute, as the control socket's detailed status gives them. */
-export interface Rates {
-  received: number;
-  forwarded: number;
-  dropped: number;
-}
-
-/** Status with rates (`{"command":"status","detail":true}`). */
-export type DetailedStatus = Status & { rates?: Rates };
+import { controlRequest, type StatusAnswer, UnreachableError } from "../control/mod.ts";
 
 /** Exit codes of `agent status` (Nagios/Icinga plugin convention). */
 export const STATUS_EXIT = { ok: 0, degraded: 1, critical: 2, unreachable: 3 } as const;
@@ -44,12 +34,10 @@ export async function statusCommand(opts: StatusOptions): Promise<number> {
   const err = opts.err ?? ((t: string) => Deno.stderr.writeSync(encoder.encode(t)));
   const color = opts.color ?? Deno.stdout.isTerminal();
   for (;;) {
-    let status: DetailedStatus;
+    let status: StatusAnswer;
     try {
-      status = await controlRequest(opts.socket, {
-        command: "status",
-        detail: !opts.json,
-      }) as DetailedStatus;
+      // The human view shows rates; --json prints the spec's document, without them.
+      status = await controlRequest(opts.socket, { command: "status", detail: !opts.json });
     } catch (e) {
       err(`${e instanceof Error ? e.message : e}\n`);
       return e instanceof UnreachableError ? STATUS_EXIT.unreachable : STATUS_EXIT.critical;
@@ -74,7 +62,7 @@ export async function statusCommand(opts: StatusOptions): Promise<number> {
 }
 
 /** The human view: state and reasons first, then rsyslogd, collectors, spool, rates, counters. */
-export function renderStatus(s: DetailedStatus, color: boolean): string {
+export function renderStatus(s: StatusAnswer, color: boolean): string {
   const paint = (code: string, text: string) => color ? `\x1b[${code}m${text}\x1b[0m` : text;
   const stateColor = { ok: "32", degraded: "33", critical: "31" }[s.state];
   const lines: string[] = [];

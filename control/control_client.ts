@@ -5,8 +5,11 @@
  * @module
  */
 
+import type { ControlAnswers, ControlRequest, ControlResponse } from "./control_protocol.ts";
+
 /** The agent could not be reached: not running, or the socket is not ours to use. */
 export class UnreachableError extends Error {
+  /** `cause` is what connecting to or reading from `socket` threw; the message says what to do. */
   constructor(socket: string, cause: unknown) {
     const why =
       cause instanceof Deno.errors.NotFound || cause instanceof Deno.errors.ConnectionRefused
@@ -25,20 +28,28 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /**
- * Sends one request to the control socket and returns the response's `result`.
- * Throws {@linkcode UnreachableError} when the socket cannot be reached, and an
- * Error with the agent's message when it answers `ok: false`.
+ * Sends one request to the control socket and returns the response's `result`,
+ * typed by the command (`status` gives a `StatusAnswer`, `reload` a string,
+ * `rotate` a `RotateResult`). Throws {@linkcode UnreachableError} when the
+ * socket cannot be reached, and an Error with the agent's message when it
+ * answers `ok: false`.
  *
  * @example
  * ```ts
- * const status = await controlRequest("/run/syslog-agent/agent.sock", { command: "status" });
+ * import { controlRequest } from "./control_client.ts";
+ *
+ * const socket = "/run/syslog-agent/agent.sock";
+ * const status = await controlRequest(socket, { command: "status", detail: true });
+ * console.log(status.state, status.rates?.received);
+ * const rotated = await controlRequest(socket, { command: "rotate" }, 60_000);
+ * console.log(rotated.restarted ? `restarted: ${rotated.message}` : rotated.message);
  * ```
  */
-export async function controlRequest(
+export async function controlRequest<R extends ControlRequest>(
   socket: string,
-  request: Record<string, unknown>,
+  request: R,
   timeoutMs = 30_000,
-): Promise<unknown> {
+): Promise<ControlAnswers[R["command"]]> {
   let conn: Deno.UnixConn;
   try {
     conn = await Deno.connect({ transport: "unix", path: socket });
@@ -65,8 +76,8 @@ export async function controlRequest(
     if (text === "") {
       throw new UnreachableError(socket, new Error(`no answer within ${timeoutMs} ms`));
     }
-    const response = JSON.parse(text) as { ok: boolean; result?: unknown; error?: string };
-    if (!response.ok) throw new Error(response.error ?? "request failed");
+    const response = parseResponse<R["command"]>(socket, text);
+    if (!response.ok) throw new Error(response.error);
     return response.result;
   } finally {
     clearTimeout(timer);
@@ -76,6 +87,35 @@ export async function controlRequest(
       // Already closed.
     }
   }
+}
+
+/**
+ * The envelope of an answer line, checked; its `result` is trusted to be what
+ * the protocol says the command answers (the agent built it from the same types).
+ */
+function parseResponse<C extends ControlRequest["command"]>(
+  socket: string,
+  text: string,
+): ControlResponse<C> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    value = undefined;
+  }
+  if (typeof value === "object" && value !== null && "ok" in value) {
+    if (value.ok === true && "result" in value) return value as ControlResponse<C>;
+    if (value.ok === false) {
+      const error = "error" in value && typeof value.error === "string" && value.error !== ""
+        ? value.error
+        : `agent: the agent at ${socket} refused the request without saying why`;
+      return { ok: false, error };
+    }
+  }
+  const shown = text.length > 200 ? `${text.slice(0, 200)}…` : text;
+  throw new Error(
+    `agent: the answer from ${socket} is not a control response ({"ok": …}): ${shown}; is something other than the agent listening there?`,
+  );
 }
 
 function concat(chunks: Uint8Array[]): Uint8Array {

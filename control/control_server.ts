@@ -6,12 +6,23 @@
 
 import type { Logger } from "../ground/mod.ts";
 import { Connections, listenUnix, removeSocket, type Touch } from "../relay/mod.ts";
+import {
+  type ControlAnswers,
+  type ControlCommand,
+  type ControlRequests,
+  type ControlResponse,
+  parseControlRequest,
+} from "./control_protocol.ts";
 
-/** Handles one request: returns the `result`, or throws an Error whose message is the `error`. */
-export type ControlHandler = (
-  command: string,
-  request: Record<string, unknown>,
-) => Promise<unknown>;
+/**
+ * The agent's side of each command: a function per command that takes its
+ * typed request and resolves to its answer, or throws an Error whose message
+ * is the `error` the client gets. Requests reach a handler already parsed by
+ * {@linkcode parseControlRequest}.
+ */
+export type ControlHandlers = {
+  [C in ControlCommand]: (request: ControlRequests[C]) => Promise<ControlAnswers[C]>;
+};
 
 /** Requests longer than this are answered with an error and the connection is closed. */
 const MAX_REQUEST = 64 * 1024;
@@ -27,19 +38,23 @@ const decoder = new TextDecoder();
  * A unix stream socket, created with mode 0660 and owned by `group` (root and
  * that group only; root only when the group does not exist). Only a stale
  * socket at its path is replaced: a symlink or a file there is refused, never
- * followed. Each line is a
- * request `{"command": "status"}`; each answer is `{"ok": true, "result": …}`
- * or `{"ok": false, "error": "…"}` on one line.
+ * followed. Each line is a request like `{"command": "status"}`; each answer is
+ * `{"ok": true, "result": …}` or `{"ok": false, "error": "…"}` on one line
+ * (`control_protocol.ts`). A line that is not a request is answered with the
+ * parser's error and the connection keeps serving.
  *
  * @example
  * ```ts
  * import { ControlServer } from "./control_server.ts";
+ * import type { Status } from "./status.ts";
  * import { Logger } from "../ground/mod.ts";
  *
+ * declare const status: () => Status;
  * const log = new Logger({ level: "info", format: "text" });
- * const server = new ControlServer("/run/syslog-agent/agent.sock", "adm", async (command) => {
- *   if (command !== "status") throw new Error(`unknown command: ${command}`);
- *   return { state: "ok" };
+ * const server = new ControlServer("/run/syslog-agent/agent.sock", "adm", {
+ *   status: () => Promise.resolve(status()),
+ *   reload: () => Promise.resolve("reloaded: nothing changed"),
+ *   rotate: () => Promise.reject(new Error("rotate: rsyslogd is not managed by the agent")),
  * }, log);
  * await server.listen();
  * ```
@@ -47,14 +62,15 @@ const decoder = new TextDecoder();
 export class ControlServer {
   #path: string;
   #group: string;
-  #handler: ControlHandler;
+  #handlers: ControlHandlers;
   #log: Logger;
   #conns: Connections;
 
-  constructor(path: string, group: string, handler: ControlHandler, log: Logger) {
+  /** Serves at `path` (created by {@linkcode listen}), for root and `group`, with `handlers`. */
+  constructor(path: string, group: string, handlers: ControlHandlers, log: Logger) {
     this.#path = path;
     this.#group = group;
-    this.#handler = handler;
+    this.#handlers = handlers;
     this.#log = log;
     this.#conns = new Connections({ name: "control", max: MAX_CONNECTIONS, idleMs: IDLE_MS, log });
   }
@@ -120,32 +136,33 @@ export class ControlServer {
     }
   }
 
-  async #answer(line: string): Promise<Record<string, unknown>> {
-    let request: unknown;
+  async #answer(line: string): Promise<ControlResponse> {
+    const parsed = parseControlRequest(line);
+    if (!parsed.ok) return parsed;
     try {
-      request = JSON.parse(line);
-    } catch {
-      return { ok: false, error: 'request is not JSON; send {"command": "status"}' };
-    }
-    if (typeof request !== "object" || request === null || Array.isArray(request)) {
-      return { ok: false, error: 'request must be a JSON object like {"command": "status"}' };
-    }
-    const command = (request as Record<string, unknown>).command;
-    if (typeof command !== "string") {
-      return { ok: false, error: 'request has no "command" string' };
-    }
-    try {
-      return { ok: true, result: await this.#handler(command, request as Record<string, unknown>) };
+      return {
+        ok: true,
+        result: await dispatch(this.#handlers, parsed.request.command, parsed.request),
+      };
     } catch (e) {
       return { ok: false, error: e instanceof Error ? e.message : String(e) };
     }
   }
 
-  async #reply(conn: Deno.Conn, response: Record<string, unknown>): Promise<void> {
+  async #reply(conn: Deno.Conn, response: ControlResponse): Promise<void> {
     const data = encoder.encode(JSON.stringify(response) + "\n");
     let off = 0;
     while (off < data.length) off += await conn.write(data.subarray(off));
   }
+}
+
+/** Runs the handler of `command` (a generic function, so TS pairs request and answer). */
+function dispatch<C extends ControlCommand>(
+  handlers: ControlHandlers,
+  command: C,
+  request: ControlRequests[C],
+): Promise<ControlAnswers[C]> {
+  return handlers[command](request);
 }
 
 /** The id of a group from /etc/group, or undefined when there is none. */

@@ -1,17 +1,36 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { type ControlHandler, ControlServer } from "./control_server.ts";
+import { type ControlHandlers, ControlServer } from "./control_server.ts";
+import { controlRequest } from "./control_client.ts";
+import type { StatusAnswer } from "./control_protocol.ts";
+import { buildStatus } from "./status.ts";
 import { Logger } from "../ground/logger.ts";
+import { Counters } from "../relay/counters.ts";
+import type { RotateResult } from "../watchdog/watchdog.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-/** A handler like the agent's: `status` answers, anything else is an unknown command. */
-const handler: ControlHandler = (command, request) => {
-  if (command === "status") return Promise.resolve({ state: "ok", echo: request.echo ?? null });
-  return Promise.reject(new Error(`unknown command "${command}"; known: status`));
+/**
+ * The server sends a handler's answer as it is, unread: for the transport
+ * tests a stand-in for the status document that echoes a key of the request
+ * is enough, and it shows which request an answer belongs to.
+ */
+function echoStatus(fields: { state: "ok"; echo: unknown }): StatusAnswer {
+  return fields as unknown as StatusAnswer;
+}
+
+/** Handlers like the agent's: `status` echoes the request's `echo`, the others answer plainly. */
+const handler: ControlHandlers = {
+  status: (request) =>
+    Promise.resolve(echoStatus({ state: "ok", echo: "echo" in request ? request.echo : null })),
+  reload: () => Promise.resolve("reloaded"),
+  rotate: () => Promise.reject(new Error("rotate: rsyslogd is not managed by the agent")),
 };
 
-async function withServer(fn: (path: string) => Promise<void>): Promise<void> {
+async function withServer(
+  fn: (path: string) => Promise<void>,
+  handlers: ControlHandlers = handler,
+): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "control_test_" });
   const path = `${dir}/agent.sock`;
   const lines: string[] = [];
@@ -21,7 +40,7 @@ async function withServer(fn: (path: string) => Promise<void>): Promise<void> {
     journal: false,
     write: (l) => lines.push(l),
   });
-  const server = new ControlServer(path, "no-such-group-for-tests", handler, log);
+  const server = new ControlServer(path, "no-such-group-for-tests", handlers, log);
   await server.listen();
   try {
     await fn(path);
@@ -50,12 +69,17 @@ async function readLine(conn: Deno.Conn): Promise<string | undefined> {
 }
 
 async function request(path: string, line: string): Promise<Record<string, unknown>> {
+  return JSON.parse(await requestLine(path, line));
+}
+
+/** Sends one request line and gives the answer line as the server wrote it (without its LF). */
+async function requestLine(path: string, line: string): Promise<string> {
   const conn = await Deno.connect({ transport: "unix", path });
   try {
     await conn.write(enc.encode(line + "\n"));
     const answer = await readLine(conn);
     assert(answer !== undefined, "an answer");
-    return JSON.parse(answer);
+    return answer;
   } finally {
     conn.close();
   }
@@ -130,6 +154,144 @@ Deno.test("control: an unknown command gets an error answer naming it", async ()
     assertEquals(answer.ok, false);
     assert(String(answer.error).includes("explode"), String(answer.error));
   });
+});
+
+Deno.test("control: every malformed line gets the parser's error, word for word, and the connection goes on", async () => {
+  await withServer(async (path) => {
+    const cases: [string, string][] = [
+      [
+        "{not json",
+        'request is not JSON: {not json; send one JSON object per line, like {"command": "status"}',
+      ],
+      ["[1,2]", 'request must be a JSON object like {"command": "status"}, not an array [1,2]'],
+      [
+        '{"cmd":"status"}',
+        'request has no "command" string (its keys: "cmd"); send one of status, reload, rotate, like {"command": "status"}',
+      ],
+      [
+        '{"command":5}',
+        'request has no "command" string ("command" is a number 5); send one of status, reload, rotate, like {"command": "status"}',
+      ],
+      ['{"command":"explode"}', 'unknown command "explode"; known: status, reload, rotate'],
+      [
+        '{"command":"status","detail":"yes"}',
+        'status: "detail" must be true or false, not a string "yes"; send {"command": "status", "detail": true}',
+      ],
+    ];
+    const conn = await Deno.connect({ transport: "unix", path });
+    try {
+      await conn.write(
+        enc.encode(cases.map(([line]) => `${line}\n`).join("") + '{"command":"status"}\n'),
+      );
+      const lines = await readLines(conn, cases.length + 1);
+      assertEquals(
+        lines,
+        [
+          ...cases.map(([, error]) => JSON.stringify({ ok: false, error })),
+          '{"ok":true,"result":{"state":"ok","echo":null}}',
+        ],
+      );
+    } finally {
+      conn.close();
+    }
+  });
+});
+
+/** A status document as the agent builds it, with one collector up. */
+function sampleStatus(): ReturnType<typeof buildStatus> {
+  const now = Date.parse("2026-12-01T00:00:00Z");
+  const counters = new Counters();
+  counters.received = 12;
+  counters.forwarded = 10;
+  return buildStatus({
+    now,
+    startedAt: now - 90_000,
+    collectors: [{
+      address: "10.0.0.5:514",
+      protocol: "tcp",
+      state: "up",
+      since: new Date(now - 5_000).toISOString(),
+      lastError: "",
+    }],
+    spool: { messages: 2, bytes: 300, oldestAgeSeconds: 1, dropped: 0, corrupt: 0 },
+    counters,
+    droppedLastMinute: 0,
+  });
+}
+
+Deno.test("control: each command round trip through controlRequest, typed request in and typed answer out", async () => {
+  const status = sampleStatus();
+  const rates = { received: 2000, forwarded: 1990.5, dropped: 0 };
+  const rotated: RotateResult = {
+    pid: 4242,
+    restarted: false,
+    latencyMs: 3,
+    message: "rsyslogd 4242 survived the HUP; canary back in 3 ms",
+  };
+  const seen: unknown[] = [];
+  let rotateFails = false;
+  const handlers: ControlHandlers = {
+    status: (request) => {
+      seen.push(request);
+      return Promise.resolve(request.detail === true ? { ...status, rates } : status);
+    },
+    reload: (request) => {
+      seen.push(request);
+      return Promise.resolve("reloaded: collectors 10.0.0.5:514 -> 10.0.0.6:514");
+    },
+    rotate: (request) => {
+      seen.push(request);
+      return rotateFails
+        ? Promise.reject(
+          new Error(
+            "rotate: rsyslogd 4242 did not answer the canary within 5000 ms; restarting it failed: exit 1",
+          ),
+        )
+        : Promise.resolve(rotated);
+    },
+  };
+  await withServer(async (path) => {
+    // The types say what each command answers: no casts.
+    const plain: StatusAnswer = await controlRequest(path, { command: "status" });
+    assertEquals(plain, status);
+    assertEquals("rates" in plain, false, "no rates without detail");
+    const detailed = await controlRequest(path, { command: "status", detail: true });
+    assertEquals(detailed, { ...status, rates });
+    assertEquals(detailed.rates?.forwarded, 1990.5);
+    assertEquals(await controlRequest(path, { command: "status", detail: false }), status);
+    const summary: string = await controlRequest(path, { command: "reload" });
+    assertEquals(summary, "reloaded: collectors 10.0.0.5:514 -> 10.0.0.6:514");
+    const result: RotateResult = await controlRequest(path, { command: "rotate" }, 5_000);
+    assertEquals(result, rotated);
+    // A handler's error is the client's Error, message unchanged.
+    rotateFails = true;
+    await controlRequest(path, { command: "rotate" }).then(
+      () => assert(false, "a failed rotate rejects"),
+      (e: Error) =>
+        assertEquals(
+          e.message,
+          "rotate: rsyslogd 4242 did not answer the canary within 5000 ms; restarting it failed: exit 1",
+        ),
+    );
+    // The handlers got the parsed requests, as sent.
+    assertEquals(seen, [
+      { command: "status" },
+      { command: "status", detail: true },
+      { command: "status", detail: false },
+      { command: "reload" },
+      { command: "rotate" },
+      { command: "rotate" },
+    ]);
+    // The wire stays what it was: `agent status --json` prints this document as is.
+    assertEquals(
+      await requestLine(path, '{"command":"status","detail":false}'),
+      `{"ok":true,"result":${JSON.stringify(status)}}`,
+    );
+    assertEquals(
+      await requestLine(path, '{"command":"reload"}'),
+      '{"ok":true,"result":"reloaded: collectors 10.0.0.5:514 -> 10.0.0.6:514"}',
+    );
+  }, handlers);
 });
 
 Deno.test("control: a 10 MiB request is refused and the server still serves the next client", async () => {

@@ -6,6 +6,21 @@
 
 export { controlRequest, UnreachableError } from "./control_client.ts";
 export { ControlServer } from "./control_server.ts";
+export type { ControlHandlers } from "./control_server.ts";
+export { CONTROL_COMMANDS, parseControlRequest } from "./control_protocol.ts";
+export type {
+  ControlAnswers,
+  ControlCommand,
+  ControlRequest,
+  ControlRequests,
+  ControlResponse,
+  ParsedControlRequest,
+  Rates,
+  ReloadRequest,
+  RotateRequest,
+  StatusAnswer,
+  StatusRequest,
+} from "./control_protocol.ts";
 export { CounterHistory } from "./counter_history.ts";
 export { renderMetrics } from "./metrics.ts";
 export { serveMetrics } from "./metrics_server.ts";
