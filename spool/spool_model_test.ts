@@ -18,6 +18,7 @@ import { Spool } from "./spool.ts";
 import type { SpoolConfig } from "../config/config.ts";
 import type { Batch } from "../ground/batch.ts";
 import { Logger } from "../ground/logger.ts";
+import { type Clock, systemClock } from "../ground/clock.ts";
 import { CrashError, ModelFs } from "./_model_fs.ts";
 import { seededRandom as rng } from "../testkit/mod.ts";
 
@@ -91,7 +92,11 @@ async function sequence(seed: number, steps: number): Promise<Outcome> {
     cfg.maxBytes >> 10
   } KiB)`;
   let fs = new ModelFs();
-  let spool = await Spool.open(cfg, HINT, log, { fs });
+  // The model's time: 1 ms per operation, so what is due when (the checkpoint, at most once a
+  // syncIntervalMs) is the same on every run of a seed, on a busy machine too.
+  let now = 0;
+  const clock: Clock = { ...systemClock, now: () => now };
+  let spool = await Spool.open(cfg, HINT, log, { fs, clock });
   assert(spool.usable, `${where}: the model spool opens`);
   let next = 0;
   let big = false;
@@ -157,7 +162,7 @@ async function sequence(seed: number, steps: number): Promise<Outcome> {
   };
   const reopen = async () => {
     written.clear();
-    spool = await Spool.open(cfg, HINT, log, { fs });
+    spool = await Spool.open(cfg, HINT, log, { fs, clock });
     assert(spool.usable, `${where}: the spool opens again`);
     if (random() < 0.5) await spool.recovered();
     restarts++;
@@ -178,6 +183,7 @@ async function sequence(seed: number, steps: number): Promise<Outcome> {
   const crash = async () => {
     fs.crashAt = fs.ops + 1 + Math.floor(random() * 40);
     for (let i = 0; i < 200 && fs.crashedAt === undefined; i++) {
+      now++;
       const r = random();
       if (r < 0.5) await append();
       else if (r < 0.8) await read();
@@ -200,6 +206,7 @@ async function sequence(seed: number, steps: number): Promise<Outcome> {
   };
 
   for (let step = 0; step < steps; step++) {
+    now++;
     outcome.ops++;
     const r = random();
     if (r < 0.4) await append();
