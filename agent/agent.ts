@@ -1,5 +1,6 @@
 /**
- * The running agent: inputs, queue, spool, forwarder and control socket wired together.
+ * The running agent: the data path (see `assemble`), the rsyslogd watchdog, the control socket,
+ * metrics and systemd notifications; start, stop, reload and status.
  *
  * @module
  */
