@@ -82,7 +82,7 @@ const LIVE_RATE = 1_000;
 /** Scenario 5's paced load. */
 const FOOTPRINT_RATE = 50_000;
 /** The steady scenario's own time budget (it runs after the others). */
-const STEADY_BUDGET_MS = 14.5 * 60_000;
+const STEADY_BUDGET_MS = 40 * 60_000;
 const QUICK_STEADY_BUDGET_MS = 60_000;
 
 const USAGE =
@@ -94,9 +94,11 @@ const USAGE =
   --only S       run one scenario: relay (collector up), outage (collector down),
                  drain (collector back), recovery (rsyslogd killed), footprint, relp,
                  steady (paced loads, CPU per message; 1 round unless --rounds, about
-                 14 minutes; --quick: 2 loads, under a minute)
+                 30 minutes; --quick: 2 loads, under a minute)
   --relays K,..  only these relays: ${RELAY_KINDS.join(", ")}, deno-min (steady only)
   --messages N   messages per run instead (a multiple of 4)
+  --steady-loads RATExBATCH,...  steady: only these loads (e.g. 2000x20,20000x200)
+  --steady-warmup S              steady: warm-up seconds before the window (default 20)
 
 Writes bench/results/latest.json and BENCHMARKS.md.`;
 
@@ -110,6 +112,10 @@ interface Options {
   steadyRelays: Set<string>;
   /** The steady scenario's rounds: 1 unless --rounds is given. */
   steadyRounds: number;
+  /** The steady scenario's loads, when --steady-loads picks them. */
+  steadyLoads?: { rate: number; batch: number }[];
+  /** The steady scenario's warm-up, when --steady-warmup sets it. */
+  steadyWarmupMs?: number;
   command: string;
 }
 
@@ -122,6 +128,8 @@ function parseOptions(args: string[]): Options {
       only: { type: "string" },
       relays: { type: "string" },
       messages: { type: "string" },
+      "steady-loads": { type: "string" },
+      "steady-warmup": { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -165,6 +173,16 @@ function parseOptions(args: string[]): Options {
   if (!Number.isInteger(messages) || messages < 4 || messages % 4 !== 0) {
     fail(`--messages: expected a positive multiple of 4, got ${values.messages}`);
   }
+  const steadyLoads = values["steady-loads"]?.split(",").map((l) => {
+    const m = /^(\d+)x(\d+)$/.exec(l.trim());
+    if (!m) fail(`--steady-loads: expected RATExBATCH like 2000x20, got ${l}`);
+    return { rate: Number(m![1]), batch: Number(m![2]) };
+  });
+  const warmup = values["steady-warmup"];
+  const steadyWarmupMs = warmup === undefined ? undefined : Number(warmup) * 1000;
+  if (steadyWarmupMs !== undefined && !(steadyWarmupMs >= 0)) {
+    fail(`--steady-warmup: expected seconds, got ${warmup}`);
+  }
   return {
     quick,
     rounds,
@@ -172,6 +190,8 @@ function parseOptions(args: string[]): Options {
     scenarios,
     relays,
     steadyRelays,
+    ...(steadyLoads === undefined ? {} : { steadyLoads }),
+    ...(steadyWarmupMs === undefined ? {} : { steadyWarmupMs }),
     steadyRounds: values.rounds === undefined ? 1 : rounds,
     command: ["deno task bench", ...args].join(" "),
   };
@@ -510,6 +530,8 @@ async function main(): Promise<void> {
         quick: opts.quick,
         rounds: opts.steadyRounds,
         relays: opts.steadyRelays,
+        ...(opts.steadyLoads === undefined ? {} : { loads: opts.steadyLoads }),
+        ...(opts.steadyWarmupMs === undefined ? {} : { warmupMs: opts.steadyWarmupMs }),
         budgetMs: opts.quick ? QUICK_STEADY_BUDGET_MS : STEADY_BUDGET_MS,
         baseDir: base.path,
         command: opts.command,
