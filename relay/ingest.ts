@@ -10,8 +10,13 @@ import type { FrameSink } from "./framer.ts";
 
 /** A batch is handed on once it holds this many bytes, or once the current read is taken in. */
 const FLUSH_BYTES = 128 * 1024;
-/** Batches are cut from slabs of this size: one allocation for many small batches. */
-const SLAB_BYTES = 1024 * 1024;
+/**
+ * Batches are cut from slabs of this size: one allocation for many small batches. Small
+ * enough that slabs no batch uses any more but not yet collected cost little (at 20,000
+ * msg/s with spool.mode always, 1 MiB slabs kept 1.1-1.7 MiB more resident), large enough
+ * that a slab's end seldom cuts a batch short at saturation (a few full batches fit).
+ */
+const SLAB_BYTES = 512 * 1024;
 
 /**
  * The single entry point of received data: inputs call {@linkcode Ingest.frames}
