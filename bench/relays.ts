@@ -17,6 +17,10 @@ import {
   tcpReady,
 } from "../testkit/mod.ts";
 import type { SyslogNgInstall } from "./syslog_ng.ts";
+import { COMPILE_FLAGS } from "../packaging/compile.ts";
+
+/** The release binary's runtime flags, for `deno run` (remote and npm imports do not apply). */
+const RUN_FLAGS = COMPILE_FLAGS.filter((f) => f !== "--no-remote" && f !== "--no-npm");
 import { controlRequest, type Status } from "../control/mod.ts";
 
 /** Every relay kind the bench knows. */
@@ -282,7 +286,7 @@ async function startAgentRelay(
   await Deno.writeTextFile(configPath, JSON.stringify(config, null, 2) + "\n");
   const child = spawnLogged({
     cmd: Deno.execPath(),
-    args: ["run", "--allow-all", "--unstable-net", deps.agentMain, "run", "--config", configPath],
+    args: ["run", ...RUN_FLAGS, deps.agentMain, "run", "--config", configPath],
     logPath: `${at.dir}/agent.log`,
   });
   await waitListening("agent", child, at.inputPort, 20_000);
