@@ -7,6 +7,7 @@
  */
 
 import { capture } from "../testkit/mod.ts";
+import type { Machine } from "./machine_info.ts";
 import { RELAY_LABELS, type RelayKind } from "./relays.ts";
 import type { DrainRun, FootprintPhase, FootprintRun } from "./drain_footprint.ts";
 import { RECOVERY_REFERENCES, type RecoveryRun, type RelpRun } from "./external.ts";
@@ -24,22 +25,6 @@ export interface Spread {
   max: number;
   /** How many rounds gave a value. */
   n: number;
-}
-
-/** The machine the numbers come from. */
-export interface Machine {
-  /** `nproc`. */
-  nproc: number;
-  /** CPU model from /proc/cpuinfo. */
-  cpuModel: string;
-  /** `uname -r`. */
-  kernel: string;
-  /** `rsyslogd -v`, first line. */
-  rsyslogd: string;
-  /** `syslog-ng --version`, first line, or why it is not available. */
-  syslogNg: string;
-  /** `Deno.version`. */
-  deno: string;
 }
 
 /** One relay-scenario configuration and all its rounds. */
@@ -127,28 +112,6 @@ export function spread(values: (number | undefined)[]): Spread | undefined {
   const mid = Math.floor(xs.length / 2);
   const median = xs.length % 2 === 1 ? xs[mid]! : (xs[mid - 1]! + xs[mid]!) / 2;
   return { median, min: xs[0]!, max: xs[xs.length - 1]!, n: xs.length };
-}
-
-/** Facts about this machine and the peers' versions. */
-export async function machineInfo(syslogNg: string): Promise<Machine> {
-  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
-  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? "unknown";
-  const first = async (cmd: string, args: string[]): Promise<string> => {
-    try {
-      return (await capture(cmd, args)).split("\n")[0]?.trim() ?? "";
-    } catch (err) {
-      return `unknown (${err instanceof Error ? err.message.split("\n")[0] : err})`;
-    }
-  };
-  return {
-    nproc: Number(await first("nproc", [])),
-    cpuModel: model,
-    kernel: await first("uname", ["-r"]),
-    rsyslogd: (await first("/usr/sbin/rsyslogd", ["-v"])).replace(/\s+compiled with:$/, "")
-      .replace(/\s+/g, " "),
-    syslogNg,
-    deno: Deno.version.deno,
-  };
 }
 
 /**

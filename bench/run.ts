@@ -31,9 +31,9 @@ import {
   runFootprintCase,
 } from "./drain_footprint.ts";
 import { type RecoveryRun, type RelpRun, runRecovery, runRelp } from "./external.ts";
+import { machineInfo } from "./machine_info.ts";
 import {
   type DrainEntry,
-  machineInfo,
   type OutageEntry,
   type RelayEntry,
   type Results,

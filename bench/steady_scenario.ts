@@ -7,7 +7,7 @@
  */
 
 import { isInterrupted } from "../testkit/mod.ts";
-import { type Machine, machineInfo } from "./report.ts";
+import { type Machine, machineInfo } from "./machine_info.ts";
 import { type RelayDeps, RelayUnavailable } from "./relays.ts";
 import {
   failedSteadyRun,

@@ -21,7 +21,8 @@ import {
 } from "../config/mod.ts";
 import type { Counters } from "./counters.ts";
 import { backoffDelay } from "./backoff.ts";
-import { createLink, type Link } from "./link.ts";
+import { createLink } from "./create_link.ts";
+import type { Link } from "./link.ts";
 import { dialTls } from "./tls_dial.ts";
 
 /**

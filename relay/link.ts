@@ -5,16 +5,13 @@
  * @module
  */
 
-import type { Batch, Clock } from "../ground/mod.ts";
-import type { CollectorConfig } from "../config/mod.ts";
-import { RelpLink } from "./relp_link.ts";
-import { StreamLink } from "./stream_link.ts";
+import type { Batch } from "../ground/mod.ts";
 
 /** What a link tells the forwarder. Nothing is reported after `end` or `destroy` returns. */
 export interface LinkEvents {
   /**
    * The `count` oldest unconfirmed batches written on this link are delivered,
-   * in order: the forwarder acknowledges them to the queue (spool checkpoint).
+   * in order: the forwarder acknowledges them to the buffer (spool checkpoint).
    */
   confirmed(count: number): void;
   /** Bytes went out or a response came in (for the watchdog's stuck check). */
@@ -30,10 +27,10 @@ export interface LinkEvents {
 }
 
 /**
- * One connection to a collector, speaking its protocol. The forwarder keeps
- * every batch written on a link until the link confirms it; after an unclean
- * end it writes all unconfirmed batches again, first, on the next link.
- * Calls to `write` are sequential.
+ * One connection to a collector, speaking its protocol (made by `createLink`).
+ * The forwarder keeps every batch written on a link until the link confirms
+ * it; when the link ends, what it did not confirm goes back to the buffer and
+ * is written again, first, on the next link. Calls to `write` are sequential.
  */
 export interface Link {
   /** The protocol's opening (RELP: the `open` handshake); rejects when it fails. */
@@ -51,20 +48,4 @@ export interface Link {
   end(): Promise<void>;
   /** Closes at once, for `reason`; a write in progress rejects. Idempotent. */
   destroy(reason: string): void;
-}
-
-/**
- * The link for `cfg.protocol` over `conn`: {@linkcode RelpLink} for `relp`,
- * {@linkcode StreamLink} (RFC 6587/5425 framing with a replay window) for `tcp`
- * and `tls`.
- */
-export function createLink(
-  conn: Deno.Conn,
-  cfg: CollectorConfig,
-  events: LinkEvents,
-  clock: Clock,
-): Link {
-  return cfg.protocol === "relp"
-    ? new RelpLink(conn, cfg, events, clock)
-    : new StreamLink(conn, cfg, events, clock);
 }

@@ -13,7 +13,7 @@ export type { CollectorStatus, Dialer, ForwarderOptions } from "./forwarder.ts";
 export { StreamFramer } from "./framer.ts";
 export type { FrameSink } from "./framer.ts";
 export { Ingest } from "./ingest.ts";
-export { createLink } from "./link.ts";
+export { createLink } from "./create_link.ts";
 export type { Link, LinkEvents } from "./link.ts";
 export { RelpFrameParser } from "./relp_frame.ts";
 export type { RelpFrame } from "./relp_frame.ts";

@@ -44,14 +44,8 @@ export {
   rssBytes,
 } from "./proc_stat.ts";
 export type { ProcStat } from "./proc_stat.ts";
-export {
-  capture,
-  findProgram,
-  readOrEmpty,
-  settlesWithin,
-  spawnLogged,
-  tailOf,
-} from "./process.ts";
+export { capture } from "./capture.ts";
+export { findProgram, readOrEmpty, settlesWithin, spawnLogged, tailOf } from "./process.ts";
 export type { LoggedChild, SpawnOptions } from "./process.ts";
 export { RelpSender } from "./relp_client.ts";
 export type { RelpSenderOptions } from "./relp_client.ts";

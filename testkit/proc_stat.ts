@@ -5,7 +5,7 @@
  * @module
  */
 
-import { capture } from "./process.ts";
+import { capture } from "./capture.ts";
 
 /** The fields of `/proc/PID/stat` that tests and benchmarks read. */
 export interface ProcStat {

@@ -131,37 +131,6 @@ export async function readOrEmpty(path: string): Promise<string> {
   }
 }
 
-/**
- * Runs a command to completion and returns its trimmed stdout; throws with
- * its exit code and stderr when it fails.
- *
- * @example
- * ```ts
- * import { capture } from "./process.ts";
- *
- * const ticks = Number(await capture("getconf", ["CLK_TCK"]));
- * ```
- */
-export async function capture(
-  cmd: string,
-  args: string[],
-  env?: Record<string, string>,
-): Promise<string> {
-  const out = await new Deno.Command(cmd, {
-    args,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: env ?? {},
-  }).output();
-  const text = new TextDecoder().decode(out.stdout).trim();
-  if (!out.success) {
-    const err = new TextDecoder().decode(out.stderr).trim();
-    throw new Error(`${cmd} ${args.join(" ")}: exit ${out.code}: ${err || text}`);
-  }
-  return text;
-}
-
 /** Resolves true if `p` settles within `ms`, false otherwise; leaves no timer behind. */
 export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined;
