@@ -36,6 +36,8 @@ export interface AgentOptions {
   clock?: Clock;
   /** Opens connections to collectors; default plain TCP or TLS per protocol (tests: in memory). */
   dial?: AssembleOptions["dial"];
+  /** The spool's file operations; default the real file system (tests: a slow disk). */
+  spoolFs?: AssembleOptions["spoolFs"];
 }
 
 /**
@@ -60,6 +62,7 @@ export class Agent {
   #log: Logger;
   #clock: Clock;
   #dial: AssembleOptions["dial"];
+  #spoolFs: AssembleOptions["spoolFs"];
   /** The data path; set by the start. */
   #parts: Parts | undefined;
   #startedAt: number;
@@ -82,6 +85,7 @@ export class Agent {
     this.#load = opts.load;
     this.#clock = opts.clock ?? systemClock;
     this.#dial = opts.dial;
+    this.#spoolFs = opts.spoolFs;
     this.#startedAt = this.#clock.now();
     this.#notify = opts.notify ?? SdNotify.fromEnv();
     this.#watchdogOptions = opts.watchdog ?? {};
@@ -109,6 +113,7 @@ export class Agent {
     const parts = await assemble(cfg, this.#log, {
       clock: this.#clock,
       ...(this.#dial === undefined ? {} : { dial: this.#dial }),
+      ...(this.#spoolFs === undefined ? {} : { spoolFs: this.#spoolFs }),
     });
     this.#parts = parts;
     this.#history = new CounterHistory(parts.counters, this.#clock);

@@ -8,7 +8,8 @@ import { type Config, parseConfig } from "../config/mod.ts";
 import { Logger } from "../ground/mod.ts";
 import { SdNotify } from "../control/mod.ts";
 import { FakeClock } from "../ground/fake_clock.ts";
-import { MemoryNetwork, waitFor } from "../testkit/mod.ts";
+import { renderMetrics } from "../control/mod.ts";
+import { MemoryNetwork, SlowSyncFs, waitFor } from "../testkit/mod.ts";
 
 const enc = new TextEncoder();
 const quiet = new Logger({ level: "error", format: "text", journal: false, write: () => {} });
@@ -28,11 +29,16 @@ interface Rig {
   advanceUntil(cond: () => boolean, what: string, stepMs?: number): Promise<void>;
 }
 
-function configText(dir: string, collectors: string[], mode = "fallback"): string {
+function configText(
+  dir: string,
+  collectors: string[],
+  mode = "fallback",
+  sync = "never",
+): string {
   return JSON.stringify({
     inputs: [{ type: "unix", path: `${dir}/in.sock` }],
     collectors: collectors.map((address) => ({ address, protocol: "tcp" })),
-    spool: { dir: `${dir}/spool`, mode, sync: "never" },
+    spool: { dir: `${dir}/spool`, mode, sync },
     control: { socket: `${dir}/agent.sock`, metrics: "" },
     log: { level: "error" },
   });
@@ -41,16 +47,17 @@ function configText(dir: string, collectors: string[], mode = "fallback"): strin
 async function withAgent(
   collectors: string[],
   fn: (rig: Rig) => Promise<void>,
-  opts: { mode?: string; load?: (dir: string) => Config } = {},
+  opts: { mode?: string; sync?: string; spoolFs?: SlowSyncFs; load?: (dir: string) => Config } = {},
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "agent_in_process_" });
   const clock = new FakeClock(Date.UTC(2026, 0, 1));
   const net = new MemoryNetwork();
-  const config = parseConfig(configText(dir, collectors, opts.mode), "inline");
+  const config = parseConfig(configText(dir, collectors, opts.mode, opts.sync), "inline");
   const agent = await Agent.start(config, quiet, {
     clock,
     dial: net.dial,
     notify: new SdNotify({}),
+    ...(opts.spoolFs === undefined ? {} : { spoolFs: opts.spoolFs }),
     ...(opts.load === undefined ? {} : { load: () => Promise.resolve(opts.load!(dir)) }),
   });
   const rig: Rig = {
@@ -185,4 +192,42 @@ Deno.test("agent in process: a reload to another collector under traffic loses n
     assertComplete(seqsOf([...a.frames(), ...b.frames()]), 900);
     assertEquals(rig.agent.status().collectors.map((c) => c.address), ["10.0.0.2:514"]);
   }, { load: () => parseConfig(next, "inline") });
+});
+
+Deno.test("agent in process: a disk that falls behind shows as the durability lag and makes the state degraded, without blocking the sender", async () => {
+  const fs = new SlowSyncFs();
+  await withAgent(["10.0.0.1:514"], async (rig) => {
+    const collector = rig.net.listen("10.0.0.1:514");
+    await rig.send(10);
+    await rig.received();
+    await rig.advanceUntil(() => collector.frames().length >= 10, "the first 10 delivered", 10);
+    assertEquals(rig.agent.status().state, "ok");
+    // The disk stops completing fdatasyncs: 200 more arrive, and are not durable.
+    fs.hold();
+    await rig.send(200);
+    await rig.received();
+    await waitFor(() => rig.agent.status().spool.lag.messages === 200, {
+      timeoutMs: 5_000,
+      what: "200 messages in the lag",
+    });
+    await rig.clock.advance(2_500);
+    const behind = rig.agent.status();
+    assertEquals(behind.state, "degraded");
+    assertEquals(behind.spool.lag.messages, 200);
+    assertEquals(behind.spool.lag.ageSeconds, 2.5);
+    assert(
+      behind.reasons.some((r) =>
+        r.startsWith("the disk is behind: 2.5 s of messages not yet durable (200 message(s)")
+      ),
+      behind.reasons.join("; "),
+    );
+    const metrics = renderMetrics(behind, { notTaken: 0, deadLettered: 0 });
+    assert(metrics.includes("\nsyslog_agent_durability_lag_messages 200\n"), metrics);
+    assert(metrics.includes("\nsyslog_agent_durability_lag_seconds 2.5\n"), metrics);
+    // The disk catches up: the lag is gone, everything is delivered.
+    fs.release();
+    await rig.advanceUntil(() => collector.frames().length >= 210, "the 200 delivered", 10);
+    assertEquals(rig.agent.status().spool.lag, { messages: 0, bytes: 0, ageSeconds: 0 });
+    assertComplete(seqsOf(collector.frames()), 210);
+  }, { mode: "always", sync: "always", spoolFs: fs });
 });

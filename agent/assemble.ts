@@ -18,7 +18,7 @@ import {
   StreamInput,
   UdpInput,
 } from "../relay/mod.ts";
-import { Spool } from "../spool/mod.ts";
+import { Spool, type SpoolFs } from "../spool/mod.ts";
 import { TieredBuffer } from "../buffer/mod.ts";
 
 /** Any of the listening inputs. */
@@ -30,6 +30,8 @@ export interface AssembleOptions {
   clock: Clock;
   /** Opens connections to collectors; default plain TCP or TLS per protocol. */
   dial?: Dialer;
+  /** The spool's file operations; default the real file system (tests: a slow disk). */
+  spoolFs?: SpoolFs;
 }
 
 /** One agent's data path, wired and idle: nothing listens, nothing is forwarded yet. */
@@ -81,7 +83,10 @@ export async function assemble(
 ): Promise<Parts> {
   const counters = new Counters();
   const maxRecord = Math.max(65536, ...config.inputs.map((i) => i.maxMessageSize));
-  const spool = await Spool.open(config.spool, maxRecord, log);
+  const spool = await Spool.open(config.spool, maxRecord, log, {
+    clock: opts.clock,
+    ...(opts.spoolFs === undefined ? {} : { fs: opts.spoolFs }),
+  });
   const buffer = new TieredBuffer(spool, config.spool.mode, { clock: opts.clock });
   buffer.onDrop = (n) => counters.dropped += n;
   const deadLetters = new DeadLetters(

@@ -93,6 +93,11 @@ export function renderStatus(s: StatusAnswer, color: boolean): string {
     `spool       ${n(sp.messages)} messages, ${bytes(sp.bytes)}, oldest ${sp.oldestAgeSeconds}s, ` +
       `dropped ${n(sp.dropped)}, corrupt ${n(sp.corrupt)}`,
   );
+  lines.push(
+    `durability  ${n(sp.lag.messages)} messages (${bytes(sp.lag.bytes)}) not yet durable, oldest ${
+      sp.lag.ageSeconds.toFixed(3)
+    }s`,
+  );
   if (s.rates) {
     lines.push(
       `rates       ${n(s.rates.received)}/s in, ${n(s.rates.forwarded)}/s out, ${

@@ -164,3 +164,13 @@ export const SPOOL_BACKLOG_HIGH_BYTES = 16 * MIB;
  * pause and resume on every write.
  */
 export const SPOOL_BACKLOG_LOW_BYTES = 4 * MIB;
+
+/**
+ * Age of the oldest message not yet durable (the durability lag: appended to
+ * the spool and not yet written, or not yet fdatasync'ed under `sync:
+ * "always"`) beyond which the state is `degraded` ("the disk is behind"). A
+ * write cycle takes a few milliseconds on a healthy disk; a second is hundreds
+ * of cycles, a disk that cannot carry the inflow. Senders are never blocked
+ * for it.
+ */
+export const DURABILITY_LAG_DEGRADED_MS = 1000;

@@ -213,7 +213,14 @@ function sampleStatus(): ReturnType<typeof buildStatus> {
       since: new Date(now - 5_000).toISOString(),
       lastError: "",
     }],
-    spool: { messages: 2, bytes: 300, oldestAgeSeconds: 1, dropped: 0, corrupt: 0 },
+    spool: {
+      messages: 2,
+      bytes: 300,
+      oldestAgeSeconds: 1,
+      dropped: 0,
+      corrupt: 0,
+      lag: { messages: 0, bytes: 0, ageSeconds: 0 },
+    },
     counters,
     droppedLastMinute: 0,
   });

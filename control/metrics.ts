@@ -92,6 +92,22 @@ export function renderMetrics(
     "",
     status.spool.oldestAgeSeconds,
   ]]);
+  family(
+    "durability_lag_messages",
+    "gauge",
+    "Messages received and not yet durable in the spool (not written, or not fdatasync'ed under sync always): what a kill -9 can take of inputs that do not acknowledge.",
+    [["", status.spool.lag.messages]],
+  );
+  family("durability_lag_bytes", "gauge", "Bytes of the messages not yet durable.", [[
+    "",
+    status.spool.lag.bytes,
+  ]]);
+  family(
+    "durability_lag_seconds",
+    "gauge",
+    "Age of the oldest message not yet durable (0 when none).",
+    [["", status.spool.lag.ageSeconds]],
+  );
   family("spool_corrupt_records_total", "counter", "Damaged spool records skipped.", [[
     "",
     status.spool.corrupt,

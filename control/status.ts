@@ -7,7 +7,7 @@
 import type { CollectorStatus, Counters } from "../relay/mod.ts";
 import type { SpoolStats } from "../spool/mod.ts";
 import { VERSION } from "../ground/mod.ts";
-import { RECENT_RESTART_MS } from "../config/mod.ts";
+import { DURABILITY_LAG_DEGRADED_MS, RECENT_RESTART_MS } from "../config/mod.ts";
 import { type RsyslogdStatus, UNMANAGED } from "../watchdog/mod.ts";
 
 /** The status document of the spec. */
@@ -61,8 +61,9 @@ export interface StatusInput {
  * Builds the status and its overall state: `critical` when messages were dropped
  * in the last minute, the spool is unusable or cannot write, an input is not
  * listening, or a managed rsyslogd is down or failed, `degraded` when a
- * collector is down, the spool holds messages, messages were set aside as dead
- * letters in the last minute, or rsyslogd is restarting, fails its probe or
+ * collector is down, the spool holds messages, the oldest message not yet
+ * durable is older than `DURABILITY_LAG_DEGRADED_MS` (the disk is behind),
+ * messages were set aside as dead letters in the last minute, or rsyslogd is restarting, fails its probe or
  * restarted in the last 5 minutes; `ok` otherwise. Reasons come
  * most severe first.
  */
@@ -83,6 +84,14 @@ export function buildStatus(s: StatusInput): Status {
     const secs = Math.round((s.now - Date.parse(c.since)) / 1000);
     const why = c.lastError ? `: ${c.lastError}` : "";
     degraded.push(`collector ${c.address} ${c.state} for ${secs}s${why}`);
+  }
+  const lag = s.spool.lag;
+  if (lag.ageSeconds * 1000 > DURABILITY_LAG_DEGRADED_MS) {
+    degraded.push(
+      `the disk is behind: ${
+        lag.ageSeconds.toFixed(1)
+      } s of messages not yet durable (${lag.messages} message(s), ${lag.bytes} bytes; a kill -9 now would lose them)`,
+    );
   }
   if (s.spool.messages > 0) {
     degraded.push(

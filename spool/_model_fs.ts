@@ -54,6 +54,12 @@ export class ModelFs implements SpoolFs {
   crashedAt: string | undefined;
   /** Set to make writes fail with "No space left on device" (ENOSPC). */
   full = false;
+  /**
+   * Set to make each fdatasync take time: it covers what was written when it
+   * was called, and takes effect when this resolves (unless a crash landed
+   * meanwhile, which it then does not survive).
+   */
+  syncDelay: (() => Promise<void>) | undefined;
 
   /** Operations done so far: the fault points passed. */
   get ops(): number {
@@ -78,6 +84,7 @@ export class ModelFs implements SpoolFs {
   /** What the files hold after a crash now: a new file system, `random` picks torn writes. */
   afterCrash(random: () => number): ModelFs {
     const fs = new ModelFs();
+    fs.syncDelay = this.syncDelay;
     fs.#dirs = new Set(this.#dirs);
     const copies = new Map<Inode, Inode>();
     for (const [path, inode] of this.#durableFiles) {
@@ -186,10 +193,14 @@ export class ModelFs implements SpoolFs {
         node.len = Math.min(node.len, len);
         return Promise.resolve();
       },
-      syncData: () => {
+      syncData: async () => {
         step("fdatasync");
-        node.durable = node.bytes().slice();
-        return Promise.resolve();
+        const covered = node.bytes().slice();
+        if (this.syncDelay !== undefined) {
+          await this.syncDelay();
+          if (this.crashedAt !== undefined) throw new CrashError("fdatasync (in progress)");
+        }
+        node.durable = covered;
       },
       close: () => {},
     });

@@ -3,6 +3,14 @@
  * writes the chunks in order and applies the `sync` policy, the answers of
  * `settled`, and what happens when a write fails.
  *
+ * The loop commits in groups: each cycle takes every chunk queued when it
+ * starts, writes each run of chunks bound for one segment with one `write`,
+ * and under `sync: "always"` one fdatasync (and the directory's fsync, when a
+ * segment was created) covers the whole cycle; every `settled` the cycle
+ * covers resolves together. While a cycle writes and syncs, the next one
+ * gathers, so the cost of a sync is paid per cycle, not per read: the busier
+ * the inputs, the more messages one fdatasync covers.
+ *
  * @module
  */
 
@@ -38,6 +46,18 @@ interface WriteChunk {
   records: number;
   /** Its place in the order of chunks handed to the write loop (1, 2, …). */
   seq: number;
+  /** When its first record was appended (clock ms). */
+  at: number;
+}
+
+/** What was appended and is not yet durable (see {@linkcode Writer.lag}). */
+export interface DurabilityLag {
+  /** Records not yet durable. */
+  messages: number;
+  /** Their bytes, record headers included. */
+  bytes: number;
+  /** When the oldest of them was appended (clock ms); undefined when there are none. */
+  since: number | undefined;
 }
 
 /** What the writer needs from the rest of the spool. */
@@ -70,10 +90,20 @@ export class Writer {
   #chunkLen = 0;
   #chunkRecords = 0;
   #chunkSeg: Segment | undefined;
+  /** When the first record of the chunk being filled was appended. */
+  #chunkAt = 0;
   /** Set while `writeAtStop` writes the segment of in-hand batches, which is not split. */
   #noRotate = false;
   #queue: WriteChunk[] = [];
+  /** Bytes and records of `#queue`. */
   #pending = 0;
+  #pendingRecords = 0;
+  /** The chunks of the cycle being written and synced, and their bytes and records. */
+  #cycle: WriteChunk[] = [];
+  #cycleBytes = 0;
+  #cycleRecords = 0;
+  /** An fdatasync of a file left in this cycle failed: the cycle's promises are not kept. */
+  #cycleSyncError: unknown;
   #writing: Promise<void> | undefined;
   #wFile: SpoolFile | undefined;
   #wFileId = -1;
@@ -130,7 +160,22 @@ export class Writer {
 
   /** Bytes appended and not yet written. */
   get waiting(): number {
-    return this.#pending + this.#chunkLen;
+    return this.#pending + this.#cycleBytes + this.#chunkLen;
+  }
+
+  /**
+   * What was appended and is not yet durable: not yet written, or under
+   * `sync: "always"` not yet fdatasync'ed. It is what a `kill -9` (or, under
+   * `always`, a power cut) of the agent would take of messages whose sender
+   * was not waiting for an acknowledgement.
+   */
+  get lag(): DurabilityLag {
+    const first = this.#cycle[0] ?? this.#queue[0];
+    return {
+      messages: this.#cycleRecords + this.#pendingRecords + this.#chunkRecords,
+      bytes: this.waiting,
+      since: first?.at ?? (this.#chunkRecords > 0 ? this.#chunkAt : undefined),
+    };
   }
 
   /** Records lost because a write failed. */
@@ -198,8 +243,10 @@ export class Writer {
     if (this.#chunkLen === 0 || this.#chunkSeg === undefined) return;
     const data = this.#chunk.slice(0, this.#chunkLen);
     const seq = ++this.#chunksQueued;
-    this.#queue.push({ seg: this.#chunkSeg, data, records: this.#chunkRecords, seq });
+    const records = this.#chunkRecords;
+    this.#queue.push({ seg: this.#chunkSeg, data, records, seq, at: this.#chunkAt });
     this.#pending += data.length;
+    this.#pendingRecords += records;
     this.#chunkLen = 0;
     this.#chunkRecords = 0;
     this.kick();
@@ -298,7 +345,7 @@ export class Writer {
 
   #appendRecord(src: Uint8Array, start: number, end: number): void {
     const size = HEADER + end - start;
-    if (this.#pending + this.#chunkLen + size > MAX_PENDING_WRITE) {
+    if (this.waiting + size > MAX_PENDING_WRITE) {
       this.refuse(1);
       return;
     }
@@ -330,6 +377,7 @@ export class Writer {
       this.#chunk = new Uint8Array(size);
       this.#chunkView = new DataView(this.#chunk.buffer);
     }
+    if (this.#chunkRecords === 0) this.#chunkAt = this.#clock.now();
     this.#chunkLen = writeRecord(this.#chunk, this.#chunkView, this.#chunkLen, src, start, end);
     this.#chunkRecords++;
     segments.appended(seg, size);
@@ -349,41 +397,32 @@ export class Writer {
 
   async #writeLoop(): Promise<void> {
     const segments = this.#segments;
-    for (;;) {
-      const item = this.#queue.shift();
-      if (item === undefined) break;
-      this.#pending -= item.data.length;
+    while (this.#queue.length > 0) {
+      // The cycle: everything queued now. Appends from here on gather for the next one.
+      const cycle = this.#queue;
+      this.#queue = [];
+      this.#cycle = cycle;
+      this.#cycleBytes = this.#pending;
+      this.#cycleRecords = this.#pendingRecords;
+      this.#pending = this.#pendingRecords = 0;
+      this.#cycleSyncError = undefined;
+      // Inputs held back by the backlog read on while this cycle is written.
+      this.#releaseBacklog();
       // Segments deleted to make room go first: the files never exceed maxBytes.
       await segments.deletions();
-      if (item.seg.deleted) {
-        this.#markFailed(item.seq);
-        this.#settle(item.seq);
-        continue;
+      const written: WriteChunk[] = [];
+      let first = 0;
+      while (first < cycle.length) {
+        const seg = cycle[first]!.seg;
+        let end = first + 1;
+        while (end < cycle.length && cycle[end]!.seg === seg) end++;
+        await this.#writeRun(cycle.slice(first, end), written);
+        first = end;
       }
-      let off = 0;
-      try {
-        await this.#openForWrite(item.seg);
-        while (off < item.data.length) off += await this.#wFile!.write(item.data.subarray(off));
-        if (this.#cfg.sync === "always") {
-          await this.#wFile!.syncData();
-          // A new segment's name must be durable before its records are promised.
-          if (segments.dirDirty) await segments.syncDir();
-        } else this.#unsynced = true;
-        item.seg.written += off;
-        this.#parts.written(item.seg.id, item.seg.written - off, item.data);
-        this.#releaseBacklog();
-        if (this.#writeError) {
-          this.#log.info(`spool: writing to ${this.#cfg.dir} works again`);
-          this.#writeError = undefined;
-        }
-      } catch (e) {
-        await this.#lostChunk(item, off, e);
-        this.#releaseBacklog();
-      }
-      // Dropped while being written: opening it may have created the file again after its
-      // deletion, which would leave dropped messages on disk, beyond maxBytes.
-      if (item.seg.deleted) await segments.unlink(item.seg.id);
-      this.#settle(item.seq);
+      await this.#commit(written);
+      this.#cycle = [];
+      this.#cycleBytes = this.#cycleRecords = 0;
+      this.#settle(cycle[cycle.length - 1]!.seq);
       this.#syncIfDue();
     }
     try {
@@ -404,8 +443,81 @@ export class Writer {
     }
   }
 
+  /**
+   * Writes `run` (chunks of one segment, in order) with one `write` call (more
+   * only when the kernel takes part of it); chunks written whole join `written`,
+   * the others are lost and counted.
+   */
+  async #writeRun(run: WriteChunk[], written: WriteChunk[]): Promise<void> {
+    const seg = run[0]!.seg;
+    if (seg.deleted) {
+      for (const item of run) this.#markFailed(item.seq);
+      return;
+    }
+    const data = run.length === 1 ? run[0]!.data : concat(run);
+    let off = 0;
+    let failure: { error: unknown } | undefined;
+    try {
+      await this.#openForWrite(seg);
+      while (off < data.length) off += await this.#wFile!.write(data.subarray(off));
+    } catch (e) {
+      failure = { error: e };
+    }
+    let at = 0;
+    for (const item of run) {
+      const got = Math.max(0, Math.min(item.data.length, off - at));
+      at += item.data.length;
+      if (got === item.data.length) {
+        seg.written += got;
+        this.#parts.written(seg.id, seg.written - got, item.data);
+        written.push(item);
+      } else {
+        await this.#lostChunk(item, got, failure!.error, got > 0 || at - item.data.length === off);
+      }
+    }
+    // Dropped while being written: opening it may have created the file again after its
+    // deletion, which would leave dropped messages on disk, beyond maxBytes.
+    if (seg.deleted) await this.#segments.unlink(seg.id);
+  }
+
+  /**
+   * Makes the chunks `written` in this cycle durable as `sync` says: under
+   * `"always"`, one fdatasync of the file open for writing (those of files left
+   * in the cycle were synced when they were left) and the directory's fsync
+   * when a segment was created, before any of them is promised.
+   */
+  async #commit(written: WriteChunk[]): Promise<void> {
+    if (written.length === 0) return;
+    if (this.#cfg.sync !== "always") {
+      this.#unsynced = true;
+    } else {
+      try {
+        if (this.#cycleSyncError !== undefined) throw this.#cycleSyncError;
+        await this.#wFile?.syncData();
+        // A new segment's name must be durable before its records are promised.
+        if (this.#segments.dirDirty) await this.#segments.syncDir();
+      } catch (e) {
+        // Written but not known durable: not promised (a RELP sender resends), not counted lost.
+        for (const item of written) this.#markFailed(item.seq);
+        if (!this.#writeError) {
+          this.#log.error(
+            `spool: fdatasync in ${this.#cfg.dir} failed (${
+              errorText(e)
+            }); messages written since the last good sync are not acknowledged: check the disk`,
+          );
+        }
+        this.fail(e instanceof Error ? e : new Error(String(e)));
+        return;
+      }
+    }
+    if (this.#writeError && this.#cycleSyncError === undefined) {
+      this.#log.info(`spool: writing to ${this.#cfg.dir} works again`);
+      this.#writeError = undefined;
+    }
+  }
+
   #releaseBacklog(): void {
-    if (this.#backlog && this.#pending <= SPOOL_BACKLOG_LOW_BYTES) {
+    if (this.#backlog && this.#pending + this.#chunkLen <= SPOOL_BACKLOG_LOW_BYTES) {
       this.#backlog.resolve();
       this.#backlog = undefined;
     }
@@ -417,14 +529,25 @@ export class Writer {
       this.#wFileId = -1;
       const old = this.#wFile;
       this.#wFile = undefined;
-      const sync = this.#cfg.sync !== "never";
-      this.#inBackground(async () => {
+      if (this.#cfg.sync === "always") {
+        // Part of this cycle may be in it: synced now, for the cycle's commit.
         try {
-          if (sync) await old.syncData();
+          await old.syncData();
+        } catch (e) {
+          this.#cycleSyncError = e;
         } finally {
           old.close();
         }
-      });
+      } else {
+        const sync = this.#cfg.sync !== "never";
+        this.#inBackground(async () => {
+          try {
+            if (sync) await old.syncData();
+          } finally {
+            old.close();
+          }
+        });
+      }
     }
     this.#wFile = await this.#fs.open(this.#segments.path(seg.id), "append");
     this.#wFileId = seg.id;
@@ -457,11 +580,15 @@ export class Writer {
     });
   }
 
-  /** A chunk could not be written (`written` bytes of it were): its records are dropped. */
-  async #lostChunk(item: WriteChunk, written: number, e: unknown): Promise<void> {
+  /**
+   * A chunk could not be written (`written` bytes of it were): its records are
+   * dropped. `first`: the write failed in this chunk (the ones after it in the
+   * same run were not tried), so a missing directory is looked into here.
+   */
+  async #lostChunk(item: WriteChunk, written: number, e: unknown, first: boolean): Promise<void> {
     const seg = item.seg;
     this.#markFailed(item.seq);
-    if (e instanceof Deno.errors.NotFound) {
+    if (first && e instanceof Deno.errors.NotFound) {
       // The directory is gone: the check counts what went with it and makes it again.
       this.#wFile = undefined;
       this.#wFileId = -1;
@@ -492,4 +619,17 @@ export class Writer {
     }
     this.fail(e instanceof Error ? e : new Error(String(e)));
   }
+}
+
+/** The data of `run`, end to end in one buffer. */
+function concat(run: WriteChunk[]): Uint8Array {
+  let size = 0;
+  for (const item of run) size += item.data.length;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const item of run) {
+    out.set(item.data, at);
+    at += item.data.length;
+  }
+  return out;
 }

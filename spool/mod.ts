@@ -7,3 +7,5 @@
 export { HEADER, writeRecord } from "./_record.ts";
 export { Spool } from "./spool.ts";
 export type { SpoolMark, SpoolStats } from "./spool.ts";
+export { denoFs } from "./spool_fs.ts";
+export type { SpoolFile, SpoolFs } from "./spool_fs.ts";

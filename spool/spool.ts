@@ -40,6 +40,13 @@ export interface SpoolStats {
   dropped: number;
   /** Damaged records skipped (a torn tail, a failed checksum). */
   corrupt: number;
+  /**
+   * The durability lag: messages appended and not yet durable (not yet written,
+   * or not yet fdatasync'ed under `sync: "always"`), their bytes, and the age of
+   * the oldest of them in seconds (ms precision; 0 when none). For inputs that
+   * do not acknowledge, what a `kill -9` of the agent can take.
+   */
+  lag: { messages: number; bytes: number; ageSeconds: number };
 }
 
 /** Options of {@linkcode Spool.open}. */
@@ -191,6 +198,7 @@ export class Spool {
   /** Figures for status. */
   stats(now: number = this.#clock.now()): SpoolStats {
     const messages = this.#segments.messages;
+    const lag = this.#writer.lag;
     // Before the first read there is no read segment yet: the oldest is the first one.
     const r = this.#reader.segment;
     const head = messages > 0
@@ -202,6 +210,11 @@ export class Spool {
       oldestAgeSeconds: head ? Math.max(0, Math.floor((now - head.createdAt) / 1000)) : 0,
       dropped: this.#segments.dropped,
       corrupt: this.#segments.corrupt,
+      lag: {
+        messages: lag.messages,
+        bytes: lag.bytes,
+        ageSeconds: lag.since === undefined ? 0 : Math.max(0, now - lag.since) / 1000,
+      },
     };
   }
 

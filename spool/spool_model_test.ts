@@ -8,7 +8,11 @@
  * sequence the spool's promises are checked against what was delivered.
  *
  * `SPOOL_MODEL_SEEDS=N` (default 60) sequences run from `SPOOL_MODEL_SEED`
- * (default 1); `deno task test:model` runs many more.
+ * (default 1); `deno task test:model` runs many more. Each seed runs twice:
+ * with fdatasync done at once, and with fdatasync taking time (turns of the microtask queue),
+ * so that appends gather while a sync runs and a write cycle covers many of
+ * them: its promises must be kept together, and a crash during the sync must
+ * break none.
  *
  * @module
  */
@@ -70,7 +74,7 @@ interface Outcome {
  * every message is delivered or counted as dropped, exactly, with no
  * duplicate, and that the files never exceed `maxBytes`.
  */
-async function sequence(seed: number, steps: number): Promise<Outcome> {
+async function sequence(seed: number, steps: number, slowSync: boolean): Promise<Outcome> {
   const random = rng(seed);
   const pick = <T>(xs: T[]): T => xs[Math.floor(random() * xs.length)]!;
   const crashKind = seed % 2 === 1;
@@ -90,8 +94,15 @@ async function sequence(seed: number, steps: number): Promise<Outcome> {
   });
   const where = `seed ${seed} (${crashKind ? "crash" : "ops"}, ${cfg.sync}, ${cfg.whenFull}, ${
     cfg.maxBytes >> 10
-  } KiB)`;
+  } KiB${slowSync ? ", slow fdatasync" : ""})`;
   let fs = new ModelFs();
+  // 40 turns of the microtask queue: enough for the sequence to append and read meanwhile, and
+  // the same on every run of a seed (a timer's turn would depend on the machine).
+  if (slowSync) {
+    fs.syncDelay = async () => {
+      for (let i = 0; i < 40; i++) await null;
+    };
+  }
   // The model's time: 1 ms per operation, so what is due when (the checkpoint, at most once a
   // syncIntervalMs) is the same on every run of a seed, on a busy machine too.
   let now = 0;
@@ -283,32 +294,39 @@ async function sequence(seed: number, steps: number): Promise<Outcome> {
   return outcome;
 }
 
-Deno.test("spool model: seeded sequences with crashes at every kind of fault point", async () => {
-  const first = Number(Deno.env.get("SPOOL_MODEL_SEED") ?? 1);
-  const count = Number(Deno.env.get("SPOOL_MODEL_SEEDS") ?? 60);
-  const steps = Number(Deno.env.get("SPOOL_MODEL_STEPS") ?? 300);
-  const points = new Map<string, number>();
-  let ops = 0;
-  let crashes = 0;
-  for (let seed = first; seed < first + count; seed++) {
-    let out: Outcome;
-    try {
-      out = await sequence(seed, steps);
-    } catch (e) {
-      if (e instanceof CrashError) throw new Error(`seed ${seed}: a crash escaped the spool: ${e}`);
-      throw e;
+for (const slowSync of [false, true]) {
+  const variant = slowSync ? "fdatasync taking time" : "fdatasync at once";
+  Deno.test(`spool model: seeded sequences with crashes at every kind of fault point, ${variant}`, async () => {
+    const first = Number(Deno.env.get("SPOOL_MODEL_SEED") ?? 1);
+    const count = Number(Deno.env.get("SPOOL_MODEL_SEEDS") ?? 60);
+    const steps = Number(Deno.env.get("SPOOL_MODEL_STEPS") ?? 300);
+    const points = new Map<string, number>();
+    let ops = 0;
+    let crashes = 0;
+    for (let seed = first; seed < first + count; seed++) {
+      let out: Outcome;
+      try {
+        out = await sequence(seed, steps, slowSync);
+      } catch (e) {
+        if (e instanceof CrashError) {
+          throw new Error(`seed ${seed}: a crash escaped the spool: ${e}`);
+        }
+        throw e;
+      }
+      ops += out.ops;
+      crashes += out.crashes;
+      for (const [k, v] of out.faultPoints) points.set(k, (points.get(k) ?? 0) + v);
     }
-    ops += out.ops;
-    crashes += out.crashes;
-    for (const [k, v] of out.faultPoints) points.set(k, (points.get(k) ?? 0) + v);
-  }
-  const byPoint = [...points].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(", ");
-  console.log(
-    `summary: spool model: ${count} sequences (seeds ${first}-${
-      first + count - 1
-    }), ${ops} steps, ${crashes} crashes at ${points.size} kinds of fault point: ${byPoint}`,
-  );
-  for (const kind of ["write", "fdatasync", "fsync-dir", "rename", "unlink"]) {
-    assert(points.has(kind), `no crash landed at ${kind}: raise SPOOL_MODEL_SEEDS`);
-  }
-});
+    const byPoint = [...points].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(
+      ", ",
+    );
+    console.log(
+      `summary: spool model (${variant}): ${count} sequences (seeds ${first}-${
+        first + count - 1
+      }), ${ops} steps, ${crashes} crashes at ${points.size} kinds of fault point: ${byPoint}`,
+    );
+    for (const kind of ["write", "fdatasync", "fsync-dir", "rename", "unlink"]) {
+      assert(points.has(kind), `no crash landed at ${kind}: raise SPOOL_MODEL_SEEDS`);
+    }
+  });
+}

@@ -384,6 +384,7 @@ Deno.test("spool: stats report messages, bytes and the age of the oldest unread"
       oldestAgeSeconds: 0,
       dropped: 0,
       corrupt: 0,
+      lag: { messages: 0, bytes: 0, ageSeconds: 0 },
     });
     // Nothing read yet (a collector down since the start): the age still shows.
     spool.append(batchOf(0, 10));

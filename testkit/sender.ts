@@ -25,6 +25,11 @@ export interface SendSeqOptions {
   tag?: string | undefined;
   /** First sequence number (default 0); messages carry start..start+count-1. */
   start?: number | undefined;
+  /**
+   * Messages per `write` call (default: ~5 ms worth when paced, ~64 KiB when
+   * not). `1` is an application's syslog handler: one message per `send()`.
+   */
+  perWrite?: number | undefined;
 }
 
 /** Result of {@link sendSeq}. */
@@ -72,14 +77,15 @@ const encoder = new TextEncoder();
  * Sends `count` messages built by `seqMessage` over one TCP connection to
  * 127.0.0.1:`port`, then closes it. Messages are written in batches; with
  * `ratePerSec`, one batch of about 5 ms worth is due at a fixed time after
- * the start (batch k at k·batch/rate), so pacing does not drift. Each batch
+ * the start (batch k at k·batch/rate), so pacing does not drift (`perWrite`
+ * sets the batch: 1 is one message per write). Each batch
  * goes out with a write-all loop and the longest single `conn.write` wait is
  * reported: a sender that is never blocked sees it stay near zero.
  * A failed connect or write rejects, naming how many messages were sent.
  */
 export async function sendSeq(opts: SendSeqOptions): Promise<SendSeqResult> {
   const start = opts.start ?? 0;
-  const perBatch = batchSize(opts.ratePerSec, opts.size);
+  const perBatch = opts.perWrite ?? batchSize(opts.ratePerSec, opts.size);
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: opts.port, transport: "tcp" });
   let sent = 0;
   let maxWriteWaitMs = 0;

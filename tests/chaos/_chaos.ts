@@ -12,6 +12,7 @@ import {
   processesUsing,
   rssBytes,
   RsyslogCollector,
+  type RsyslogCollectorOptions,
   startAgent,
 } from "../../testkit/mod.ts";
 
@@ -34,6 +35,8 @@ export interface SpoolCounts {
   oldestAgeSeconds: number;
   dropped: number;
   corrupt: number;
+  /** The durability lag: received, not yet durable. */
+  lag: { messages: number; bytes: number; ageSeconds: number };
 }
 
 /** A collector's state (status `collectors[]`). */
@@ -91,6 +94,8 @@ export interface RigOptions {
   collectorPort?: number;
   /** Extra keys of the collector entry. */
   collector?: Record<string, unknown>;
+  /** The collector's rsyslog config (default imtcp; `imrelpCollectorConf` for RELP). */
+  collectorConf?: RsyslogCollectorOptions["conf"];
   /** The spool section (its dir defaults to `<dir>/agent/spool`). */
   spool?: Record<string, unknown>;
   /** Extra keys of the TCP input. */
@@ -112,9 +117,10 @@ export async function rig(name: string, o: RigOptions = {}): Promise<Rig> {
   const dir = await Deno.makeTempDir({ prefix: `chaos-${name}-` });
   const r = { dir } as Rig;
   try {
+    const conf = { conf: o.collectorConf };
     r.collector = o.down || o.collectorPort !== undefined
-      ? await RsyslogCollector.down(`${dir}/collector`)
-      : await RsyslogCollector.start(`${dir}/collector`);
+      ? await RsyslogCollector.down(`${dir}/collector`, conf)
+      : await RsyslogCollector.start(`${dir}/collector`, conf);
     r.port = await freePort();
     const more = await o.prepare?.(dir, r.port) ?? {};
     r.agent = await startAgent({
