@@ -3,6 +3,7 @@ import { Spool } from "./spool.ts";
 import { denoFs, type SpoolFs } from "./spool_fs.ts";
 import type { SpoolConfig } from "../config/config.ts";
 import type { Batch } from "../ground/batch.ts";
+import { sleep } from "../ground/clock.ts";
 import { FakeClock } from "../ground/fake_clock.ts";
 import { Logger } from "../ground/logger.ts";
 import { waitFor } from "../testkit/mod.ts";
@@ -37,10 +38,21 @@ function config(dir: string, over: Partial<SpoolConfig> = {}): SpoolConfig {
   };
 }
 
-/** Message `seq`, about 100 bytes. */
+/** Message `seq`, 102 bytes. */
 function message(seq: number): string {
   return `<13>Jan  1 00:00:00 host app: seq=${String(seq).padStart(7, "0")} ${"p".repeat(60)}`;
 }
+
+/** Bytes of one record of a {@linkcode message} in a segment file: an 8-byte header and 102. */
+const RECORD = 110;
+/**
+ * Records of {@linkcode message} in a segment of the default {@linkcode config}: segments
+ * are an eighth of maxBytes (256 KiB / 8 = 32 KiB), and a record that would not fit starts
+ * the next one: 297.
+ */
+const PER_SEGMENT = Math.floor((256 * KiB / 8) / RECORD);
+/** Segment files (and reads, one per segment) for 1800 such messages: 6 of 297 and one of 18. */
+const SEGMENTS_OF_1800 = Math.ceil(1800 / PER_SEGMENT);
 
 function seqOf(msg: string): number {
   const m = /seq=(\d{7})/.exec(msg);
@@ -140,7 +152,8 @@ Deno.test("spool: FIFO order across many segments, appends and reads interleaved
     assert(spool.hasUnread);
     const first = await readAll(spool);
     assertEquals(first.seqs, range(0, 1000));
-    assert(first.batches.length > 1, "read in several batches");
+    // One batch per segment: 297, 297, 297 and 109.
+    assertEquals(first.batches.length, Math.ceil(1000 / PER_SEGMENT), "read in several batches");
     // Appends and reads in turn (this once hung the reader: a chunk handed over while the
     // write loop was finishing was not written until the next tick, and read() spun on it).
     for (let i = 0; i < 20; i++) {
@@ -167,7 +180,7 @@ Deno.test("spool: many segments are written and read back in order", async () =>
     spool.append(batchOf(0, 1800));
     await spool.close([]);
     const files = await segmentFiles(dir);
-    assert(files.length >= 5, `${files.length} segment files`);
+    assertEquals(files.length, SEGMENTS_OF_1800, "segment files");
     const again = await openRecovered(config(dir), MAX_RECORD, log);
     assertEquals(again.stats().messages, 1800);
     assertEquals((await readAll(again)).seqs, range(0, 1800));
@@ -183,7 +196,7 @@ Deno.test("spool: ack deletes whole segments; a reopened spool resends from the 
     const { seqs: all, batches } = await readAll(spool, false);
     const before = (await segmentFiles(dir)).length;
     assertEquals(all, range(0, 1800));
-    assert(batches.length >= 4, `${batches.length} batches`);
+    assertEquals(batches.length, SEGMENTS_OF_1800, "one batch per segment");
     // Deliver the first half of the batches only.
     const acked = batches.slice(0, Math.floor(batches.length / 2));
     for (const b of acked) spool.ack(b.end!);
@@ -266,7 +279,13 @@ for (const whenFull of ["drop-oldest", "drop-newest"] as const) {
         }
       }
       const dropped = spool.stats().dropped;
-      assert(dropped > 0);
+      // 256 KiB holds 2383 records of 110 bytes. drop-newest refuses every one after those;
+      // drop-oldest deletes whole segments of 297 (unread) records as it goes: 26 of them,
+      // which leaves 7 full segments and 199 in the eighth.
+      const expected = whenFull === "drop-newest"
+        ? total - Math.floor(maxBytes / RECORD)
+        : 26 * PER_SEGMENT;
+      assertEquals(dropped, expected, "dropped");
       assertEquals(onDrop, dropped);
       const out = (await readAll(spool)).seqs;
       assertEquals(out.length + dropped, total, "every message comes out or is counted dropped");
@@ -320,7 +339,7 @@ for (const where of ["payload", "length", "crc"] as const) {
       spool.append(batchOf(0, total));
       await spool.close([]);
       const files = await segmentFiles(dir);
-      assert(files.length >= 3);
+      assertEquals(files.length, SEGMENTS_OF_1800);
       // Flip a byte of a record in the middle of a middle segment.
       const mid = `${dir}/${files[Math.floor(files.length / 2)]!.name}`;
       const bytes = await Deno.readFile(mid);
@@ -377,7 +396,8 @@ for (const sync of ["always", "never"] as const) {
 Deno.test("spool: stats report messages, bytes and the age of the oldest unread", async () => {
   await withDir(async (dir) => {
     const { log } = testLogger();
-    const spool = await openRecovered(config(dir), MAX_RECORD, log);
+    const clock = new FakeClock(1_000_000);
+    const spool = await openRecovered(config(dir), MAX_RECORD, log, { clock });
     assertEquals(spool.stats(), {
       messages: 0,
       bytes: 0,
@@ -389,13 +409,13 @@ Deno.test("spool: stats report messages, bytes and the age of the oldest unread"
     // Nothing read yet (a collector down since the start): the age still shows.
     spool.append(batchOf(0, 10));
     const recordBytes = 10 * (8 + enc.encode(message(0)).length);
-    const s = spool.stats(Date.now() + 5000);
+    const s = spool.stats(clock.now() + 5000);
     assertEquals(s.messages, 10);
     assertEquals(s.bytes, recordBytes);
-    assert(s.oldestAgeSeconds >= 4 && s.oldestAgeSeconds <= 6, `age ${s.oldestAgeSeconds}`);
+    assertEquals(s.oldestAgeSeconds, 5, "age");
     await readAll(spool);
-    assertEquals(spool.stats(Date.now() + 5000).messages, 0);
-    assertEquals(spool.stats(Date.now() + 5000).oldestAgeSeconds, 0);
+    assertEquals(spool.stats(clock.now() + 5000).messages, 0);
+    assertEquals(spool.stats(clock.now() + 5000).oldestAgeSeconds, 0);
     await spool.close([]);
   });
 });
@@ -424,53 +444,99 @@ Deno.test("spool: records written under a larger maxMessageSize are read after a
 Deno.test("spool: with a disk slower than the inflow, what is written is read while writes go on", async () => {
   await withDir(async (dir) => {
     const { log } = testLogger();
-    // Every write takes 10 ms: appends always wait in the write loop's queue.
+    // Time is the spool's clock: every write takes 10 ms of it, and 50 messages come
+    // every 2 ms of it, so appends always wait in the write loop's queue. The clock moves
+    // on only once the real file operations started so far are done.
+    const clock = new FakeClock(1_000_000);
+    let inFlight = 0;
+    const real = async <T>(op: Promise<T>): Promise<T> => {
+      inFlight++;
+      try {
+        return await op;
+      } finally {
+        inFlight--;
+      }
+    };
     const slow: SpoolFs = {
-      ...denoFs,
+      mkdir: (d) => real(denoFs.mkdir(d)),
+      list: (d) => real(denoFs.list(d)),
+      stat: (path) => real(denoFs.stat(path)),
+      remove: (path) => real(denoFs.remove(path)),
+      rename: (from, to) => real(denoFs.rename(from, to)),
+      readFile: (path) => real(denoFs.readFile(path)),
+      writeFile: (path, data) => real(denoFs.writeFile(path, data)),
+      truncate: (path, len) => real(denoFs.truncate(path, len)),
+      syncDir: (d) => real(denoFs.syncDir(d)),
       async open(path, mode) {
-        const file = await denoFs.open(path, mode);
+        const file = await real(denoFs.open(path, mode));
         return {
-          ...file,
           write: async (data) => {
-            await new Promise((r) => setTimeout(r, 10));
-            return await file.write(data);
+            await sleep(clock, 10);
+            return await real(file.write(data));
           },
+          read: (buf) => real(file.read(buf)),
+          seek: (offset) => real(file.seek(offset)),
+          truncate: (len) => real(file.truncate(len)),
+          syncData: () => real(file.syncData()),
+          close: () => file.close(),
         };
       },
+    };
+    /** Waits until no real file operation is under way. */
+    const settle = async () => {
+      do await new Promise((r) => setTimeout(r, 0)); while (inFlight > 0);
+    };
+    /** Moves the clock on by `ms` once nothing real is under way, and settles again. */
+    const step = async (ms: number) => {
+      await settle();
+      await clock.advance(ms);
+      await settle();
+    };
+    /** `p`, with the clock moved on 10 ms at a time until it settles. */
+    const driven = async <T>(p: Promise<T>): Promise<T> => {
+      let done = false;
+      p.then(() => done = true, () => done = true);
+      for (let i = 0; !done; i++) {
+        assert(i < 100_000, "still waiting after 1000 s of the spool's clock");
+        await step(10);
+      }
+      return await p;
     };
     const spool = await Spool.open(
       config(dir, { mode: "always", maxBytes: 64 * 1024 * KiB }),
       MAX_RECORD,
       log,
-      { fs: slow },
+      { fs: slow, clock },
     );
     let next = 0;
     let firstReadAt = -1;
-    const started = Date.now();
-    const producing = (async () => {
-      while (Date.now() - started < 800) {
-        spool.append(batchOf(next, next + 50));
-        next += 50;
-        await new Promise((r) => setTimeout(r, 2));
+    const started = clock.now();
+    const got: number[] = [];
+    const reading = (async () => {
+      while (firstReadAt < 0 && clock.now() - started < 800) {
+        const b = await spool.read();
+        if (b === undefined) {
+          await new Promise((r) => setTimeout(r, 0));
+          continue;
+        }
+        firstReadAt = clock.now() - started;
+        got.push(...seqs(b));
+        spool.ack(b.end!);
       }
     })();
-    const got: number[] = [];
-    while (firstReadAt < 0 && Date.now() - started < 800) {
-      const b = await spool.read();
-      if (b === undefined) {
-        await new Promise((r) => setTimeout(r, 5));
-        continue;
-      }
-      firstReadAt = Date.now() - started;
-      got.push(...seqs(b));
-      spool.ack(b.end!);
+    while (clock.now() - started < 800) {
+      spool.append(batchOf(next, next + 50));
+      next += 50;
+      await step(2);
     }
-    await producing;
-    // Before: the reader waited for the write loop to go idle, which it never did under load.
-    assert(firstReadAt >= 0 && firstReadAt < 600, `first read after ${firstReadAt} ms`);
-    got.push(...(await readAll(spool)).seqs);
+    await driven(reading);
+    // Before: the reader waited for the write loop to go idle, which it never did under load
+    // (here: not before the appends stop at 800 ms). Now the first read comes as soon as the
+    // first write (10 ms on this disk) is done.
+    assertEquals(firstReadAt, 10, "ms of the spool's clock to the first read");
+    got.push(...(await driven(readAll(spool))).seqs);
     assertEquals(got, range(0, next));
-    await spool.close([]);
+    await driven(spool.close([]));
   });
 });
 

@@ -30,6 +30,19 @@ export type { TempDir } from "./cleanup.ts";
 export { diskUsage } from "./disk_usage.ts";
 export type { DiskUsage } from "./disk_usage.ts";
 export { FakeCollector } from "./fake_collector.ts";
+export {
+  listensIn,
+  NetNs,
+  netnsUnavailable,
+  parseProcNetTcp,
+  TCP_ESTABLISHED,
+  TCP_LISTEN,
+} from "./netns.ts";
+export type { NetNsOptions, TcpSocketRow } from "./netns.ts";
+export { startNetnsAgent } from "./netns_agent.ts";
+export type { StartNetnsAgentOptions } from "./netns_agent.ts";
+export { collectorConfAt, NetnsCollector } from "./netns_collector.ts";
+export type { NetnsCollectorOptions } from "./netns_collector.ts";
 export { SlowSyncFs } from "./slow_sync_fs.ts";
 export { slowDisk, slowDiskMissing } from "./slow_disk.ts";
 export type { SlowDisk } from "./slow_disk.ts";
@@ -78,7 +91,7 @@ export { SeqFileTally } from "./seq_file_tally.ts";
 export { FIRST_SEGMENT_ID, segmentBytes, segmentName, writeSpool } from "./spool_files.ts";
 export type { WriteSpoolOptions } from "./spool_files.ts";
 export { tcpReady } from "./tcp_ready.ts";
-export { mountTmpfs, umount } from "./tmpfs.ts";
+export { mountTmpfs, tmpfsMissing, umount } from "./tmpfs.ts";
 export { dgramMessage, sendDgrams, UnixDgramSender } from "./unix_dgram_sender.ts";
 export type {
   SendDgramsOptions,

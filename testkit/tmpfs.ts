@@ -25,3 +25,19 @@ export async function umount(dir: string): Promise<void> {
   const out = await new Deno.Command("umount", { args: [dir], stderr: "piped" }).output();
   if (!out.success) await new Deno.Command("umount", { args: ["-l", dir] }).output();
 }
+
+/**
+ * Why a tmpfs cannot be mounted here, or undefined when it can: tried on a
+ * scratch directory, so that a test can be marked ignored before it is
+ * registered.
+ */
+export async function tmpfsMissing(): Promise<string | undefined> {
+  const dir = await Deno.makeTempDir({ prefix: "tmpfs-probe-" });
+  try {
+    const why = await mountTmpfs(dir);
+    if (why === undefined) await umount(dir);
+    return why;
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}

@@ -508,6 +508,12 @@ async function otherRsyslogd(): Promise<{ proc: RsyslogdProcess; dir: string }> 
   return { proc: await startRsyslogd({ conf, dir }), dir };
 }
 
+/** The pids a "cannot tell which" reason lists. */
+function pidsIn(reason: string): number[] {
+  const m = /\(pids ([\d, ]+)\)/.exec(reason);
+  return m ? m[1]!.split(", ").map(Number) : [];
+}
+
 async function stopOther(o: { proc: RsyslogdProcess; dir: string } | undefined): Promise<void> {
   await o?.proc.stop().catch(() => {});
   if (o !== undefined) await Deno.remove(o.dir, { recursive: true }).catch(() => {});
@@ -694,8 +700,29 @@ Deno.test(
         reason,
         /and \d+ processes named rsyslogd \(pids .*\): cannot tell which is the host's/,
       );
-      for (const o of others) assert.ok(reason.includes(String(o.proc.pid)), reason);
-      await new Promise((r) => setTimeout(r, 1500)); // beyond the 500 ms grace: no restart
+      for (const o of others) assert.ok(pidsIn(reason).includes(o.proc.pid), reason);
+      // No fixed wait: while it cannot tell, the watchdog looks again every second. A third
+      // rsyslogd, and then its end, show in the reason at two looks in turn, the second a
+      // second after the first, so well beyond the 500 ms grace after which an rsyslogd
+      // taken for gone is restarted: by then a restart would have been run.
+      const reasonNow = async () =>
+        ((await agent.statusJson()).reasons as string[]).find((x) =>
+          x.startsWith("rsyslogd failed")
+        ) ?? "";
+      const third = await otherRsyslogd();
+      try {
+        await waitFor(async () => pidsIn(await reasonNow()).includes(third.proc.pid), {
+          timeoutMs: 10_000,
+          what: "the watchdog to look again and see a third rsyslogd",
+        });
+      } finally {
+        await stopOther(third);
+      }
+      const later = await waitFor(async () => {
+        const r = await reasonNow();
+        return !pidsIn(r).includes(third.proc.pid) && r;
+      }, { timeoutMs: 10_000, what: "the watchdog to look again and see the third one gone" });
+      assert.match(later, /cannot tell which is the host's/);
       assert.equal(await Deno.stat(`${s.dir}/restarted`).then(() => true, () => false), false);
       for (const o of others) assert.equal(await stillRunning(o.proc.status), "running");
     } finally {

@@ -57,12 +57,48 @@ async function delivered(r: Rig, count: number, tag: string) {
   );
 }
 
+/**
+ * Why the mounts a test needs cannot be made here, or undefined when they can:
+ * `mount(dir)` tried on a scratch directory before the tests are registered.
+ */
+async function cannotMount(
+  what: string,
+  mount: (dir: string) => Promise<string | undefined>,
+): Promise<string | undefined> {
+  const dir = await Deno.makeTempDir({ prefix: "chaos-mount-probe-" });
+  try {
+    const why = await mount(dir);
+    return why === undefined ? undefined : `${what} is not permitted: ${why}`;
+  } finally {
+    await umount(`${dir}/file`).catch(() => {});
+    await umount(dir).catch(() => {});
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** The read-only spool: a tmpfs, remounted read-only. */
+const NO_RO_TMPFS = await cannotMount(
+  "mounting a tmpfs and remounting it read-only",
+  async (dir) =>
+    await run("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", dir) ??
+      await run("mount", "-o", "remount,ro", dir),
+);
+
+/** The unreadable segments: UNREADABLE bound read-only over a file. */
+const NO_BIND = await cannotMount(`binding ${UNREADABLE} over a file`, async (dir) => {
+  await Deno.writeFile(`${dir}/file`, new Uint8Array(4096));
+  return await run("mount", "--bind", "-o", "ro", UNREADABLE, `${dir}/file`);
+});
+
 for (const mode of ["fallback", "always"] as const) {
-  Deno.test(
-    `chaos: start on a read-only spool holding segments (spool.mode ${mode}): the agent starts and relays from memory, critical with the reason; once writable again the old segments are delivered`,
-    opts,
-    () => readOnlySpool(mode),
-  );
+  Deno.test({
+    name:
+      `chaos: start on a read-only spool holding segments (spool.mode ${mode}): the agent starts and relays from memory, critical with the reason; once writable again the old segments are delivered` +
+      (NO_RO_TMPFS === undefined ? "" : ` (ignored: ${NO_RO_TMPFS})`),
+    ignore: NO_RO_TMPFS !== undefined,
+    ...opts,
+    fn: () => readOnlySpool(mode),
+  });
 }
 
 async function readOnlySpool(mode: "fallback" | "always"): Promise<void> {
@@ -90,10 +126,7 @@ async function readOnlySpool(mode: "fallback" | "always"): Promise<void> {
       throw e;
     });
     try {
-      if (notMounted !== undefined) {
-        summary("spool-read-only", `not run: mount not permitted (${notMounted})`);
-        return;
-      }
+      assert.equal(notMounted, undefined, "the mounts worked before the test, not in it");
       const spool = `${r.dir}/agent/spool`;
       const fresh = 5_000;
       await sendSeq({
@@ -138,10 +171,13 @@ async function readOnlySpool(mode: "fallback" | "always"): Promise<void> {
   }
 }
 
-Deno.test(
-  "chaos: start on a spool with a stray 9999999999999999.seg and unreadable segments: they are skipped and counted, the good ones around them delivered",
-  opts,
-  async () => {
+Deno.test({
+  name:
+    "chaos: start on a spool with a stray 9999999999999999.seg and unreadable segments: they are skipped and counted, the good ones around them delivered" +
+    (NO_BIND === undefined ? "" : ` (ignored: ${NO_BIND})`),
+  ignore: NO_BIND !== undefined,
+  ...opts,
+  fn: async () => {
     const mounts: string[] = [];
     let rigDir = "";
     let notMounted: string | undefined;
@@ -179,10 +215,7 @@ Deno.test(
       throw e;
     });
     try {
-      if (notMounted !== undefined) {
-        summary("spool-damaged-start", `not run: mount not permitted (${notMounted})`);
-        return;
-      }
+      assert.equal(notMounted, undefined, "the mounts worked before the test, not in it");
       const spool = `${r.dir}/agent/spool`;
       const good = 3 * per;
       const fresh = 2_000;
@@ -224,7 +257,10 @@ Deno.test(
         }; spool.corrupt ${st.spool.corrupt}; stray file left in place: ${stray}; SIGTERM exit ${stop.code}`,
       );
       assert.deepEqual(goodMissing, [], "every message of the good segments delivered");
-      assert.ok(st.spool.corrupt >= 2, `both unreadable segments counted: ${st.spool.corrupt}`);
+      // One each: the newest (5) fails when recovery counts it at start, the middle one (1)
+      // when the background count reaches it, before the reader (which reads and sends
+      // segment 0 first) does; the stray file is not a segment and is not counted.
+      assert.equal(st.spool.corrupt, 2, "both unreadable segments counted, once each");
       assert.match(log, /9999999999999999\.seg/, "the log names the stray file");
       assert.match(
         log,
@@ -239,4 +275,4 @@ Deno.test(
       });
     }
   },
-);
+});
