@@ -19,6 +19,7 @@ export type {
   Address,
   AddressInputConfig,
   CollectorConfig,
+  CollectorMembers,
   CollectorSettings,
   ControlConfig,
   Framing,
@@ -56,7 +57,7 @@ export type { BufferStats, TieredBufferOptions } from "./buffer/mod.ts";
 export type { SpoolMark, SpoolStats } from "./spool/mod.ts";
 // The parts of Status, and the figures they are built from.
 export type { RsyslogdStatus } from "./watchdog/mod.ts";
-export type { CollectorStatus } from "./relay/mod.ts";
+export type { CollectorStatus, MemberStatus } from "./relay/mod.ts";
 // What tests and embedders inject: time, processes, restart pacing.
 export type { Clock } from "./ground/mod.ts";
 export type { ExitInfo, RunResult, SpawnedProcess, Spawner } from "./watchdog/mod.ts";
@@ -64,4 +65,4 @@ export type { RestartPolicyOptions } from "./watchdog/mod.ts";
 // What the constructors of StreamFramer and Forwarder take.
 export { Counters } from "./relay/mod.ts";
 export type { FrameSink } from "./relay/mod.ts";
-export type { Dialer, ForwarderOptions } from "./relay/mod.ts";
+export type { Dialer, ForwarderOptions, Resolver, SrvTarget } from "./relay/mod.ts";

@@ -29,6 +29,7 @@ interface Rig {
   advanceUntil(cond: () => boolean, what: string, stepMs?: number): Promise<void>;
 }
 
+/** Collectors by address; `"a,b,c"` is a pool of those three. */
 function configText(
   dir: string,
   collectors: string[],
@@ -37,7 +38,11 @@ function configText(
 ): string {
   return JSON.stringify({
     inputs: [{ type: "unix", path: `${dir}/in.sock` }],
-    collectors: collectors.map((address) => ({ address, protocol: "tcp" })),
+    collectors: collectors.map((address) =>
+      address.includes(",")
+        ? { addresses: address.split(","), protocol: "tcp" }
+        : { address, protocol: "tcp" }
+    ),
     spool: { dir: `${dir}/spool`, mode, sync },
     control: { socket: `${dir}/agent.sock`, metrics: "" },
     log: { level: "error" },
@@ -230,4 +235,46 @@ Deno.test("agent in process: a disk that falls behind shows as the durability la
     assertEquals(rig.agent.status().spool.lag, { messages: 0, bytes: 0, ageSeconds: 0 });
     assertComplete(seqsOf(collector.frames()), 210);
   }, { mode: "always", sync: "always", spoolFs: fs });
+});
+
+Deno.test("agent in process: a pool of three shares the traffic; one member crashes, the others take what it had, nothing is lost; status shows each member", async () => {
+  await withAgent(["10.0.0.1:514,10.0.0.2:514,10.0.0.3:514"], async (rig) => {
+    const ls = ["10.0.0.1:514", "10.0.0.2:514", "10.0.0.3:514"].map((a) => rig.net.listen(a));
+    await rig.advanceUntil(
+      () => rig.agent.status().collectors[0]!.members?.every((m) => m.state === "up") === true,
+      "every member up",
+      10,
+    );
+    await rig.clock.advance(10_000); // past the ramp
+    for (let i = 0; i < 30; i++) await rig.send(10);
+    await rig.received();
+    await rig.advanceUntil(
+      () => ls.reduce((n, l) => n + l.frames().length, 0) >= 300,
+      "300 delivered",
+      10,
+    );
+    const shares = ls.map((l) => l.frames().length);
+    assert(shares.every((n) => n > 0), `every member took some: ${shares}`);
+    ls[1]!.crash();
+    for (let i = 0; i < 30; i++) await rig.send(10);
+    await rig.received();
+    await rig.advanceUntil(
+      () => new Set(seqsOf([ls[0]!, ls[2]!].flatMap((l) => l.frames()))).size === 600,
+      "all 600 on the two left",
+      10,
+    );
+    const st = rig.agent.status();
+    assertEquals(st.collectors[0]!.state, "up");
+    const members = st.collectors[0]!.members!;
+    assertEquals(members.map((m) => m.state), ["up", "down", "up"]);
+    assert(members[1]!.lastError !== "", "the crashed member says why");
+    assertEquals(members.reduce((n, m) => n + m.forwarded, 0), 600);
+    assertEquals(st.state, "degraded", "a member down is degraded");
+    assert(
+      st.reasons.some((r) =>
+        r.startsWith("pool 10.0.0.1:514,10.0.0.2:514,10.0.0.3:514: member 10.0.0.2:514 down")
+      ),
+      st.reasons.join("; "),
+    );
+  });
 });

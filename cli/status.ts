@@ -87,6 +87,16 @@ export function renderStatus(s: StatusAnswer, color: boolean): string {
         c.since.slice(11, 19)
       }${error}`,
     );
+    for (const m of c.members ?? []) {
+      const state = m.state === "up" ? paint("32", "up") : paint("31", m.state);
+      const why = m.state !== "up" && m.lastError ? ` ${m.lastError}` : "";
+      const name = m.name === "" ? "" : ` (${m.name})`;
+      lines.push(
+        `              - ${m.address}${name} ${state}, ${n(m.forwarded)} forwarded (${
+          (m.share * 100).toFixed(0)
+        }%), ${bytes(m.unconfirmedBytes)} unconfirmed${why}`,
+      );
+    }
   }
   const sp = s.spool;
   lines.push(

@@ -48,10 +48,29 @@ export interface UnixInputConfig extends InputSettings {
 /** One listening input: on an address (`tcp`, `udp`, `relp`) or a socket path (`unix`). */
 export type InputConfig = AddressInputConfig | UnixInputConfig;
 
+/**
+ * Where the members of a collector group come from. `address`: one collector
+ * (a name is resolved by the system at each connect, its addresses tried in
+ * turn). `addresses`: a pool whose members share the traffic, one per entry,
+ * and a name among them stands for every address it resolves to. `srv`: a
+ * pool of the targets of a DNS SRV name, priority and weight honoured. Names
+ * are resolved again at each reconnect and every `resolveIntervalMs`.
+ */
+export type CollectorMembers =
+  | { kind: "address" }
+  | { kind: "addresses"; addresses: Address[]; resolveIntervalMs: number }
+  | { kind: "srv"; name: string; resolveIntervalMs: number };
+
 /** What every collector has, whatever its protocol. */
 export interface CollectorSettings {
-  /** Where the collector listens. */
+  /**
+   * Where the collector listens; for a pool, its name in status and messages
+   * (`addresses` joined by ",", or `srv:NAME`) and the host TLS checks when
+   * no `serverName` is set.
+   */
   address: Address;
+  /** One collector, or a pool (see {@linkcode CollectorMembers}). */
+  members: CollectorMembers;
   /**
    * Bytes of recently written data resent after an unclean disconnect (tcp and
    * tls; relp, acknowledged, has no use for it).

@@ -8,6 +8,7 @@
 import type {
   Address,
   CollectorConfig,
+  CollectorMembers,
   CollectorSettings,
   Config,
   ControlConfig,
@@ -43,6 +44,9 @@ const INPUT_KEYS = [
 ];
 const COLLECTOR_KEYS = [
   "address",
+  "addresses",
+  "srv",
+  "resolveIntervalMs",
   "protocol",
   "framing",
   "replayWindow",
@@ -132,9 +136,52 @@ function inputSettings(s: Section): InputSettings {
   };
 }
 
+/**
+ * Where a collector entry's members come from: exactly one of `address`,
+ * `addresses` and `srv`; for a pool, the address it shows as.
+ */
+function members(s: Section): { address: Address; members: CollectorMembers } {
+  const given = ["address", "addresses", "srv"].filter((k) => s.has(k));
+  if (given.length === 0) {
+    s.report(
+      s.pathOf("address"),
+      'missing, expected "host:port" (one collector), or "addresses": ["host:port", …] (a pool) or "srv": "_syslog._tcp.example.com" (a pool from DNS SRV)',
+    );
+    return { address: NO_ADDRESS, members: { kind: "address" } };
+  }
+  if (given.length > 1) {
+    s.report(
+      s.path,
+      `${
+        given.map((k) => show(k)).join(" and ")
+      } cannot be combined: give one collector ("address") or one pool ("addresses" or "srv") per entry; a pool that fails over to another is a second entry`,
+    );
+  }
+  if (!s.has("addresses") && !s.has("srv")) {
+    s.forbid("resolveIntervalMs", 'only with "addresses" or "srv" (a pool)');
+  }
+  const resolveIntervalMs = s.get("resolveIntervalMs", 30_000, duration);
+  if (s.has("addresses")) {
+    const addresses = s.get("addresses", [], addressList);
+    const text = addresses.map((a) => a.text).join(",");
+    return {
+      address: { ...(addresses[0] ?? NO_ADDRESS), text },
+      members: { kind: "addresses", addresses, resolveIntervalMs },
+    };
+  }
+  if (s.has("srv")) {
+    const name = s.get("srv", "", srvName);
+    return {
+      address: { hostname: name, port: 0, text: `srv:${name}` },
+      members: { kind: "srv", name, resolveIntervalMs },
+    };
+  }
+  return { address: s.get("address", NO_ADDRESS, hostPort), members: { kind: "address" } };
+}
+
 function collector(s: Section): CollectorConfig {
   const protocols = ["tcp", "tls", "relp"] as const;
-  const address = s.required("address", '"host:port"', hostPort) ?? NO_ADDRESS;
+  const { address, members: from } = members(s);
   const protocol = s.get("protocol", "tcp", oneOf(protocols));
   const protocolValid = !s.has("protocol") || protocols.some((p) => p === s.raw("protocol"));
   if (protocolValid && protocol !== "tls") {
@@ -167,6 +214,7 @@ function collector(s: Section): CollectorConfig {
   const publicRoots = s.get("publicRoots", false, boolean);
   const settings: CollectorSettings = {
     address,
+    members: from,
     replayWindow,
     connectTimeoutMs: s.get("connectTimeoutMs", 5000, duration),
     writeTimeoutMs: s.get("writeTimeoutMs", 5000, duration),
@@ -312,6 +360,41 @@ function filePath(value: unknown): string | undefined {
 function hostPort(value: unknown): Address {
   if (typeof value !== "string") throw expected('"host:port"', value);
   return { ...parseAddress(value), text: value };
+}
+
+/** The members of a pool: `"host:port"` strings, at least one, none twice. */
+function addressList(value: unknown): Address[] {
+  const form =
+    'a non-empty array of "host:port" strings, like ["10.0.0.5:514", "logs.example.com:514"]';
+  if (!Array.isArray(value) || value.length === 0) throw expected(form, value);
+  const out: Address[] = [];
+  for (const [i, v] of value.entries()) {
+    let a: Address;
+    try {
+      a = hostPort(v);
+    } catch (e) {
+      throw new Error(`entry ${i}: ${e instanceof Error ? e.message : e}`);
+    }
+    if (out.some((b) => b.hostname === a.hostname && b.port === a.port)) {
+      throw new Error(`entry ${i}: ${show(v)} is listed twice; list each member once`);
+    }
+    out.push(a);
+  }
+  return out;
+}
+
+/** A DNS SRV name: `_service._proto.domain` (RFC 2782). */
+function srvName(value: unknown): string {
+  if (
+    typeof value !== "string" ||
+    !/^_[A-Za-z0-9-]+\._(tcp|udp)\.[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?$/.test(value)
+  ) {
+    throw expected(
+      'an SRV name "_service._proto.domain" (RFC 2782), like "_syslog._tcp.example.com"',
+      value,
+    );
+  }
+  return value.replace(/\.$/, "");
 }
 
 /** The metrics address, or `"off"` for `""`. */

@@ -28,6 +28,7 @@ const DEFAULT_INPUT = {
   idleTimeoutMs: 300000,
 };
 const DEFAULT_COLLECTOR = {
+  members: { kind: "address" },
   protocol: "tcp",
   framing: "octet-counted",
   replayWindow: 2 * 1024 * 1024,
@@ -255,7 +256,7 @@ Deno.test("a missing or forbidden key is one exact line", () => {
     'config: inputs[0].path: not allowed with type "tcp" (only with "unix"), got "/x" (remove it)',
   ]);
   assert.deepEqual(problems({ collectors: [{ protocol: "tcp", serverName: "x" }] }), [
-    'config: collectors[0].address: missing, expected "host:port"',
+    'config: collectors[0].address: missing, expected "host:port" (one collector), or "addresses": ["host:port", …] (a pool) or "srv": "_syslog._tcp.example.com" (a pool from DNS SRV)',
     'config: collectors[0].serverName: not allowed with protocol "tcp" (only with "tls"), got "x" (remove it)',
   ]);
   assert.deepEqual(problems({ collectors: [{ address: "a:1", protocol: "tls", cert: "/c" }] }), [
@@ -452,4 +453,55 @@ Deno.test("TLS rules read the parsed keys: one trust store, serverName with a cl
     }),
     "x.json",
   );
+});
+
+Deno.test("a pool: addresses or an SRV name, resolved again at an interval; one address is a group of one", () => {
+  const config = parseConfig(
+    JSON.stringify({
+      collectors: [
+        { addresses: ["10.0.0.5:514", "logs.example.com:514"], protocol: "relp" },
+        { srv: "_syslog._tcp.example.com.", resolveIntervalMs: 5000 },
+        { address: "backup:514" },
+      ],
+    }),
+    "x.json",
+  );
+  const [pool, srv, one] = config.collectors;
+  assert.deepEqual(pool?.members, {
+    kind: "addresses",
+    addresses: [
+      addr("10.0.0.5:514", "10.0.0.5", 514),
+      addr("logs.example.com:514", "logs.example.com", 514),
+    ],
+    resolveIntervalMs: 30_000,
+  });
+  assert.equal(pool?.address.text, "10.0.0.5:514,logs.example.com:514");
+  assert.deepEqual(srv?.members, {
+    kind: "srv",
+    name: "_syslog._tcp.example.com",
+    resolveIntervalMs: 5000,
+  });
+  assert.equal(srv?.address.text, "srv:_syslog._tcp.example.com");
+  assert.deepEqual(one?.members, { kind: "address" });
+});
+
+Deno.test("a bad pool or SRV name is explained", () => {
+  assert.deepEqual(problems({ collectors: [{ address: "a:1", addresses: ["b:1"] }] }), [
+    'config: collectors[0]: "address" and "addresses" cannot be combined: give one collector ("address") or one pool ("addresses" or "srv") per entry; a pool that fails over to another is a second entry',
+  ]);
+  assert.deepEqual(problems({ collectors: [{ addresses: [] }] }), [
+    'config: collectors[0].addresses: expected a non-empty array of "host:port" strings, like ["10.0.0.5:514", "logs.example.com:514"], got []',
+  ]);
+  assert.deepEqual(problems({ collectors: [{ addresses: ["a:1", "b"] }] }), [
+    'config: collectors[0].addresses: entry 1: expected "host:port", got "b"',
+  ]);
+  assert.deepEqual(problems({ collectors: [{ addresses: ["a:1", "a:1"] }] }), [
+    'config: collectors[0].addresses: entry 1: "a:1" is listed twice; list each member once',
+  ]);
+  assert.deepEqual(problems({ collectors: [{ srv: "logs.example.com" }] }), [
+    'config: collectors[0].srv: expected an SRV name "_service._proto.domain" (RFC 2782), like "_syslog._tcp.example.com", got "logs.example.com"',
+  ]);
+  assert.deepEqual(problems({ collectors: [{ address: "a:1", resolveIntervalMs: 5 }] }), [
+    'config: collectors[0].resolveIntervalMs: only with "addresses" or "srv" (a pool), got 5 (remove it)',
+  ]);
 });

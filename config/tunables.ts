@@ -66,6 +66,13 @@ export const FAILBACK_AFTER_MS = 30_000;
 export const SESSION_STABLE_MS = 30_000;
 
 /**
+ * Milliseconds over which a pool member that has just come up is ramped to its
+ * full share (from a tenth of it): a collector that returns is not handed a
+ * whole fleet's traffic at once (slow start).
+ */
+export const POOL_RAMP_MS = 10_000;
+
+/**
  * Milliseconds a stop (or a reload that replaces the forwarder) waits for a
  * write in progress before cutting the connection; what it held is resent.
  */

@@ -121,6 +121,38 @@ export function renderMetrics(
       col.state === "up" ? 1 : 0,
     ]),
   );
+  const members = status.collectors.flatMap((col) =>
+    (col.members ?? []).map((m) => ({
+      labels: `{pool="${label(col.address)}",member="${label(m.address)}"}`,
+      m,
+    }))
+  );
+  if (members.length > 0) {
+    family(
+      "pool_member_up",
+      "gauge",
+      "1 when the pool member is connected and taking writes.",
+      members.map(({ labels, m }) => [labels, m.state === "up" ? 1 : 0]),
+    );
+    family(
+      "pool_member_forwarded_messages_total",
+      "counter",
+      "Messages first written through the pool member since its pool connected.",
+      members.map(({ labels, m }) => [labels, m.forwarded]),
+    );
+    family(
+      "pool_member_share",
+      "gauge",
+      "The member's part of its pool's forwarded messages, from 0 to 1.",
+      members.map(({ labels, m }) => [labels, m.share]),
+    );
+    family(
+      "pool_member_unconfirmed_bytes",
+      "gauge",
+      "Bytes written through the member and not yet confirmed (resent elsewhere if it fails).",
+      members.map(({ labels, m }) => [labels, m.unconfirmedBytes]),
+    );
+  }
   const r = status.rsyslogd;
   family("rsyslogd_up", "gauge", "1 when the managed rsyslogd runs (unmanaged: absent).", [
     ...(r.mode === "off" ? [] : [["", r.state === "running" ? 1 : 0] as [string, number]]),

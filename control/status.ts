@@ -61,7 +61,7 @@ export interface StatusInput {
  * Builds the status and its overall state: `critical` when messages were dropped
  * in the last minute, the spool is unusable or cannot write, an input is not
  * listening, or a managed rsyslogd is down or failed, `degraded` when a
- * collector is down, the spool holds messages, the oldest message not yet
+ * collector is down (or a member of a pool that is up), the spool holds messages, the oldest message not yet
  * durable is older than `DURABILITY_LAG_DEGRADED_MS` (the disk is behind),
  * messages were set aside as dead letters in the last minute, or rsyslogd is restarting, fails its probe or
  * restarted in the last 5 minutes; `ok` otherwise. Reasons come
@@ -80,10 +80,19 @@ export function buildStatus(s: StatusInput): Status {
     );
   }
   for (const c of s.collectors) {
-    if (c.state === "up") continue;
-    const secs = Math.round((s.now - Date.parse(c.since)) / 1000);
-    const why = c.lastError ? `: ${c.lastError}` : "";
-    degraded.push(`collector ${c.address} ${c.state} for ${secs}s${why}`);
+    if (c.state !== "up") {
+      const secs = Math.round((s.now - Date.parse(c.since)) / 1000);
+      const why = c.lastError ? `: ${c.lastError}` : "";
+      degraded.push(`collector ${c.address} ${c.state} for ${secs}s${why}`);
+      continue;
+    }
+    // A pool that is up with members down carries on with less room: degraded.
+    for (const m of c.members ?? []) {
+      if (m.state === "up") continue;
+      const secs = Math.round((s.now - Date.parse(m.since)) / 1000);
+      const why = m.lastError ? `: ${m.lastError}` : "";
+      degraded.push(`pool ${c.address}: member ${m.address} ${m.state} for ${secs}s${why}`);
+    }
   }
   const lag = s.spool.lag;
   if (lag.ageSeconds * 1000 > DURABILITY_LAG_DEGRADED_MS) {

@@ -22,7 +22,9 @@ import {
 import type { Counters } from "./counters.ts";
 import { backoffDelay } from "./backoff.ts";
 import { createLink } from "./create_link.ts";
-import type { Link } from "./link.ts";
+import type { Link, LinkEvents } from "./link.ts";
+import { type MemberStatus, PoolLink } from "./pool_link.ts";
+import { type Resolver, systemResolver } from "./resolver.ts";
 import { dialTls } from "./tls_dial.ts";
 
 /**
@@ -43,6 +45,8 @@ export interface CollectorStatus {
   since: string;
   /** Why the last connect or connection failed, `""` if none has. */
   lastError: string;
+  /** A pool's members (`addresses` or `srv`), as its last connection knew them. */
+  members?: MemberStatus[];
 }
 
 /** Options of {@linkcode Forwarder}. */
@@ -53,6 +57,8 @@ export interface ForwarderOptions {
   dial?: Dialer;
   /** Random numbers in [0, 1) for backoff jitter. */
   random?: () => number;
+  /** Finds the members of pools (`addresses`, `srv`); default the system's resolver. */
+  resolver?: Resolver;
   /**
    * How long an earlier collector must stay connectable before traffic returns
    * to it (default {@linkcode FAILBACK_AFTER_MS}).
@@ -78,6 +84,8 @@ interface Target {
   lastError: string;
   failures: number;
   nextAttemptAt: number;
+  /** A pool's link, kept after it ends for its members' last state. */
+  pool?: PoolLink;
 }
 
 interface Session {
@@ -136,6 +144,7 @@ export class Forwarder {
   #log: Logger;
   #clock: Clock;
   #dial: Dialer;
+  #resolver: Resolver;
   #random: () => number;
   #failbackAfterMs: number;
   #stopWaitMs: number;
@@ -181,6 +190,7 @@ export class Forwarder {
     this.#counters = counters;
     this.#log = log;
     this.#dial = opts.dial ?? dialCollector;
+    this.#resolver = opts.resolver ?? systemResolver;
     this.#random = opts.random ?? Math.random;
     this.#failbackAfterMs = opts.failbackAfterMs ?? FAILBACK_AFTER_MS;
     this.#stopWaitMs = opts.stopWaitMs ?? FORWARDER_STOP_WAIT_MS;
@@ -215,6 +225,7 @@ export class Forwarder {
       state: t.state,
       since: new Date(t.since).toISOString(),
       lastError: t.lastError,
+      ...(t.cfg.members.kind === "address" ? {} : { members: t.pool?.members() ?? [] }),
     }));
   }
 
@@ -277,16 +288,11 @@ export class Forwarder {
    * is left open (a connection that completes late is closed).
    */
   async #open(index: number): Promise<Session> {
-    const cfg = this.#targets[index]!.cfg;
+    const target = this.#targets[index]!;
+    const cfg = target.cfg;
     const ms = cfg.connectTimeoutMs;
-    const conn = await this.#withTimeout(
-      this.#dial(cfg),
-      ms,
-      `connect did not complete within ${ms} ms`,
-      (late) => late.then((c) => this.#closeQuietly(c), () => {}),
-    );
     const session: Session = { index, link: undefined as unknown as Link, broken: undefined };
-    session.link = createLink(conn, cfg, {
+    const events: LinkEvents = {
       confirmed: (n) => this.#confirmed(session, n),
       progress: () => this.#lastProgress = this.#clock.now(),
       broken: (reason) => {
@@ -295,7 +301,40 @@ export class Forwarder {
         this.#source.interrupt();
       },
       refused: (batch, message, reason) => this.#refused(session, batch, message, reason),
-    }, this.#clock);
+    };
+    if (cfg.members.kind !== "address") {
+      // A pool: it resolves and connects its members itself, each within connectTimeoutMs.
+      const pool = new PoolLink(cfg, {
+        dial: this.#dial,
+        resolver: this.#resolver,
+        clock: this.#clock,
+        random: this.#random,
+        log: this.#log,
+      }, events);
+      target.pool = pool;
+      session.link = pool;
+      try {
+        await this.#withTimeout(
+          pool.open(),
+          2 * ms,
+          `pool did not open within ${2 * ms} ms`,
+          () => {
+            pool.destroy("open timed out");
+          },
+        );
+      } catch (e) {
+        pool.destroy(errorText(e));
+        throw e;
+      }
+      return session;
+    }
+    const conn = await this.#withTimeout(
+      this.#dial(cfg),
+      ms,
+      `connect did not complete within ${ms} ms`,
+      (late) => late.then((c) => this.#closeQuietly(c), () => {}),
+    );
+    session.link = createLink(conn, cfg, events, this.#clock);
     const message = `${cfg.protocol.toUpperCase()} session did not open within ${ms} ms`;
     try {
       await this.#withTimeout(session.link.open(), ms, message, () => {});

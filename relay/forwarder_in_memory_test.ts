@@ -7,7 +7,7 @@
  */
 
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { Counters, Forwarder, RelpFrameParser } from "./mod.ts";
+import { Counters, Forwarder, RelpFrameParser, type Resolver, type SrvTarget } from "./mod.ts";
 import { TieredBuffer } from "../buffer/mod.ts";
 import { Spool } from "../spool/mod.ts";
 import { type Batch, Logger } from "../ground/mod.ts";
@@ -88,8 +88,12 @@ class Rig {
   /** A rig, not started: listen on `rig.net` first, then {@linkcode Rig.start}. */
   static async create(
     cfgs: CollectorConfig[],
-    opts: { failbackAfterMs?: number; net?: MemoryNetworkOptions; mode?: "fallback" | "always" } =
-      {},
+    opts: {
+      failbackAfterMs?: number;
+      net?: MemoryNetworkOptions;
+      mode?: "fallback" | "always";
+      resolver?: Resolver;
+    } = {},
   ): Promise<Rig> {
     const rig = new Rig(await Deno.makeTempDir({ prefix: "forwarder_in_memory_" }), opts.net ?? {});
     const spool = await Spool.open(rig.spoolConfig(), 65536, rig.log);
@@ -100,6 +104,7 @@ class Rig {
       random: () => 0, // backoff without jitter: 125 ms, 250 ms, 500 ms, …
       failbackAfterMs: opts.failbackAfterMs ?? 30_000,
       stopWaitMs: 300,
+      ...(opts.resolver === undefined ? {} : { resolver: opts.resolver }),
     });
     return rig;
   }
@@ -451,6 +456,205 @@ Deno.test("forwarder in memory: (f) RELP: a collector that stops answering is do
     await rig.until(() => b.received[0]?.length === 40, "40 messages at B");
     assertEquals(b.received, [range(10, 50)]);
     assertNoGaps([...a.received, ...b.received], 50);
+  } finally {
+    await rig.cleanup();
+  }
+});
+
+// ---------------------------------------------------------------------------
+// Pools: members that share the traffic.
+
+const C = "10.0.0.3:514";
+
+/** A resolver from tables the test changes as it goes. */
+function tables(
+  names: Record<string, string[]>,
+  srv: Record<string, SrvTarget[]> = {},
+): Resolver {
+  return {
+    addresses: (host) => Promise.resolve(names[host] ?? [host]),
+    srv: (name) => Promise.resolve(srv[name] ?? []),
+  };
+}
+
+/** Each stream strictly increasing (order kept per member); the union is every number once. */
+function assertSharedOnce(streams: number[][], total: number): void {
+  for (const [i, s] of streams.entries()) {
+    for (let j = 1; j < s.length; j++) {
+      assert(s[j]! > s[j - 1]!, `connection ${i}: ${s[j]} after ${s[j - 1]}`);
+    }
+  }
+  assertEquals(streams.flat().sort((a, b) => a - b), range(0, total));
+}
+
+function member(rig: Rig, address: string) {
+  const pool = rig.fwd.status()[0]!;
+  const m = pool.members?.find((x) => x.address === address);
+  assert(m, `no member ${address} in ${JSON.stringify(pool.members)}`);
+  return m;
+}
+
+Deno.test("forwarder in memory: (g) a pool of three shares the traffic batch by batch, in order per member, each message once", async () => {
+  const rig = await Rig.create(collectors({ addresses: [A, B, C] }));
+  const ls = [A, B, C].map((x) => rig.net.listen(x));
+  rig.start();
+  try {
+    await rig.until(() => rig.state(`${A},${B},${C}`) === "up", "the pool up");
+    await rig.until(() => [A, B, C].every((x) => member(rig, x).state === "up"), "all up");
+    rig.push(300);
+    await rig.until(() => ls.reduce((n, l) => n + l.frames().length, 0) === 3000, "3000 arrived");
+    // Equal weights, all up since the same moment: round-robin, 100 batches each.
+    assertEquals(ls.map((l) => l.frames().length), [1000, 1000, 1000]);
+    assertSharedOnce(ls.flatMap((l) => streams(l)), 3000);
+    assertEquals([A, B, C].map((x) => member(rig, x).forwarded), [1000, 1000, 1000]);
+    assertEquals(member(rig, B).share, 1 / 3);
+    assertEquals(rig.counters.forwarded, 3000);
+  } finally {
+    await rig.cleanup();
+  }
+});
+
+Deno.test("forwarder in memory: (g) a member that crashes: what it had not confirmed goes to the others first, the pool stays up; it is back after its backoff, ramped up", async () => {
+  const rig = await Rig.create(collectors({ addresses: [A, B, C] }));
+  const a = rig.net.listen(A);
+  let b = rig.net.listen(B);
+  const c = rig.net.listen(C);
+  rig.start();
+  try {
+    await rig.until(() => [A, B, C].every((x) => member(rig, x).state === "up"), "all up");
+    await rig.clock.advance(10_000); // past the ramp of members that have just come up
+    rig.push(30);
+    await rig.until(() => a.frames().length + b.frames().length + c.frames().length === 300, "300");
+    b.crash();
+    await rig.until(() => member(rig, B).state === "down", "B down");
+    assert(/reset|closed/.test(member(rig, B).lastError), member(rig, B).lastError);
+    assertEquals(rig.state(`${A},${B},${C}`), "up", "the pool stays up");
+    rig.push(30);
+    // Nothing B read was confirmed (TCP: the replay window): its batches go to A and C.
+    await rig.until(
+      () => new Set([...a.frames(), ...c.frames()].map(seqOf)).size === 600,
+      "B's batches resent on A and C, with the new ones",
+    );
+    for (const l of [a, c]) {
+      for (const s of streams(l)) assert(s.length > 0);
+    }
+    // B comes back: after its backoff (125 ms, no jitter) it is reconnected and ramped up.
+    b = rig.net.listen(B);
+    await rig.clock.advance(125);
+    await rig.until(() => member(rig, B).state === "up", "B up again");
+    rig.push(30);
+    await rig.until(() => b.frames().length > 0, "B gets traffic again");
+    const fresh = b.frames().length / 10;
+    // Ramped from a tenth of its weight: well under a third of the 30 new batches.
+    assert(fresh >= 1 && fresh < 10, `B took ${fresh} of 30 batches just after coming back`);
+  } finally {
+    await rig.cleanup();
+  }
+});
+
+Deno.test("forwarder in memory: (g) a name in addresses stands for each of its addresses, resolved again at resolveIntervalMs: a member added and one removed without a reload", async () => {
+  const names: Record<string, string[]> = { "logs.test": ["10.0.0.1", "10.0.0.2"] };
+  const rig = await Rig.create(
+    collectors({ addresses: ["logs.test:514"], resolveIntervalMs: 5000 }),
+    { resolver: tables(names) },
+  );
+  const ls = [A, B, C].map((x) => rig.net.listen(x));
+  rig.start();
+  try {
+    await rig.until(() => rig.fwd.status()[0]!.members?.length === 2, "two members");
+    await rig.until(() => [A, B].every((x) => member(rig, x).state === "up"), "A and B up");
+    assertEquals(member(rig, A).name, "logs.test");
+    rig.push(20);
+    await rig.until(() => ls[0]!.frames().length + ls[1]!.frames().length === 200, "200 on A, B");
+    names["logs.test"] = ["10.0.0.2", "10.0.0.3"];
+    await rig.clock.advance(5000);
+    await rig.until(() => member(rig, C).state === "up", "C added and up");
+    await rig.until(
+      () => rig.fwd.status()[0]!.members?.every((m) => m.address !== A),
+      "A removed",
+    );
+    rig.push(20);
+    await rig.until(() => ls[2]!.frames().length > 0, "C gets traffic");
+    await rig.until(
+      () => new Set(ls.flatMap((l) => l.frames().map(seqOf))).size === 400,
+      "every message somewhere",
+    );
+    assert(ls[0]!.peers[0]!.ended, "A's connection was ended");
+  } finally {
+    await rig.cleanup();
+  }
+});
+
+Deno.test("forwarder in memory: (g) SRV: the lowest priority takes the traffic, shared by weight; the next priority only when it is all down", async () => {
+  const srv = {
+    "_syslog._tcp.logs.test": [
+      { target: "a.logs.test", port: 514, priority: 10, weight: 3 },
+      { target: "b.logs.test", port: 514, priority: 10, weight: 1 },
+      { target: "c.logs.test", port: 514, priority: 20, weight: 1 },
+    ],
+  };
+  const names = {
+    "a.logs.test": ["10.0.0.1"],
+    "b.logs.test": ["10.0.0.2"],
+    "c.logs.test": [
+      "10.0.0.3",
+    ],
+  };
+  const rig = await Rig.create(collectors({ srv: "_syslog._tcp.logs.test" }), {
+    resolver: tables(names, srv),
+  });
+  const a = rig.net.listen(A);
+  const b = rig.net.listen(B);
+  const c = rig.net.listen(C);
+  rig.start();
+  try {
+    await rig.until(() => [A, B, C].every((x) => member(rig, x).state === "up"), "all up");
+    // Past the ramp, so that weights alone decide.
+    await rig.clock.advance(10_000);
+    rig.push(400);
+    await rig.until(() => a.frames().length + b.frames().length === 4000, "4000 on A and B");
+    assertEquals([a.frames().length, b.frames().length, c.frames().length], [3000, 1000, 0]);
+    a.crash();
+    b.crash();
+    await rig.until(() => member(rig, A).state === "down" && member(rig, B).state === "down", "");
+    rig.push(10);
+    // Priority 20 takes over, with what A and B had not confirmed (all of it: TCP) first.
+    await rig.until(() => new Set(c.frames().map(seqOf)).size === 4100, "all 4100 on C");
+    assertSharedOnce(streams(c), 4100);
+  } finally {
+    await rig.cleanup();
+  }
+});
+
+Deno.test("forwarder in memory: (g) every member down: the pool is down, the next entry takes over, and back on the pool after failback", async () => {
+  const rig = await Rig.create(collectors({ addresses: [A, B] }, { address: C }), {
+    failbackAfterMs: 2000,
+  });
+  const a = rig.net.listen(A);
+  const b = rig.net.listen(B);
+  const c = rig.net.listen(C);
+  rig.start();
+  try {
+    await rig.until(() => rig.state(`${A},${B}`) === "up", "the pool up");
+    rig.push(10);
+    await rig.until(() => a.frames().length + b.frames().length === 100, "100 on the pool");
+    a.crash();
+    b.crash();
+    await rig.until(() => rig.state(C) === "up", "failover to C");
+    assertEquals(rig.state(`${A},${B}`), "down");
+    assert(/every member of the pool is down/.test(rig.lastError(`${A},${B}`)));
+    rig.push(10);
+    await rig.until(() => new Set(c.frames().map(seqOf)).size >= 100, "C has the new ones");
+    const again = [rig.net.listen(A), rig.net.listen(B)];
+    await rig.clock.advance(1000);
+    await rig.clock.advance(2000);
+    await rig.until(() => rig.state(`${A},${B}`) === "up", "failback to the pool");
+    rig.push(10);
+    await rig.until(() => again[0]!.frames().length + again[1]!.frames().length >= 100, "pool");
+    const seen = new Set(
+      [a, b, c, ...again].flatMap((l) => l.frames().map(seqOf)),
+    );
+    assertEquals(seen.size, 300);
   } finally {
     await rig.cleanup();
   }

@@ -28,6 +28,7 @@ function collectorConfig(
   const { protocol = "tcp", framing = "octet-counted", ...rest } = over;
   const settings = {
     address: { ...parseAddress(address), text: address },
+    members: { kind: "address" as const },
     replayWindow: 4 * MiB,
     connectTimeoutMs: 300,
     writeTimeoutMs: 300,

@@ -66,6 +66,7 @@ async function pki(dir: string): Promise<void> {
 function collector(address: string, over: Partial<TlsCollectorConfig>): TlsCollectorConfig {
   return {
     address: { ...parseAddress(address), text: address },
+    members: { kind: "address" },
     protocol: "tls",
     framing: "octet-counted",
     replayWindow: 0,
