@@ -99,6 +99,7 @@ export async function assemble(
     new Forwarder(collectors, buffer, counters, log, {
       deadLetter: (message, collector, reason) => deadLetters.add(message, collector, reason),
       clock: opts.clock,
+      maxDrainRate: config.spool.maxDrainRate,
       ...(opts.dial === undefined ? {} : { dial: opts.dial }),
     });
   const inputFor = (cfg: InputConfig): Input => {

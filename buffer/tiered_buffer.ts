@@ -134,6 +134,13 @@ export class TieredBuffer implements BatchSource {
     };
   }
 
+  /** Messages waiting to be taken: given back, in memory, and unread in the spool. */
+  pending(): number {
+    let given = 0;
+    for (const b of this.#front) given += b.count;
+    return given + this.#memCount + this.#spool.stats().messages;
+  }
+
   /** What is wrong with the spool, for status (see `Spool.problem`). */
   problem(now?: number): { text: string; critical: boolean } | undefined {
     return this.#spool.problem(now);

@@ -17,6 +17,7 @@ function config(dir: string, mode: SpoolConfig["mode"]): SpoolConfig {
     whenFull: "drop-oldest",
     sync: "never",
     syncIntervalMs: 10,
+    maxDrainRate: 0,
   };
 }
 

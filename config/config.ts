@@ -140,6 +140,12 @@ export interface SpoolConfig {
   sync: "always" | "interval" | "never";
   /** Interval of `sync: "interval"`. */
   syncIntervalMs: number;
+  /**
+   * Messages a second the forwarder sends at most while it catches up (a
+   * backlog, a resend): `"auto"`, twice the agent's own inflow (at least
+   * 2,000); a number; or `0`, unpaced.
+   */
+  maxDrainRate: "auto" | number;
 }
 
 /**

@@ -58,7 +58,15 @@ const COLLECTOR_KEYS = [
   "connectTimeoutMs",
   "writeTimeoutMs",
 ];
-const SPOOL_KEYS = ["dir", "mode", "maxBytes", "whenFull", "sync", "syncIntervalMs"];
+const SPOOL_KEYS = [
+  "dir",
+  "mode",
+  "maxBytes",
+  "whenFull",
+  "sync",
+  "syncIntervalMs",
+  "maxDrainRate",
+];
 const RSYSLOGD_KEYS = ["mode", "command", "pidFile", "restartCommand", "probe"];
 const PROBE_KEYS = ["target", "intervalMs", "timeoutMs", "failures"];
 const CONTROL_KEYS = ["socket", "group", "metrics"];
@@ -272,7 +280,17 @@ function spool(s: Section): SpoolConfig {
     whenFull: s.get("whenFull", "drop-oldest", oneOf(["drop-oldest", "drop-newest"] as const)),
     sync: s.get("sync", "interval", oneOf(["always", "interval", "never"] as const)),
     syncIntervalMs: s.get("syncIntervalMs", 200, duration),
+    maxDrainRate: s.get("maxDrainRate", "auto", drainRate),
   };
+}
+
+/** `"auto"`, or messages a second (`0`: unpaced). */
+function drainRate(value: unknown): "auto" | number {
+  if (value === "auto") return value;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+    throw expected('"auto" or messages a second (an integer; 0 turns pacing off)', value);
+  }
+  return value;
 }
 
 function rsyslogd(s: Section): RsyslogdConfig {

@@ -55,6 +55,7 @@ const DEFAULTS: Config = {
     whenFull: "drop-oldest",
     sync: "interval",
     syncIntervalMs: 200,
+    maxDrainRate: "auto",
   },
   rsyslogd: {
     mode: "off",

@@ -73,6 +73,20 @@ export const SESSION_STABLE_MS = 30_000;
 export const POOL_RAMP_MS = 10_000;
 
 /**
+ * Messages a second that `spool.maxDrainRate: "auto"` allows at least, however
+ * quiet the agent was: a quiet host's backlog after an outage still drains in
+ * reasonable time (60,000 messages, a minute at 1,000/s, in 30 s).
+ */
+export const DRAIN_AUTO_FLOOR = 2_000;
+
+/**
+ * Messages waiting (or 2 s of inflow, whichever is more) beyond which the
+ * forwarder is catching up and paces to the drain rate: a few reads' worth
+ * is ordinary jitter, not a backlog.
+ */
+export const DRAIN_BACKLOG_MIN = 1_000;
+
+/**
  * Milliseconds a stop (or a reload that replaces the forwarder) waits for a
  * write in progress before cutting the connection; what it held is resent.
  */

@@ -45,6 +45,8 @@ export interface BatchSource {
   interrupt(): void;
   /** Whether a collector can take batches now: while it cannot, the buffer keeps them on disk. */
   setDeliverable(deliverable: boolean): void;
+  /** Messages waiting to be taken (a backlog when many). */
+  pending(): number;
   /**
    * What to keep of `batch`, written and not yet confirmed: a stand-in without
    * its data when the source can read it again (it is in the spool, which a

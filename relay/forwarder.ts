@@ -23,6 +23,7 @@ import type { Counters } from "./counters.ts";
 import { backoffDelay } from "./backoff.ts";
 import { createLink } from "./create_link.ts";
 import type { Link, LinkEvents } from "./link.ts";
+import { DrainPacer } from "./drain_pacer.ts";
 import { type MemberStatus, PoolLink } from "./pool_link.ts";
 import { type Resolver, systemResolver } from "./resolver.ts";
 import { dialTls } from "./tls_dial.ts";
@@ -60,8 +61,13 @@ export interface ForwarderOptions {
   /** Finds the members of pools (`addresses`, `srv`); default the system's resolver. */
   resolver?: Resolver;
   /**
+   * The drain rate while catching up (`spool.maxDrainRate`, see
+   * {@linkcode DrainPacer}); default 0, unpaced.
+   */
+  maxDrainRate?: "auto" | number;
+  /**
    * How long an earlier collector must stay connectable before traffic returns
-   * to it (default {@linkcode FAILBACK_AFTER_MS}).
+   * to it (default {@linkcode FAILBACK_AFTER_MS}), jittered up to twice that.
    */
   failbackAfterMs?: number;
   /**
@@ -145,6 +151,7 @@ export class Forwarder {
   #clock: Clock;
   #dial: Dialer;
   #resolver: Resolver;
+  #pacer: DrainPacer;
   #random: () => number;
   #failbackAfterMs: number;
   #stopWaitMs: number;
@@ -191,6 +198,7 @@ export class Forwarder {
     this.#log = log;
     this.#dial = opts.dial ?? dialCollector;
     this.#resolver = opts.resolver ?? systemResolver;
+    this.#pacer = new DrainPacer(opts.maxDrainRate ?? 0, () => counters.received, this.#clock);
     this.#random = opts.random ?? Math.random;
     this.#failbackAfterMs = opts.failbackAfterMs ?? FAILBACK_AFTER_MS;
     this.#stopWaitMs = opts.stopWaitMs ?? FORWARDER_STOP_WAIT_MS;
@@ -364,6 +372,8 @@ export class Forwarder {
       while (!this.#stopping && session.broken === undefined && this.#failback === undefined) {
         const batch = await this.#source.take();
         if (batch === undefined) continue;
+        // Catching up (a backlog, a resend): no faster than the drain rate.
+        await this.#pacer.pace(batch, this.#source.pending(), this.#abort.signal);
         // In hand until the link confirms it, even if this write breaks off.
         this.#unacked.push(batch);
         if (session.broken !== undefined) break;
@@ -476,7 +486,9 @@ export class Forwarder {
       let probe: Session | undefined;
       try {
         probe = await this.#open(index);
-        await sleep(this.#clock, this.#failbackAfterMs, this.#abort.signal);
+        // Jittered over failbackAfterMs to twice that: a fleet does not return all at once.
+        const wait = this.#failbackAfterMs * (1 + this.#random());
+        await sleep(this.#clock, wait, this.#abort.signal);
         if (probe.broken !== undefined) throw new Error(probe.broken);
         if (this.#stopping || this.#session === undefined) {
           probe.link.destroy("not needed");

@@ -93,6 +93,8 @@ class Rig {
       net?: MemoryNetworkOptions;
       mode?: "fallback" | "always";
       resolver?: Resolver;
+      random?: () => number;
+      maxDrainRate?: number;
     } = {},
   ): Promise<Rig> {
     const rig = new Rig(await Deno.makeTempDir({ prefix: "forwarder_in_memory_" }), opts.net ?? {});
@@ -101,10 +103,11 @@ class Rig {
     rig.fwd = new Forwarder(cfgs, rig.buffer, rig.counters, rig.log, {
       clock: rig.clock,
       dial: rig.net.dial,
-      random: () => 0, // backoff without jitter: 125 ms, 250 ms, 500 ms, …
+      random: opts.random ?? (() => 0), // without jitter: backoff 125 ms, 250 ms, …
       failbackAfterMs: opts.failbackAfterMs ?? 30_000,
       stopWaitMs: 300,
       ...(opts.resolver === undefined ? {} : { resolver: opts.resolver }),
+      ...(opts.maxDrainRate === undefined ? {} : { maxDrainRate: opts.maxDrainRate }),
     });
     return rig;
   }
@@ -655,6 +658,66 @@ Deno.test("forwarder in memory: (g) every member down: the pool is down, the nex
       [a, b, c, ...again].flatMap((l) => l.frames().map(seqOf)),
     );
     assertEquals(seen.size, 300);
+  } finally {
+    await rig.cleanup();
+  }
+});
+
+// ---------------------------------------------------------------------------
+// Gentle recovery: jittered failback, a paced drain.
+
+Deno.test("forwarder in memory: (h) failback is jittered over failbackAfterMs to twice that", async () => {
+  const rig = await Rig.create(collectors({ address: A }, { address: B }), {
+    failbackAfterMs: 4000,
+    random: () => 0.5,
+  });
+  const b = rig.net.listen(B);
+  rig.start();
+  try {
+    await rig.until(() => rig.state(B) === "up", "B up");
+    rig.net.listen(A);
+    // The probe opens A at B's first look (A's backoff, jittered: 187.5 ms, is over by 1 s).
+    await rig.clock.advance(1000);
+    await rig.until(() => rig.net.attempts(A) === 2, "the probe's connection to A");
+    // 4000 ms × (1 + 0.5): not at 4000, nor at 5999.
+    await rig.clock.advance(5999);
+    assertEquals(rig.state(B), "up");
+    await rig.clock.advance(1);
+    await rig.until(() => rig.state(A) === "up", "A up after 6000 ms");
+    assertEquals(b.frames().length, 0);
+  } finally {
+    await rig.cleanup();
+  }
+});
+
+Deno.test("forwarder in memory: (h) after an outage the spool drains no faster than maxDrainRate", async () => {
+  const rig = await Rig.create(collectors({ address: A }), { maxDrainRate: 5_000 });
+  rig.start();
+  try {
+    await rig.until(() => rig.state(A) === "down", "A down");
+    rig.push(2_000); // 20,000 messages spooled
+    await rig.until(() => rig.buffer.stats().spool.messages === 20_000, "20,000 spooled");
+    const a = rig.net.listen(A);
+    await rig.clock.advance(125);
+    await rig.until(() => rig.state(A) === "up", "A up");
+    // The bucket starts with a second's worth, then 5,000 a fake second; a spool read is a
+    // batch of up to 256 KiB (about 3,700 of these messages), let out once the bucket has it.
+    const quiet = () => new Promise((r) => setTimeout(r, 20));
+    await rig.until(() => a.frames().length > 0, "the first batch");
+    await quiet();
+    assert(a.frames().length <= 5_000, `${a.frames().length} before any time passed`);
+    for (let s = 1; s <= 3; s++) {
+      await rig.clock.advance(1000);
+      await quiet();
+      const n = a.frames().length;
+      assert(n <= 5_000 * (s + 1) && n >= 5_000 * s - 4_000, `${n} after ${s} fake s`);
+    }
+    for (let s = 4; s < 8 && a.frames().length < 20_000; s++) {
+      await rig.clock.advance(1000);
+      await quiet();
+    }
+    assertEquals(a.frames().length, 20_000, "all 20,000 within 4 to 5 fake seconds");
+    assertEquals(streams(a), [range(0, 20_000)]);
   } finally {
     await rig.cleanup();
   }

@@ -231,6 +231,7 @@ class Rig {
       whenFull: "drop-oldest",
       sync: "never",
       syncIntervalMs: 20,
+      maxDrainRate: 0,
     };
   }
 
@@ -555,6 +556,7 @@ Deno.test("forwarder: stop() gives up a connect in progress at once, and closes 
       whenFull: "drop-oldest",
       sync: "never",
       syncIntervalMs: 20,
+      maxDrainRate: 0,
     },
     65536,
     log,
@@ -597,6 +599,7 @@ Deno.test("forwarder: stop() gives up a RELP open the collector never answers", 
       whenFull: "drop-oldest",
       sync: "never",
       syncIntervalMs: 20,
+      maxDrainRate: 0,
     },
     65536,
     log,

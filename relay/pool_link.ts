@@ -5,7 +5,12 @@
  */
 
 import type { Batch, Clock, Logger } from "../ground/mod.ts";
-import { type Address, type CollectorConfig, POOL_RAMP_MS } from "../config/mod.ts";
+import {
+  type Address,
+  type CollectorConfig,
+  POOL_RAMP_MS,
+  SESSION_STABLE_MS,
+} from "../config/mod.ts";
 import { backoffDelay } from "./backoff.ts";
 import { createLink } from "./create_link.ts";
 import type { Link, LinkEvents } from "./link.ts";
@@ -394,7 +399,7 @@ export class PoolLink implements Link {
 
   /** Member `m` is down for `reason`; it is tried again after its backoff. */
   #down(m: Member, reason: string, upForMs: number): void {
-    m.failures = upForMs >= POOL_RAMP_MS * 3 ? 1 : m.failures + 1;
+    m.failures = upForMs >= SESSION_STABLE_MS ? 1 : m.failures + 1;
     m.lastError = reason;
     this.#setState(m, "down");
     if (this.#done || m.gone) return;

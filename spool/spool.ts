@@ -82,7 +82,7 @@ export interface SpoolOptions {
  * const log = new Logger({ level: "info", format: "text" });
  * const spool = await Spool.open({
  *   dir: await Deno.makeTempDir(), mode: "fallback", maxBytes: 1 << 20,
- *   whenFull: "drop-oldest", sync: "interval", syncIntervalMs: 200,
+ *   whenFull: "drop-oldest", sync: "interval", syncIntervalMs: 200, maxDrainRate: 0,
  * }, 65536, log);
  * spool.append({ data: new TextEncoder().encode("5 hello"), count: 1 });
  * const out = await spool.read();

@@ -85,6 +85,7 @@ async function sequence(seed: number, steps: number, slowSync: boolean): Promise
     whenFull: pick(["drop-oldest", "drop-newest"] as const),
     sync: crashKind ? "always" : pick(["always", "interval", "never"] as const),
     syncIntervalMs: 2,
+    maxDrainRate: 0,
   };
   const log = new Logger({
     level: "error",

@@ -21,6 +21,7 @@ function config(dir: string, sync: SpoolConfig["sync"]): SpoolConfig {
     whenFull: "drop-oldest",
     sync,
     syncIntervalMs: 200,
+    maxDrainRate: 0,
   };
 }
 

@@ -34,6 +34,7 @@ function config(dir: string, over: Partial<SpoolConfig> = {}): SpoolConfig {
     whenFull: "drop-oldest",
     sync: "interval",
     syncIntervalMs: 10,
+    maxDrainRate: 0,
     ...over,
   };
 }

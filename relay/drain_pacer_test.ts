@@ -1,0 +1,80 @@
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { DrainPacer } from "./drain_pacer.ts";
+import { FakeClock } from "../ground/fake_clock.ts";
+import type { Batch } from "../ground/mod.ts";
+
+const never = new AbortController().signal;
+
+function batch(count: number, resent = false): Batch {
+  return { data: new Uint8Array(0), count, ...(resent ? { resent } : {}) };
+}
+
+/**
+ * Sends `batch(size)` through `pacer` for `ms` of fake time with `pending`
+ * waiting; returns the messages that went out.
+ */
+async function sendFor(
+  clock: FakeClock,
+  pacer: DrainPacer,
+  ms: number,
+  size: number,
+  pending: number,
+  resent = false,
+): Promise<number> {
+  const end = clock.now() + ms;
+  let sent = 0;
+  while (clock.now() < end) {
+    let done = false;
+    const p = pacer.pace(batch(size, resent), pending, never).then(() => done = true);
+    while (!done) {
+      await clock.advance(1);
+      await Promise.resolve();
+    }
+    await p;
+    if (clock.now() <= end) sent += size;
+  }
+  return sent;
+}
+
+Deno.test("drain pacer: auto drains a backlog at twice the agent's own inflow, the first second at once", async () => {
+  const clock = new FakeClock(0);
+  let received = 0;
+  const pacer = new DrainPacer("auto", () => received, clock);
+  // 5,000 messages a second for 10 s: the inflow.
+  for (let i = 0; i < 10; i++) {
+    pacer.inflow();
+    received += 5_000;
+    await clock.advance(1_000);
+  }
+  assertEquals(Math.round(pacer.inflow()), 5_000);
+  assertEquals(Math.round(pacer.rate()), 10_000);
+  received = 50_000; // the inflow stops (the tier is down): the rate stays from the last minute
+  const sent = await sendFor(clock, pacer, 3_000, 100, 1_000_000);
+  // One second's worth at once (10,000), then 10,000 a second (the rate falls a little as the
+  // minute's window takes in the quiet seconds).
+  assert(sent >= 35_000 && sent <= 40_100, `sent ${sent} in 3 s`);
+  assert(pacer.waitedMs > 1_500, `waited ${pacer.waitedMs} ms`);
+});
+
+Deno.test("drain pacer: live traffic without a backlog is never paced; a resend always is", async () => {
+  const clock = new FakeClock(0);
+  const pacer = new DrainPacer(1_000, () => 0, clock);
+  // 900 waiting is under DRAIN_BACKLOG_MIN: not a catch-up, however fast.
+  for (let i = 0; i < 100; i++) await pacer.pace(batch(100), 900, never);
+  assertEquals(clock.now(), 0);
+  assertEquals(pacer.paced, 0);
+  // Resends: 1,000 at once (the bucket is full), then 1,000 a second.
+  const sent = await sendFor(clock, pacer, 2_000, 100, 0, true);
+  assertEquals(sent, 3_000);
+});
+
+Deno.test("drain pacer: a fixed maxDrainRate, and 0 for none", async () => {
+  const clock = new FakeClock(0);
+  const fixed = new DrainPacer(2_000, () => 0, clock);
+  assertEquals(await sendFor(clock, fixed, 5_000, 200, 100_000), 2_000 + 5 * 2_000);
+  const none = new DrainPacer(0, () => 0, clock);
+  const t0 = clock.now();
+  for (let i = 0; i < 1_000; i++) await none.pace(batch(1_000, true), 1_000_000, never);
+  assertEquals(clock.now(), t0);
+  assertEquals(none.rate(), 0);
+});
