@@ -143,7 +143,7 @@ export interface SpoolConfig {
   /**
    * Messages a second the forwarder sends at most while it catches up (a
    * backlog, a resend): `"auto"`, twice the agent's own inflow (at least
-   * 2,000); a number; or `0`, unpaced.
+   * 10,000); a number; or `0`, unpaced.
    */
   maxDrainRate: "auto" | number;
 }
