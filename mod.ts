@@ -66,3 +66,4 @@ export type { RestartPolicyOptions } from "./watchdog/mod.ts";
 export { Counters } from "./relay/mod.ts";
 export type { FrameSink } from "./relay/mod.ts";
 export type { Dialer, ForwarderOptions, Resolver, SrvTarget } from "./relay/mod.ts";
+export type { EvidenceSource, TcpEvidence } from "./relay/mod.ts";

@@ -7,6 +7,7 @@
 import type { Clock } from "../ground/mod.ts";
 import type { CollectorConfig } from "../config/mod.ts";
 import type { Link, LinkEvents } from "./link.ts";
+import type { EvidenceSource } from "./tcp_evidence.ts";
 import { RelpLink } from "./relp_link.ts";
 import { StreamLink } from "./stream_link.ts";
 
@@ -20,8 +21,13 @@ export function createLink(
   cfg: CollectorConfig,
   events: LinkEvents,
   clock: Clock,
+  evidence?: (conn: Deno.Conn) => EvidenceSource | undefined,
 ): Link {
-  return cfg.protocol === "relp"
-    ? new RelpLink(conn, cfg, events, clock)
-    : new StreamLink(conn, cfg, events, clock);
+  return cfg.protocol === "relp" ? new RelpLink(conn, cfg, events, clock) : new StreamLink(
+    conn,
+    cfg,
+    events,
+    clock,
+    cfg.protocol === "tcp" ? evidence?.(conn) : undefined,
+  );
 }

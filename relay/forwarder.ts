@@ -26,6 +26,7 @@ import type { Link, LinkEvents } from "./link.ts";
 import { DrainPacer } from "./drain_pacer.ts";
 import { type MemberStatus, PoolLink } from "./pool_link.ts";
 import { type Resolver, systemResolver } from "./resolver.ts";
+import { type EvidenceSource, tcpEvidence } from "./tcp_evidence.ts";
 import { dialTls } from "./tls_dial.ts";
 
 /**
@@ -60,6 +61,11 @@ export interface ForwarderOptions {
   random?: () => number;
   /** Finds the members of pools (`addresses`, `srv`); default the system's resolver. */
   resolver?: Resolver;
+  /**
+   * What the kernel says of a tcp collector's connection (see `tcpEvidence`);
+   * default `tcpEvidence` with the default dialer, none with another.
+   */
+  evidence?: (conn: Deno.Conn) => EvidenceSource | undefined;
   /**
    * The drain rate while catching up (`spool.maxDrainRate`, see
    * {@linkcode DrainPacer}); default 0, unpaced.
@@ -151,6 +157,7 @@ export class Forwarder {
   #clock: Clock;
   #dial: Dialer;
   #resolver: Resolver;
+  #evidence: ((conn: Deno.Conn) => EvidenceSource | undefined) | undefined;
   #pacer: DrainPacer;
   #random: () => number;
   #failbackAfterMs: number;
@@ -198,6 +205,7 @@ export class Forwarder {
     this.#log = log;
     this.#dial = opts.dial ?? dialCollector;
     this.#resolver = opts.resolver ?? systemResolver;
+    this.#evidence = opts.evidence ?? (opts.dial === undefined ? tcpEvidence : undefined);
     this.#pacer = new DrainPacer(opts.maxDrainRate ?? 0, () => counters.received, this.#clock);
     this.#random = opts.random ?? Math.random;
     this.#failbackAfterMs = opts.failbackAfterMs ?? FAILBACK_AFTER_MS;
@@ -315,6 +323,7 @@ export class Forwarder {
       const pool = new PoolLink(cfg, {
         dial: this.#dial,
         resolver: this.#resolver,
+        ...(this.#evidence === undefined ? {} : { evidence: this.#evidence }),
         clock: this.#clock,
         random: this.#random,
         log: this.#log,
@@ -342,7 +351,7 @@ export class Forwarder {
       `connect did not complete within ${ms} ms`,
       (late) => late.then((c) => this.#closeQuietly(c), () => {}),
     );
-    session.link = createLink(conn, cfg, events, this.#clock);
+    session.link = createLink(conn, cfg, events, this.#clock, this.#evidence);
     const message = `${cfg.protocol.toUpperCase()} session did not open within ${ms} ms`;
     try {
       await this.#withTimeout(session.link.open(), ms, message, () => {});

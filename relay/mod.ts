@@ -13,6 +13,8 @@ export type { CollectorStatus, Dialer, ForwarderOptions } from "./forwarder.ts";
 export type { MemberStatus } from "./pool_link.ts";
 export { systemResolver } from "./resolver.ts";
 export type { Resolver, SrvTarget } from "./resolver.ts";
+export { tcpEvidence } from "./tcp_evidence.ts";
+export type { EvidenceSource, TcpEvidence } from "./tcp_evidence.ts";
 export { StreamFramer } from "./framer.ts";
 export type { FrameSink } from "./framer.ts";
 export { Ingest } from "./ingest.ts";

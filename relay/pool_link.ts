@@ -15,6 +15,7 @@ import { backoffDelay } from "./backoff.ts";
 import { createLink } from "./create_link.ts";
 import type { Link, LinkEvents } from "./link.ts";
 import type { Resolver } from "./resolver.ts";
+import type { EvidenceSource } from "./tcp_evidence.ts";
 
 /** A pool member as status reports it. */
 export interface MemberStatus {
@@ -46,6 +47,8 @@ export interface PoolParts {
   dial: (cfg: CollectorConfig) => Promise<Deno.Conn>;
   /** Finds the members. */
   resolver: Resolver;
+  /** What the kernel says of a member's connection (see `tcpEvidence`), if anything. */
+  evidence?: (conn: Deno.Conn) => EvidenceSource | undefined;
   /** Timers: member retries, re-resolution, connect timeouts, the ramp. */
   clock: Clock;
   /** Random numbers in [0, 1) for backoff jitter. */
@@ -368,14 +371,20 @@ export class PoolLink implements Link {
       conn = await within(this.#parts.dial(cfg), ms, this.#parts.clock, (late) => {
         late.then((c) => closeQuietly(c), () => {});
       });
-      link = createLink(conn, cfg, {
-        confirmed: (n) => this.#confirmed(m, link!, n),
-        progress: () => this.#events.progress(),
-        broken: (reason) => {
-          if (m.link === link) this.#lost(m, reason);
+      link = createLink(
+        conn,
+        cfg,
+        {
+          confirmed: (n) => this.#confirmed(m, link!, n),
+          progress: () => this.#events.progress(),
+          broken: (reason) => {
+            if (m.link === link) this.#lost(m, reason);
+          },
+          refused: (at, message, reason) => this.#refused(m, link!, at, message, reason),
         },
-        refused: (at, message, reason) => this.#refused(m, link!, at, message, reason),
-      }, this.#parts.clock);
+        this.#parts.clock,
+        this.#parts.evidence,
+      );
       const opening = link;
       await within(link.open(), ms, this.#parts.clock, () => opening.destroy("open timed out"));
     } catch (e) {

@@ -49,3 +49,54 @@ Deno.test("stream link: with thousands of batches in the window, each is confirm
     "a broken link confirms nothing more",
   );
 });
+
+Deno.test("stream link: with the kernel's evidence a batch is confirmed once it is 2 s old and twice the largest window was acknowledged after it; a shrunk window falls back to the byte window", async () => {
+  const cfg = parseConfig('{"collectors": [{"address": "127.0.0.1:514"}]}', "inline")
+    .collectors[0] as StreamCollectorConfig;
+  const clock = new FakeClock(1_000_000);
+  let confirmed = 0;
+  // The collector's kernel: everything acknowledged at once, a window of 100 KiB.
+  let acked = 0;
+  let wnd = 100 * 1024;
+  const link = new StreamLink(
+    sinkConn(),
+    cfg,
+    {
+      confirmed: (n) => confirmed += n,
+      progress: () => {},
+      broken: () => {},
+      refused: () => {},
+    },
+    clock,
+    () => ({ bytesAcked: acked, sndWnd: wnd }),
+  );
+  await link.open();
+  const batch = { data: new Uint8Array(1024), count: 1 };
+  const write = async () => {
+    await link.write(batch);
+    acked += 1024;
+  };
+  // 100 batches (100 KiB): under 2 × 100 KiB + 64 KiB behind them, nothing is confirmed.
+  for (let i = 0; i < 100; i++) await write();
+  await clock.advance(3_000);
+  await write();
+  assertEquals(confirmed, 0);
+  // 300 KiB more, in 60 ms steps (a look at TCP_INFO at most each 50 ms): the first ones are
+  // now 264 KiB behind what the collector's kernel acknowledged.
+  for (let i = 0; i < 300; i++) {
+    await write();
+    if (i % 10 === 0) await clock.advance(60);
+  }
+  await clock.advance(3_000);
+  await write();
+  // Read: what ends at or before acked − 264 KiB (acked before this write: 401 KiB).
+  assertEquals(confirmed, 401 - 264);
+  // The window shrinks (the collector stopped reading): nothing more by evidence.
+  wnd = 40 * 1024;
+  await clock.advance(60);
+  for (let i = 0; i < 200; i++) await write();
+  await clock.advance(3_000);
+  await write();
+  assertEquals(confirmed, 401 - 264);
+  link.destroy("test over");
+});
