@@ -22,7 +22,7 @@ import {
 import type { Forwarder } from "../relay/mod.ts";
 import { assemble, type AssembleOptions, type Input, type Parts } from "./assemble.ts";
 import { planReload, type ReloadPlan } from "./plan_reload.ts";
-import { Watchdog, type WatchdogOptions } from "../watchdog/mod.ts";
+import { rsyslogdRunning, Watchdog, type WatchdogOptions } from "../watchdog/mod.ts";
 
 /** Options of {@linkcode Agent.start}. */
 export interface AgentOptions {
@@ -157,10 +157,16 @@ export class Agent {
       collectors: this.#forwarder.status(),
       spool: parts.buffer.stats(now).spool,
       spoolProblem: parts.buffer.problem(now),
-      inputProblems: this.#inputs.filter((i) => i.problem !== "").map((i) => ({
+      inputs: this.#inputs.map((i) => ({
         name: i.name,
         problem: i.problem,
+        lastReceivedAt: i.lastReceivedAt,
       })),
+      // Managed: the watchdog knows; otherwise any rsyslogd on the host.
+      rsyslogdRunning: () =>
+        this.#watchdog === undefined
+          ? rsyslogdRunning()
+          : this.#watchdog.status().state === "running",
       counters: parts.counters,
       droppedLastMinute: lastMinute.dropped,
       deadLetters: {

@@ -130,6 +130,12 @@ Deno.test("agent in process: collector down, the spool takes everything; it come
     await rig.received();
     const down = rig.agent.status();
     assertEquals(down.collectors[0]!.state, "down");
+    assertEquals(down.inputs, [{
+      name: `unix:${rig.socket}`,
+      listening: true,
+      problem: "",
+      lastReceivedAt: new Date(rig.clock.now()).toISOString(),
+    }]);
     await waitFor(() => rig.agent.status().spool.messages === 500, {
       timeoutMs: 5_000,
       what: "all 500 in the spool",

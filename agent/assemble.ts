@@ -105,11 +105,11 @@ export async function assemble(
   const inputFor = (cfg: InputConfig): Input => {
     switch (cfg.type) {
       case "udp":
-        return new UdpInput(cfg, ingest, counters);
+        return new UdpInput(cfg, ingest, counters, opts.clock);
       case "relp":
-        return new RelpInput(cfg, ingest, buffer, counters, log);
+        return new RelpInput(cfg, ingest, buffer, counters, log, opts.clock);
       default:
-        return new StreamInput(cfg, ingest, counters, log);
+        return new StreamInput(cfg, ingest, counters, log, opts.clock);
     }
   };
   return {

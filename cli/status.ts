@@ -98,6 +98,17 @@ export function renderStatus(s: StatusAnswer, color: boolean): string {
       );
     }
   }
+  const now = Date.now();
+  for (const [i, input] of s.inputs.entries()) {
+    const state = input.listening ? paint("32", "listening") : paint("31", "not listening");
+    const last = input.lastReceivedAt === ""
+      ? "nothing received since start"
+      : `last message ${
+        duration(Math.max(0, Math.round((now - Date.parse(input.lastReceivedAt)) / 1000)))
+      } ago`;
+    const why = input.listening ? "" : ` (${input.problem})`;
+    lines.push(`${i === 0 ? "inputs    " : "          "}  ${input.name} ${state}${why}, ${last}`);
+  }
   const sp = s.spool;
   lines.push(
     `spool       ${n(sp.messages)} messages, ${bytes(sp.bytes)}, oldest ${sp.oldestAgeSeconds}s, ` +

@@ -196,3 +196,11 @@ export const SPOOL_BACKLOG_LOW_BYTES = 4 * MIB;
  * for it.
  */
 export const DURABILITY_LAG_DEGRADED_MS = 1000;
+
+/**
+ * With no rsyslogd running, no input having received a message for this long
+ * makes the state `degraded`: nothing feeds the agent (a host whose syslog(3)
+ * goes only to the journal). Long enough that a quiet host with a sender
+ * that logs now and then is not flagged.
+ */
+export const NOTHING_RECEIVED_MS = 10 * 60_000;

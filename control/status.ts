@@ -7,7 +7,11 @@
 import type { CollectorStatus, Counters } from "../relay/mod.ts";
 import type { SpoolStats } from "../spool/mod.ts";
 import { VERSION } from "../ground/mod.ts";
-import { DURABILITY_LAG_DEGRADED_MS, RECENT_RESTART_MS } from "../config/mod.ts";
+import {
+  DURABILITY_LAG_DEGRADED_MS,
+  NOTHING_RECEIVED_MS,
+  RECENT_RESTART_MS,
+} from "../config/mod.ts";
 import { type RsyslogdStatus, UNMANAGED } from "../watchdog/mod.ts";
 
 /** The status document of the spec. */
@@ -22,6 +26,8 @@ export interface Status {
   rsyslogd: RsyslogdStatus;
   /** Every configured collector, in order of preference. */
   collectors: CollectorStatus[];
+  /** Every input: whether it listens, and when it last received something. */
+  inputs: InputStatus[];
   /** The on-disk queue. */
   spool: SpoolStats;
   /** Message counts since the agent started (see `Counters`). */
@@ -34,6 +40,18 @@ export interface Status {
     /** The watchdog's canaries that came back and were consumed (not forwarded). */
     canaries: number;
   };
+}
+
+/** An input as status reports it. */
+export interface InputStatus {
+  /** What it listens on: `tcp:127.0.0.1:5514`, `unix:/dev/log`, … */
+  name: string;
+  /** Whether it accepts. */
+  listening: boolean;
+  /** Why it does not listen, `""` while it does. */
+  problem: string;
+  /** When it last received a message (ISO 8601 UTC), `""`: nothing since the agent started. */
+  lastReceivedAt: string;
 }
 
 /** What {@linkcode buildStatus} is made from. */
@@ -53,15 +71,22 @@ export interface StatusInput {
   rsyslogdProblem?: string;
   /** Messages set aside as dead letters in the last minute, and the file they went to. */
   deadLetters?: { lastMinute: number; path: string };
-  /** Inputs that are not listening, with why: `{ name: "tcp:127.0.0.1:5514", problem: "…" }`. */
-  inputProblems?: { name: string; problem: string }[];
+  /**
+   * Every input: why it is not listening (`""` while it is) and when it last
+   * received something (clock ms, 0: never).
+   */
+  inputs?: { name: string; problem: string; lastReceivedAt: number }[];
+  /** Whether an rsyslogd runs on the host (asked only when no input has received for long). */
+  rsyslogdRunning?: () => boolean;
 }
 
 /**
  * Builds the status and its overall state: `critical` when messages were dropped
  * in the last minute, the spool is unusable or cannot write, an input is not
  * listening, or a managed rsyslogd is down or failed, `degraded` when a
- * collector is down (or a member of a pool that is up), the spool holds messages, the oldest message not yet
+ * collector is down (or a member of a pool that is up), the spool holds messages,
+ * no input has received anything for `NOTHING_RECEIVED_MS` while no rsyslogd
+ * runs (nothing feeds the agent), the oldest message not yet
  * durable is older than `DURABILITY_LAG_DEGRADED_MS` (the disk is behind),
  * messages were set aside as dead letters in the last minute, or rsyslogd is restarting, fails its probe or
  * restarted in the last 5 minutes; `ok` otherwise. Reasons come
@@ -107,8 +132,19 @@ export function buildStatus(s: StatusInput): Status {
       `spooling: ${s.spool.messages} message(s) on disk, oldest ${s.spool.oldestAgeSeconds}s`,
     );
   }
-  for (const i of s.inputProblems ?? []) {
-    critical.push(`input ${i.name} not listening: ${i.problem}`);
+  const inputs = s.inputs ?? [];
+  for (const i of inputs) {
+    if (i.problem !== "") critical.push(`input ${i.name} not listening: ${i.problem}`);
+  }
+  const last = Math.max(s.startedAt, ...inputs.map((i) => i.lastReceivedAt));
+  if (
+    inputs.length > 0 && s.now - last >= NOTHING_RECEIVED_MS && s.rsyslogdRunning !== undefined &&
+    !s.rsyslogdRunning()
+  ) {
+    const minutes = Math.floor((s.now - last) / 60_000);
+    degraded.push(
+      `no input has received a message in ${minutes} min and rsyslogd is not running: nothing feeds the agent (install rsyslog, or point senders at its inputs)`,
+    );
   }
   rsyslogdReasons(s, critical, degraded);
   const dead = s.deadLetters;
@@ -128,6 +164,12 @@ export function buildStatus(s: StatusInput): Status {
     },
     rsyslogd: s.rsyslogd ?? UNMANAGED,
     collectors: s.collectors,
+    inputs: inputs.map((i) => ({
+      name: i.name,
+      listening: i.problem === "",
+      problem: i.problem,
+      lastReceivedAt: i.lastReceivedAt === 0 ? "" : new Date(i.lastReceivedAt).toISOString(),
+    })),
     spool: s.spool,
     counters: {
       received: c.received,

@@ -29,14 +29,18 @@ function input(over: Partial<StatusInput> = {}): StatusInput {
 }
 
 Deno.test("status: every input listening and a collector up is ok", () => {
-  const s = buildStatus(input({ inputProblems: [] }));
+  const s = buildStatus(
+    input({ inputs: [{ name: "tcp:127.0.0.1:5514", problem: "", lastReceivedAt: 0 }] }),
+  );
   assertEquals(s.state, "ok");
   assertEquals(s.reasons, []);
 });
 
 Deno.test("status: an input that is not listening is critical, with its reason", () => {
   const s = buildStatus(
-    input({ inputProblems: [{ name: "tcp:127.0.0.1:5514", problem: "accept failed: closed" }] }),
+    input({
+      inputs: [{ name: "tcp:127.0.0.1:5514", problem: "accept failed: closed", lastReceivedAt: 0 }],
+    }),
   );
   assertEquals(s.state, "critical");
   assert(
@@ -53,4 +57,29 @@ Deno.test("status: messages set aside as dead letters in the last minute make it
   assertEquals(s.reasons, [
     `2 message(s) refused by a collector in the last minute, set aside in ${path}`,
   ]);
+});
+
+Deno.test("status: nothing received for 10 minutes with no rsyslogd running is degraded; with rsyslogd, or a recent message, it is not", () => {
+  const now = Date.parse("2026-12-01T00:00:00Z");
+  const quiet = (lastReceivedAt: number, running: boolean) =>
+    buildStatus(input({
+      startedAt: now - 3_600_000,
+      inputs: [{ name: "tcp:127.0.0.1:5514", problem: "", lastReceivedAt }],
+      rsyslogdRunning: () => running,
+    }));
+  const s = quiet(now - 10 * 60_000, false);
+  assertEquals(s.state, "degraded");
+  assertEquals(s.reasons, [
+    "no input has received a message in 10 min and rsyslogd is not running: nothing feeds the agent (install rsyslog, or point senders at its inputs)",
+  ]);
+  assertEquals(s.inputs, [{
+    name: "tcp:127.0.0.1:5514",
+    listening: true,
+    problem: "",
+    lastReceivedAt: new Date(now - 10 * 60_000).toISOString(),
+  }]);
+  assertEquals(quiet(now - 10 * 60_000 + 1, false).state, "ok", "a message 9:59 ago");
+  assertEquals(quiet(now - 60 * 60_000, true).state, "ok", "rsyslogd runs: a quiet host");
+  assertEquals(quiet(0, false).reasons.length, 1, "nothing since the start an hour ago");
+  assertEquals(quiet(0, false).inputs[0]!.lastReceivedAt, "");
 });

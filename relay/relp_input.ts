@@ -7,7 +7,7 @@
 import type { Counters } from "./counters.ts";
 import type { FrameSink } from "./framer.ts";
 import type { Address, AddressInputConfig, InputSettings } from "../config/mod.ts";
-import type { Logger } from "../ground/mod.ts";
+import { type Clock, type Logger, systemClock } from "../ground/mod.ts";
 import {
   encodeFrame,
   nextTxnr,
@@ -90,6 +90,8 @@ export class RelpInput {
   #counters: Counters;
   #log: Logger;
   #conns: Connections;
+  #clock: Clock;
+  #lastAt = 0;
 
   /**
    * An input that does not listen yet ({@linkcode RelpInput.listen}).
@@ -99,6 +101,7 @@ export class RelpInput {
    * @param durability tells when what was handed to `sink` and flushed is safely queued
    * @param counters `received` (by the sink), `truncated`, `malformed`, `rejectedConnections`
    * @param log where protocol problems are reported (debug)
+   * @param clock times {@linkcode RelpInput.lastReceivedAt} (default the system clock)
    */
   constructor(
     cfg: AddressInputConfig,
@@ -106,7 +109,9 @@ export class RelpInput {
     durability: Durability<unknown>,
     counters: Counters,
     log: Logger,
+    clock: Clock = systemClock,
   ) {
+    this.#clock = clock;
     this.#cfg = cfg;
     this.#address = cfg.address;
     this.#sink = sink;
@@ -114,6 +119,11 @@ export class RelpInput {
     this.#counters = counters;
     this.#log = log;
     this.#conns = Connections.forInput(this.name, cfg, counters, log);
+  }
+
+  /** When a syslog command last came in (clock ms); 0: never since start. */
+  get lastReceivedAt(): number {
+    return this.#lastAt;
   }
 
   /** What it listens on, for messages. */
@@ -187,7 +197,10 @@ export class RelpInput {
         const more = touch();
         const mark = this.#durability.mark();
         const { answers, messages, end } = session.take(buf.subarray(0, n));
-        if (messages > 0) this.#sink.flush();
+        if (messages > 0) {
+          this.#sink.flush();
+          this.#lastAt = this.#clock.now();
+        }
         if (answers.length > 0 || end !== undefined) {
           const ready = messages > 0 ? this.#durability.settled(mark) : undefined;
           session.answer(ready, answers, end !== undefined);

@@ -7,7 +7,7 @@
 import type { InputConfig } from "../config/mod.ts";
 import type { Counters } from "./counters.ts";
 import { type FrameSink, StreamFramer } from "./framer.ts";
-import type { Logger } from "../ground/mod.ts";
+import { type Clock, type Logger, systemClock } from "../ground/mod.ts";
 import { Connections, type Touch } from "./connections.ts";
 import { listenUnix, removeSocket } from "./unix_listener.ts";
 
@@ -43,17 +43,32 @@ export class StreamInput {
   #sink: FrameSink;
   #counters: Counters;
   #conns: Connections;
+  #clock: Clock;
+  #lastAt = 0;
 
-  constructor(cfg: InputConfig, sink: FrameSink, counters: Counters, log: Logger) {
+  /** `clock` times {@linkcode StreamInput.lastReceivedAt} (default the system clock). */
+  constructor(
+    cfg: InputConfig,
+    sink: FrameSink,
+    counters: Counters,
+    log: Logger,
+    clock: Clock = systemClock,
+  ) {
     this.#cfg = cfg;
     this.#sink = sink;
     this.#counters = counters;
+    this.#clock = clock;
     this.#conns = Connections.forInput(this.name, cfg, counters, log);
   }
 
   /** What it listens on, for messages. */
   get name(): string {
     return this.#cfg.type === "unix" ? `unix:${this.#cfg.path}` : `tcp:${this.#cfg.address.text}`;
+  }
+
+  /** When a read last brought bytes (clock ms); 0: never since start. */
+  get lastReceivedAt(): number {
+    return this.#lastAt;
   }
 
   /** Open connections. */
@@ -126,6 +141,7 @@ export class StreamInput {
       const n = await conn.read(framer.space);
       if (n === null) break;
       framer.commit(n);
+      this.#lastAt = this.#clock.now();
       if (!touch()) break;
     }
     framer.end();

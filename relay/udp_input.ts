@@ -11,6 +11,7 @@ import {
   DRAIN_QUIET_MS,
   type InputSettings,
 } from "../config/mod.ts";
+import { type Clock, systemClock } from "../ground/mod.ts";
 import type { Counters } from "./counters.ts";
 import type { FrameSink } from "./framer.ts";
 
@@ -45,12 +46,26 @@ export class UdpInput {
   #socket: Deno.DatagramConn | undefined;
   #closed = false;
   #problem = "";
+  #clock: Clock;
+  #lastAt = 0;
 
-  constructor(cfg: AddressInputConfig, sink: FrameSink, counters: Counters) {
+  /** `clock` times {@linkcode UdpInput.lastReceivedAt} (default the system clock). */
+  constructor(
+    cfg: AddressInputConfig,
+    sink: FrameSink,
+    counters: Counters,
+    clock: Clock = systemClock,
+  ) {
+    this.#clock = clock;
     this.#cfg = cfg;
     this.#address = cfg.address;
     this.#sink = sink;
     this.#counters = counters;
+  }
+
+  /** When a datagram last came in (clock ms); 0: never since start. */
+  get lastReceivedAt(): number {
+    return this.#lastAt;
   }
 
   /** What it listens on, for messages. */
@@ -116,6 +131,7 @@ export class UdpInput {
         const max = this.#cfg.maxMessageSize;
         if (data.length > max) this.#counters.truncated++;
         this.#sink.message(data, 0, Math.min(data.length, max));
+        this.#lastAt = this.#clock.now();
       }
     } catch (e) {
       if (!this.#closed) this.#problem = `receive failed: ${e instanceof Error ? e.message : e}`;

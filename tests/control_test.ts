@@ -79,11 +79,16 @@ Deno.test(
       const ok = await cli("status", "--socket", socket);
       assert.match(ok.stdout, /^agent: OK/);
       assert.match(ok.stdout, /collectors .*up/);
+      assert.match(
+        ok.stdout,
+        /inputs +tcp:127\.0\.0\.1:\d+ listening, (nothing received since start|last message \d+s ago)/,
+      );
       const json = JSON.parse((await cli("status", "--json", "--socket", socket)).stdout);
       assert.deepEqual(Object.keys(json).sort(), [
         "agent",
         "collectors",
         "counters",
+        "inputs",
         "reasons",
         "rsyslogd",
         "spool",

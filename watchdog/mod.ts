@@ -9,3 +9,4 @@ export type { ExitInfo, RunResult, SpawnedProcess, Spawner } from "./spawner.ts"
 export { Watchdog } from "./watchdog.ts";
 export type { RotateResult, WatchdogOptions } from "./watchdog.ts";
 export { type RsyslogdStatus, UNMANAGED } from "./rsyslogd_status.ts";
+export { rsyslogdRunning } from "./rsyslogd_running.ts";
