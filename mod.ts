@@ -48,7 +48,7 @@ export { type RelpFrame, RelpFrameParser } from "./relay/mod.ts";
 export { RelpInput } from "./relay/mod.ts";
 export { TieredBuffer } from "./buffer/mod.ts";
 export { type RotateResult, Watchdog, type WatchdogOptions } from "./watchdog/mod.ts";
-export type { Status } from "./control/mod.ts";
+export type { InputStatus, Status } from "./control/mod.ts";
 // Options of the Logger.
 export type { Level, LoggerOptions } from "./ground/mod.ts";
 // What passes between inputs, buffer, spool and links.

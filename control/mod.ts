@@ -27,4 +27,4 @@ export { serveMetrics } from "./metrics_server.ts";
 export { Notifier, stuckLimitMs } from "./notifier.ts";
 export { SdNotify } from "./sd_notify.ts";
 export { buildStatus } from "./status.ts";
-export type { Status } from "./status.ts";
+export type { InputStatus, Status } from "./status.ts";
