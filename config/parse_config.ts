@@ -25,6 +25,7 @@ import { parseAddress } from "./address.ts";
 import { ConfigError } from "./config_error.ts";
 import { parseSize } from "./size.ts";
 import { jsonProblem } from "./_json_problem.ts";
+import { stripJsonc } from "./_jsonc.ts";
 import { type Check, Section } from "./_section.ts";
 import { show } from "./_show.ts";
 
@@ -85,8 +86,9 @@ const DEFAULT_PROBE_TARGET = "unix:///dev/log";
 const NO_ADDRESS: Address = { hostname: "", port: 0, text: "" };
 
 /**
- * Parses and validates the JSON `text` of a config file; `source` names the
- * file in a JSON syntax error. Unknown keys are errors at every level; absent
+ * Parses and validates the JSON `text` of a config file (`//` and `/* *\/`
+ * comments and trailing commas allowed, as in `deno.json`); `source` names the
+ * file in a JSON syntax error, which gives its line and column. Unknown keys are errors at every level; absent
  * keys get the defaults of SPEC.md; sizes become bytes.
  *
  * @throws {ConfigError} holding every problem found, one line each, such as
@@ -94,10 +96,13 @@ const NO_ADDRESS: Address = { hostname: "", port: 0, text: "" };
  */
 export function parseConfig(text: string, source: string): Config {
   let json: unknown;
+  // Same length and lines as the file: an error's line and column are the file's.
+  let plain = text.replace(/^\uFEFF/, "");
   try {
-    json = JSON.parse(text.replace(/^\uFEFF/, ""));
+    plain = stripJsonc(plain);
+    json = JSON.parse(plain);
   } catch (error) {
-    throw new ConfigError([jsonProblem(text, source, error)]);
+    throw new ConfigError([jsonProblem(plain, source, error)]);
   }
   const problems: string[] = [];
   const root = new Section(json, "", TOP_KEYS, problems);

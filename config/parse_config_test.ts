@@ -237,8 +237,8 @@ Deno.test("a JSON syntax error is one line naming the file and position", () => 
   assert.deepEqual(problems('{\n  "log": {},\n  "spool" {}\n}'), [
     "config: /etc/syslog-agent/agent.json: invalid JSON at line 3 column 11: Expected ':' after property name",
   ]);
-  assert.deepEqual(problems('{\n  "inputs": [\n    {"type": "tcp"},\n  ]\n}'), [
-    "config: /etc/syslog-agent/agent.json: invalid JSON at line 4 column 3: Unexpected token ']'",
+  assert.deepEqual(problems('{\n  "inputs": [\n    {"type": "tcp"}}\n  ]\n}'), [
+    "config: /etc/syslog-agent/agent.json: invalid JSON at line 3 column 20: Expected ',' or ']' after array element",
   ]);
   assert.deepEqual(problems(" \n"), [
     "config: /etc/syslog-agent/agent.json: invalid JSON: the file is empty (write {} to use every default)",
@@ -504,5 +504,30 @@ Deno.test("a bad pool or SRV name is explained", () => {
   ]);
   assert.deepEqual(problems({ collectors: [{ address: "a:1", resolveIntervalMs: 5 }] }), [
     'config: collectors[0].resolveIntervalMs: only with "addresses" or "srv" (a pool), got 5 (remove it)',
+  ]);
+});
+
+Deno.test("a config with comments and trailing commas, as deno.json accepts; a syntax error still names its line and column", () => {
+  const text = `// The collectors of this site.
+{
+  /* a pool of two, "//" in a string is kept */
+  "collectors": [
+    { "addresses": ["10.0.0.5:514", "10.0.0.6:514"], }, // trailing comma
+  ],
+  "log": { "level": "debug", "format": "text" /* not json */ },
+}
+`;
+  const config = parseConfig(text, "agent.json");
+  assert.equal(config.collectors[0]?.address.text, "10.0.0.5:514,10.0.0.6:514");
+  assert.equal(config.log.level, "debug");
+  assert.equal(
+    parseConfig('{"log": {"level": "info"}, "spool": {"dir": "/a//b"}}', "x").spool.dir,
+    "/a//b",
+  );
+  assert.deepEqual(problems(`{\n  // a comment\n  "log": { "level": "info" ]\n}\n`), [
+    "config: /etc/syslog-agent/agent.json: invalid JSON at line 3 column 28: Expected ',' or '}' after property value",
+  ]);
+  assert.deepEqual(problems(`{\n  "log": {} /* never closed\n}\n`), [
+    "config: /etc/syslog-agent/agent.json: invalid JSON at line 2 column 13: a /* comment that is never closed",
   ]);
 });
