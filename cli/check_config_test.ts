@@ -48,9 +48,10 @@ Deno.test("check-config: an invalid config is exit 2 and one line per problem", 
 });
 
 Deno.test("check-config: a JSON syntax error names the file and position", async () => {
-  const path = await file('{\n  "log": {"level": "info",}\n}');
+  // A trailing comma is allowed (as in deno.json); a missing colon is not.
+  const path = await file('{\n  // comments too\n  "log": {"level" "info",}\n}');
   assert.deepEqual(await check(path), [2, [
-    `config: ${path}: invalid JSON at line 2 column 27: Expected double-quoted property name`,
+    `config: ${path}: invalid JSON at line 3 column 19: Expected ':' after property name`,
   ]]);
   await Deno.remove(path);
 });

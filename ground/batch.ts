@@ -27,6 +27,11 @@ export interface Batch {
   start?: SpoolPosition;
   /** Read again after a rewind: it was forwarded (and counted) before. */
   resent?: boolean;
+  /**
+   * Read from the spool: when its oldest message reached the spool (ms; for a
+   * spool an older agent wrote, when its segment was last written).
+   */
+  arrivedAt?: number;
 }
 
 /**

@@ -8,7 +8,13 @@
 
 import { type Batch, type Logger, type SpoolPosition, writeOctetHeader } from "../ground/mod.ts";
 import { errorText } from "./_error_text.ts";
-import { HEADER, MAX_RECORD, scanRecords } from "./_record.ts";
+import {
+  BATCH_HEADER,
+  HEADER as HEADER_V1,
+  headerBytes,
+  recordBytes,
+  scanRecords,
+} from "./_record.ts";
 import type { Segment, Segments } from "./_segments.ts";
 import { CHUNK_BYTES } from "./_writer.ts";
 import type { SpoolFile, SpoolFs } from "./spool_fs.ts";
@@ -65,7 +71,7 @@ export class Reader {
     this.#log = parts.log;
     this.#segments = parts.segments;
     this.#parts = parts;
-    this.#rBase = Math.max(CHUNK_BYTES, 2 * (maxRecord + HEADER));
+    this.#rBase = Math.max(CHUNK_BYTES, 2 * (maxRecord + BATCH_HEADER + 16));
     this.#rBuf = new Uint8Array(this.#rBase);
     this.#rView = new DataView(this.#rBuf.buffer);
   }
@@ -257,21 +263,26 @@ export class Reader {
       if (seg.deleted || this.#rSeg !== seg) return undefined; // dropped while we read
       const final = this.#rOff + got >= seg.written;
       const view = buf === this.#rBuf ? this.#rView : new DataView(buf.buffer);
-      // Each record of at least 9 bytes becomes `LEN SP MSG`, at most one byte longer.
-      const out = new Uint8Array(got + Math.ceil(got / (HEADER + 1)) + 16);
+      const format = seg.format;
+      // Version 2: the records' payloads are the batch, as it came in. Version 1 (an older
+      // agent's spool): each record of at least 9 bytes becomes `LEN SP MSG`, at most one
+      // byte longer.
+      const out = new Uint8Array(format === 2 ? got : got + Math.ceil(got / (HEADER_V1 + 1)) + 16);
       let outLen = 0;
       let count = 0;
+      let arrivedAt = Infinity;
       const src = buf;
-      const res = scanRecords(src, view, 0, got, MAX_RECORD, final, (s, e) => {
-        outLen = writeOctetHeader(out, outLen, e - s);
+      const res = scanRecords(format, src, view, 0, got, final, (s, e, n, arrival) => {
+        if (format === 1) outLen = writeOctetHeader(out, outLen, e - s);
         out.set(src.subarray(s, e), outLen);
         outLen += e - s;
-        count++;
+        count += n;
+        arrivedAt = Math.min(arrivedAt, arrival === 0 ? seg.createdAt : arrival);
       }, cached !== undefined);
-      if (res.next === 0 && !final && got >= HEADER) {
+      if (res.next === 0 && !final && got >= headerBytes(format)) {
         // A record longer than the buffer (a big maxMessageSize, or a damaged length that
         // only its checksum can refute): read it whole with a buffer of its size.
-        const need = HEADER + view.getUint32(4, true);
+        const need = recordBytes(format, view, 0);
         if (need > buf.length) {
           buf = new Uint8Array(need);
           continue;
@@ -291,7 +302,7 @@ export class Reader {
       const until = this.#replayUntil;
       const resent = until !== undefined && before(start, until);
       if (count === 0) return undefined;
-      const batch: Batch = { data: out.subarray(0, outLen), count, start, end };
+      const batch: Batch = { data: out.subarray(0, outLen), count, start, end, arrivedAt };
       if (resent) batch.resent = true;
       return batch;
     }

@@ -9,7 +9,7 @@
 import type { Clock, Logger, SpoolPosition } from "../ground/mod.ts";
 import { readCheckpoint } from "./_checkpoint.ts";
 import { errorText, isNoSpace } from "./_error_text.ts";
-import { HEADER, MAX_RECORD, scanRecords } from "./_record.ts";
+import { formatOf, headerBytes, recordBytes, type RecordFormat, scanRecords } from "./_record.ts";
 import type { Segment, Segments } from "./_segments.ts";
 import type { SpoolFs } from "./spool_fs.ts";
 
@@ -78,6 +78,7 @@ export async function recover(dir: string, parts: RecoverParts): Promise<Recover
     const path = segments.path(id);
     try {
       const info = await fs.stat(path);
+      const format = await formatOfFile(fs, path);
       const seg: Segment = {
         id,
         bytes: info.size,
@@ -87,6 +88,7 @@ export async function recover(dir: string, parts: RecoverParts): Promise<Recover
         start: id === cp.segment ? Math.min(cp.offset, info.size) : 0,
         createdAt: info.mtime ?? clock.now(),
         deleted: false,
+        format,
       };
       if (seg.start >= seg.bytes) {
         await fs.remove(path).catch(() => {});
@@ -97,6 +99,7 @@ export async function recover(dir: string, parts: RecoverParts): Promise<Recover
         const { records, goodEnd, corrupt } = await count(
           fs,
           path,
+          format,
           seg.start,
           info.size,
           parts.bufferBytes,
@@ -145,7 +148,14 @@ async function countRecovered(dir: string, parts: RecoverParts): Promise<void> {
     if (seg.records !== undefined || seg.deleted || parts.closed()) continue;
     const path = segments.path(seg.id);
     try {
-      const { records } = await count(fs, path, seg.start, seg.written, parts.bufferBytes);
+      const { records } = await count(
+        fs,
+        path,
+        seg.format,
+        seg.start,
+        seg.written,
+        parts.bufferBytes,
+      );
       if (seg.deleted || seg.records !== undefined) continue;
       segments.counted(seg, records);
     } catch (e) {
@@ -162,10 +172,28 @@ async function countRecovered(dir: string, parts: RecoverParts): Promise<void> {
   log.info(`spool: recovered ${segments.unread} message(s) from ${dir}`);
 }
 
-/** Counts the good records of a segment file from `start`, and where the last one ends. */
+/** The record format of a segment file, by its first bytes. */
+async function formatOfFile(fs: SpoolFs, path: string): Promise<RecordFormat> {
+  const file = await fs.open(path, "read");
+  try {
+    const head = new Uint8Array(4);
+    let got = 0;
+    while (got < 4) {
+      const n = await file.read(head.subarray(got));
+      if (n === null) break;
+      got += n;
+    }
+    return formatOf(head.subarray(0, got));
+  } finally {
+    file.close();
+  }
+}
+
+/** Counts the messages of a segment file's good records from `start`, and where the last ends. */
 async function count(
   fs: SpoolFs,
   path: string,
+  format: RecordFormat,
   start: number,
   size: number,
   bufferBytes: number,
@@ -173,7 +201,7 @@ async function count(
   const file = await fs.open(path, "read");
   try {
     await file.seek(start);
-    let buf = new Uint8Array(Math.min(bufferBytes, Math.max(HEADER, size - start)));
+    let buf = new Uint8Array(Math.min(bufferBytes, Math.max(headerBytes(format), size - start)));
     let off = start;
     let fill = 0;
     let records = 0;
@@ -185,15 +213,15 @@ async function count(
       const final = n === null || off + fill >= size;
       const base = off;
       const view = new DataView(buf.buffer);
-      const res = scanRecords(buf, view, 0, fill, MAX_RECORD, final, (_s, e) => {
-        records++;
+      const res = scanRecords(format, buf, view, 0, fill, final, (_s, e, n) => {
+        records += n;
         goodEnd = base + e;
       });
       corrupt += res.corrupt;
       if (final) break;
       if (res.next === 0 && fill === buf.length) {
         // One record longer than the buffer: make room for it.
-        const bigger = new Uint8Array(Math.max(buf.length * 2, HEADER + view.getUint32(4, true)));
+        const bigger = new Uint8Array(Math.max(buf.length * 2, recordBytes(format, view, 0)));
         bigger.set(buf);
         buf = bigger;
         continue;

@@ -8,7 +8,7 @@
 
 import type { Clock, Logger } from "../ground/mod.ts";
 import { errorText } from "./_error_text.ts";
-import { HEADER } from "./_record.ts";
+import type { RecordFormat } from "./_record.ts";
 import type { SpoolFs } from "./spool_fs.ts";
 
 const SEGMENT_SUFFIX = ".seg";
@@ -33,6 +33,8 @@ export interface Segment {
   createdAt: number;
   /** Taken out of the spool (its file deleted or gone). */
   deleted: boolean;
+  /** Its records' format: 2 for every segment this agent writes, 1 for an older agent's. */
+  format: RecordFormat;
 }
 
 /** The segments of a spool directory, oldest first, and the figures over them. */
@@ -187,11 +189,11 @@ export class Segments {
   }
 
   /** A record of `bytes` was appended to `seg`. */
-  appended(seg: Segment, bytes: number): void {
+  appended(seg: Segment, bytes: number, messages: number): void {
     seg.bytes += bytes;
-    seg.records! += 1;
+    seg.records! += messages;
     this.#totalBytes += bytes;
-    this.#unread++;
+    this.#unread += messages;
   }
 
   /** `bytes` appended to `seg`, holding `records` records, never reached its file. */
@@ -333,11 +335,12 @@ export class Segments {
       start: 0,
       createdAt: this.#clock.now(),
       deleted: false,
+      format: 2,
     };
   }
 }
 
-/** Messages in `bytes` of records not yet counted, estimated from those counted. */
+/** Messages in `bytes` of records not yet counted, estimated (256-byte messages, framed). */
 function estimate(bytes: number): number {
-  return bytes === 0 ? 0 : Math.max(1, Math.round(bytes / (HEADER + 256)));
+  return bytes === 0 ? 0 : Math.max(1, Math.round(bytes / 262));
 }

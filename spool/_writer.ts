@@ -21,12 +21,19 @@ import {
   type SpoolConfig,
 } from "../config/mod.ts";
 import { errorText } from "./_error_text.ts";
-import { completeRecords, HEADER, writeRecord } from "./_record.ts";
+import { BATCH_HEADER, completeRecords, writeBatchRecord } from "./_record.ts";
 import type { Segment, Segments } from "./_segments.ts";
 import type { SpoolFile, SpoolFs } from "./spool_fs.ts";
 
 /** Bytes of a chunk handed to the write loop (a read buffer holds as many). */
 export const CHUNK_BYTES = 256 * 1024;
+/**
+ * The most frames one record holds, in bytes (a single bigger message is a
+ * record of its own): a damaged record costs at most this much, while one
+ * header and one checksum still cover a read's worth of messages at a host's
+ * rates (200 messages of 256 bytes).
+ */
+const RECORD_PAYLOAD_BYTES = 64 * 1024;
 /** Bytes waiting to be written beyond which appends are dropped rather than held in memory. */
 const MAX_PENDING_WRITE = 64 * 1024 * 1024;
 /** Failed write chunks remembered for {@linkcode Writer.settled}. */
@@ -146,10 +153,10 @@ export class Writer {
     this.#segments = parts.segments;
     this.#parts = parts;
     this.#segmentBytes = Math.max(
-      4 * (maxRecord + HEADER),
+      4 * (maxRecord + BATCH_HEADER + 16),
       Math.min(16 * 1024 * 1024, Math.floor(cfg.maxBytes / 8)),
     );
-    this.#chunk = new Uint8Array(Math.max(CHUNK_BYTES, maxRecord + HEADER));
+    this.#chunk = new Uint8Array(Math.max(CHUNK_BYTES, maxRecord + BATCH_HEADER + 16));
     this.#chunkView = new DataView(this.#chunk.buffer);
   }
 
@@ -205,9 +212,30 @@ export class Writer {
     return promise;
   }
 
-  /** Appends the octet-counted frames of `data`. Never waits. */
-  append(data: Uint8Array): void {
-    eachFrame(data, 0, data.length, (s, e) => this.#appendRecord(data, s, e));
+  /**
+   * Appends `batch` as one record (its octet-counted frames as they are, no
+   * parsing), or as several, split between frames, when it is bigger than
+   * {@linkcode RECORD_PAYLOAD_BYTES}. Never waits.
+   */
+  append(batch: Batch): void {
+    const data = batch.data;
+    const arrival = batch.arrivedAt ?? this.#clock.now();
+    const room = RECORD_PAYLOAD_BYTES;
+    if (data.length <= room) {
+      this.#appendRecord(data, 0, data.length, batch.count, arrival);
+    } else {
+      let runStart = 0;
+      let count = 0;
+      eachFrame(data, 0, data.length, (_s, e, frameStart) => {
+        if (count > 0 && e - runStart > room) {
+          this.#appendRecord(data, runStart, frameStart, count, arrival);
+          runStart = frameStart;
+          count = 0;
+        }
+        count++;
+      });
+      if (count > 0) this.#appendRecord(data, runStart, data.length, count, arrival);
+    }
     this.#scheduleFlush();
   }
 
@@ -280,7 +308,7 @@ export class Writer {
   async writeAtStop(seg: Segment, batches: Batch[]): Promise<void> {
     this.#chunkSeg = seg;
     this.#noRotate = true;
-    for (const b of batches) this.append(b.data);
+    for (const b of batches) this.append(b);
     this.flush();
     await this.idle();
   }
@@ -343,10 +371,17 @@ export class Writer {
     if (this.#failed.length > FAILED_KEPT) this.#failedForgotten = this.#failed.shift()!;
   }
 
-  #appendRecord(src: Uint8Array, start: number, end: number): void {
-    const size = HEADER + end - start;
+  /** Appends one record of the `count` frames `src[start..end)`, arrived at `arrival`. */
+  #appendRecord(
+    src: Uint8Array,
+    start: number,
+    end: number,
+    count: number,
+    arrival: number,
+  ): void {
+    const size = BATCH_HEADER + end - start;
     if (this.waiting + size > MAX_PENDING_WRITE) {
-      this.refuse(1);
+      this.refuse(count);
       return;
     }
     const segments = this.#segments;
@@ -358,14 +393,15 @@ export class Writer {
         this.#cfg.whenFull === "drop-newest" || head === undefined || head === this.#chunkSeg ||
         head.records === undefined
       ) {
-        this.refuse(1);
+        this.refuse(count);
         return;
       }
       this.#parts.dropOldest(head);
     }
     let seg = this.#chunkSeg;
     if (
-      seg === undefined || seg.deleted || (seg.bytes + size > this.#segmentBytes && !this.#noRotate)
+      seg === undefined || seg.deleted ||
+      (seg.bytes > 0 && seg.bytes + size > this.#segmentBytes && !this.#noRotate)
     ) {
       this.flush();
       seg = segments.addNext();
@@ -378,9 +414,18 @@ export class Writer {
       this.#chunkView = new DataView(this.#chunk.buffer);
     }
     if (this.#chunkRecords === 0) this.#chunkAt = this.#clock.now();
-    this.#chunkLen = writeRecord(this.#chunk, this.#chunkView, this.#chunkLen, src, start, end);
-    this.#chunkRecords++;
-    segments.appended(seg, size);
+    this.#chunkLen = writeBatchRecord(
+      this.#chunk,
+      this.#chunkView,
+      this.#chunkLen,
+      src,
+      start,
+      end,
+      count,
+      arrival,
+    );
+    this.#chunkRecords += count;
+    segments.appended(seg, size, count);
   }
 
   #scheduleFlush(): void {

@@ -4,7 +4,7 @@
  * @module
  */
 
-export { HEADER, writeRecord } from "./_record.ts";
+export { HEADER, scanSegment, writeRecord } from "./_record.ts";
 export { Spool } from "./spool.ts";
 export type { SpoolMark, SpoolStats } from "./spool.ts";
 export { denoFs } from "./spool_fs.ts";

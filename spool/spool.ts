@@ -278,7 +278,7 @@ export class Spool {
       this.#writer.refuse(batch.count);
       return;
     }
-    this.#writer.append(batch.data);
+    this.#writer.append(batch);
   }
 
   /** The point in the stream of appends that {@linkcode Spool.settled} answers for. */

@@ -6,7 +6,7 @@ import type { Batch } from "../ground/batch.ts";
 import { sleep } from "../ground/clock.ts";
 import { FakeClock } from "../ground/fake_clock.ts";
 import { Logger } from "../ground/logger.ts";
-import { waitFor } from "../testkit/mod.ts";
+import { FIRST_SEGMENT_ID, segmentBytes, segmentName, waitFor } from "../testkit/mod.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -44,15 +44,20 @@ function message(seq: number): string {
   return `<13>Jan  1 00:00:00 host app: seq=${String(seq).padStart(7, "0")} ${"p".repeat(60)}`;
 }
 
-/** Bytes of one record of a {@linkcode message} in a segment file: an 8-byte header and 102. */
-const RECORD = 110;
+/** Messages per batch in {@linkcode appendPer}: one read's worth. */
+const PER_BATCH = 10;
 /**
- * Records of {@linkcode message} in a segment of the default {@linkcode config}: segments
- * are an eighth of maxBytes (256 KiB / 8 = 32 KiB), and a record that would not fit starts
- * the next one: 297.
+ * Bytes of one record of {@linkcode PER_BATCH} {@linkcode message}s in a segment file: a
+ * 24-byte header and the batch's frames (`102 ` and the 102 bytes).
  */
-const PER_SEGMENT = Math.floor((256 * KiB / 8) / RECORD);
-/** Segment files (and reads, one per segment) for 1800 such messages: 6 of 297 and one of 18. */
+const RECORD = 24 + PER_BATCH * 106;
+/**
+ * Messages in a segment of the default {@linkcode config}: segments are an eighth of
+ * maxBytes (256 KiB / 8 = 32 KiB), and a record that would not fit starts the next one:
+ * 30 records of 10.
+ */
+const PER_SEGMENT = Math.floor((256 * KiB / 8) / RECORD) * PER_BATCH;
+/** Segment files (and reads, one per segment) for 1800 such messages: 6 of 300. */
 const SEGMENTS_OF_1800 = Math.ceil(1800 / PER_SEGMENT);
 
 function seqOf(msg: string): number {
@@ -69,6 +74,11 @@ function batchOf(from: number, to: number): Batch {
     text += `${enc.encode(m).length} ${m}`;
   }
   return { data: enc.encode(text), count: to - from };
+}
+
+/** Appends messages `from` to `to - 1` in batches of {@linkcode PER_BATCH}, as reads bring them. */
+function appendPer(spool: Spool, from: number, to: number): void {
+  for (let i = from; i < to; i += PER_BATCH) spool.append(batchOf(i, Math.min(to, i + PER_BATCH)));
 }
 
 /** The sequence numbers of a batch; checks that it is `count` well-formed frames. */
@@ -178,7 +188,7 @@ Deno.test("spool: many segments are written and read back in order", async () =>
     const { log } = testLogger();
     const spool = await openRecovered(config(dir, { maxBytes: 256 * KiB }), MAX_RECORD, log);
     // ~200 KiB: fits, in several 32 KiB segments.
-    spool.append(batchOf(0, 1800));
+    appendPer(spool, 0, 1800);
     await spool.close([]);
     const files = await segmentFiles(dir);
     assertEquals(files.length, SEGMENTS_OF_1800, "segment files");
@@ -193,7 +203,7 @@ Deno.test("spool: ack deletes whole segments; a reopened spool resends from the 
   await withDir(async (dir) => {
     const { log } = testLogger();
     const spool = await openRecovered(config(dir), MAX_RECORD, log);
-    spool.append(batchOf(0, 1800));
+    appendPer(spool, 0, 1800);
     const { seqs: all, batches } = await readAll(spool, false);
     const before = (await segmentFiles(dir)).length;
     assertEquals(all, range(0, 1800));
@@ -230,7 +240,7 @@ Deno.test("spool: close(inHand) puts the in-hand batches first, then the unread 
   await withDir(async (dir) => {
     const { log } = testLogger();
     let spool = await openRecovered(config(dir), MAX_RECORD, log);
-    spool.append(batchOf(0, 1000));
+    appendPer(spool, 0, 1000);
     const b1 = (await spool.read())!;
     const b2 = (await spool.read())!;
     assert(b1 && b2);
@@ -271,7 +281,7 @@ for (const whenFull of ["drop-oldest", "drop-newest"] as const) {
       // Bursts of about half of maxBytes: several old segments go at once while new ones
       // are written. The files are looked at while that happens.
       for (let from = 0; from < total; from += 1000) {
-        spool.append(batchOf(from, from + 1000));
+        appendPer(spool, from, from + 1000);
         assert(spool.stats().bytes <= maxBytes, `accounted ${spool.stats().bytes}`);
         for (let look = 0; look < 6; look++) {
           await new Promise((r) => setTimeout(r, 0));
@@ -280,11 +290,11 @@ for (const whenFull of ["drop-oldest", "drop-newest"] as const) {
         }
       }
       const dropped = spool.stats().dropped;
-      // 256 KiB holds 2383 records of 110 bytes. drop-newest refuses every one after those;
-      // drop-oldest deletes whole segments of 297 (unread) records as it goes: 26 of them,
-      // which leaves 7 full segments and 199 in the eighth.
+      // 256 KiB holds 241 records of 10 messages (1,084 bytes). drop-newest refuses every one
+      // after those; drop-oldest deletes whole segments of 300 (unread) messages as it goes:
+      // 26 of them, which leaves 220 records of the 1,000 appended.
       const expected = whenFull === "drop-newest"
-        ? total - Math.floor(maxBytes / RECORD)
+        ? total - Math.floor(maxBytes / RECORD) * PER_BATCH
         : 26 * PER_SEGMENT;
       assertEquals(dropped, expected, "dropped");
       assertEquals(onDrop, dropped);
@@ -307,10 +317,10 @@ Deno.test("spool: drop-oldest while a reader is part way counts only unread mess
     const { log } = testLogger();
     const maxBytes = 256 * KiB;
     const spool = await openRecovered(config(dir, { maxBytes }), MAX_RECORD, log);
-    spool.append(batchOf(0, 1000));
+    appendPer(spool, 0, 1000);
     const taken = [...seqs((await spool.read())!), ...seqs((await spool.read())!)];
     assertEquals(taken, range(0, taken.length));
-    spool.append(batchOf(1000, 5000));
+    appendPer(spool, 1000, 5000);
     const out = [...taken, ...(await readAll(spool)).seqs];
     for (let i = 1; i < out.length; i++) assert(out[i]! > out[i - 1]!, `order at ${i}`);
     assertEquals(new Set(out).size, out.length, "no duplicates");
@@ -319,14 +329,14 @@ Deno.test("spool: drop-oldest while a reader is part way counts only unread mess
   });
 });
 
-/** Record offsets of a segment file: `CRC(4) LEN(4) PAYLOAD`. */
+/** Record offsets of a segment file: `MAGIC(4) CRC(4) LEN(4) COUNT(4) ARRIVAL(8) PAYLOAD`. */
 function recordOffsets(bytes: Uint8Array): { at: number; len: number }[] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out: { at: number; len: number }[] = [];
-  for (let p = 0; p + 8 <= bytes.length;) {
-    const len = view.getUint32(p + 4, true);
+  for (let p = 0; p + 24 <= bytes.length;) {
+    const len = view.getUint32(p + 8, true);
     out.push({ at: p, len });
-    p += 8 + len;
+    p += 24 + len;
   }
   return out;
 }
@@ -337,22 +347,22 @@ for (const where of ["payload", "length", "crc"] as const) {
       const { log, lines } = testLogger();
       const total = 1800;
       let spool = await openRecovered(config(dir), MAX_RECORD, log);
-      spool.append(batchOf(0, total));
+      appendPer(spool, 0, total);
       await spool.close([]);
       const files = await segmentFiles(dir);
       assertEquals(files.length, SEGMENTS_OF_1800);
-      // Flip a byte of a record in the middle of a middle segment.
+      // Flip a byte of a record (a batch of 10) in the middle of a middle segment.
       const mid = `${dir}/${files[Math.floor(files.length / 2)]!.name}`;
       const bytes = await Deno.readFile(mid);
       const recs = recordOffsets(bytes);
       const victim = recs[Math.floor(recs.length / 2)]!;
-      const payload = dec.decode(bytes.subarray(victim.at + 8, victim.at + 8 + victim.len));
+      const payload = dec.decode(bytes.subarray(victim.at + 24, victim.at + 24 + victim.len));
       const damaged = seqOf(payload);
       const at = where === "payload"
-        ? victim.at + 8 + 40
+        ? victim.at + 24 + 40
         : where === "length"
-        ? victim.at + 5
-        : victim.at + 1;
+        ? victim.at + 9
+        : victim.at + 5;
       bytes[at]! ^= 0x10;
       await Deno.writeFile(mid, bytes);
       // Tear the last record of the last segment.
@@ -361,7 +371,10 @@ for (const where of ["payload", "length", "crc"] as const) {
       await Deno.truncate(last, size - 5);
       spool = await openRecovered(config(dir), MAX_RECORD, log);
       const out = (await readAll(spool)).seqs;
-      const expected = range(0, total - 1).filter((s) => s !== damaged);
+      // A damaged record takes its batch with it; so does the torn last one.
+      const expected = range(0, total - PER_BATCH).filter((s) =>
+        s < damaged || s >= damaged + PER_BATCH
+      );
       assertEquals(out, expected);
       assertEquals(spool.stats().corrupt, 2);
       assert(lines.some((l) => l.includes("torn")), "the torn tail is logged");
@@ -409,7 +422,7 @@ Deno.test("spool: stats report messages, bytes and the age of the oldest unread"
     });
     // Nothing read yet (a collector down since the start): the age still shows.
     spool.append(batchOf(0, 10));
-    const recordBytes = 10 * (8 + enc.encode(message(0)).length);
+    const recordBytes = 24 + 10 * (4 + enc.encode(message(0)).length);
     const s = spool.stats(clock.now() + 5000);
     assertEquals(s.messages, 10);
     assertEquals(s.bytes, recordBytes);
@@ -631,3 +644,59 @@ Deno.test("spool: its clock drives the tick (the files-removed check) and the ag
     await Deno.remove(parent, { recursive: true });
   }
 });
+
+Deno.test("spool: a spool an older agent wrote (one record per message, format 1) is delivered by this one, its own batch records after it", async () => {
+  await withDir(async (dir) => {
+    const { log } = testLogger();
+    // Two segments of the older format, 500 messages each, the first half of the first one
+    // delivered (the checkpoint an older agent wrote).
+    const first = segmentBytes(0, 500, 102);
+    await Deno.writeFile(`${dir}/${segmentName(FIRST_SEGMENT_ID)}`, first);
+    await Deno.writeFile(
+      `${dir}/${segmentName(FIRST_SEGMENT_ID + 1)}`,
+      segmentBytes(500, 500, 102),
+    );
+    await Deno.writeTextFile(
+      `${dir}/checkpoint.json`,
+      JSON.stringify({ segment: FIRST_SEGMENT_ID, offset: 250 * (8 + 102) }),
+    );
+    let spool = await openRecovered(config(dir, { maxBytes: 1024 * KiB }), MAX_RECORD, log);
+    assertEquals(spool.stats().messages, 750);
+    // New messages go into segments of the new format, after the old ones.
+    spool.append(batchOf(2000, 2010));
+    const seqOfLine = (b: Batch) => {
+      const out: number[] = [];
+      eachFrameOf(b, (m) => {
+        const found = /seq=(\d+)/.exec(m);
+        assert(found, m);
+        out.push(Number(found[1]));
+      });
+      return out;
+    };
+    const got: number[] = [];
+    for (;;) {
+      const b = await spool.read();
+      if (b === undefined) break;
+      got.push(...seqOfLine(b));
+      spool.ack(b.end!);
+    }
+    assertEquals(got, [...range(250, 1000), ...range(2000, 2010)]);
+    await spool.close([]);
+    spool = await openRecovered(config(dir, { maxBytes: 1024 * KiB }), MAX_RECORD, log);
+    assertEquals(spool.stats().messages, 0, "all delivered, nothing again after a restart");
+    await spool.close([]);
+  });
+});
+
+/** Calls `visit` with each message of `b`, decoded. */
+function eachFrameOf(b: Batch, visit: (message: string) => void): void {
+  const d = b.data;
+  let p = 0;
+  while (p < d.length) {
+    let len = 0;
+    while (d[p] !== 0x20) len = len * 10 + d[p++]! - 0x30;
+    p++;
+    visit(dec.decode(d.subarray(p, p + len)));
+    p += len;
+  }
+}

@@ -88,8 +88,14 @@ export type { SendSeqOptions, SendSeqResult, SendUdpOptions, SendUdpResult } fro
 export { checkSeqs, readLines, seqMessage, seqOf, SeqTally } from "./seq_check.ts";
 export type { SeqReport } from "./seq_check.ts";
 export { SeqFileTally } from "./seq_file_tally.ts";
-export { FIRST_SEGMENT_ID, segmentBytes, segmentName, writeSpool } from "./spool_files.ts";
-export type { WriteSpoolOptions } from "./spool_files.ts";
+export {
+  batchRecords,
+  FIRST_SEGMENT_ID,
+  segmentBytes,
+  segmentName,
+  writeSpool,
+} from "./spool_files.ts";
+export type { BatchRecordAt, WriteSpoolOptions } from "./spool_files.ts";
 export { tcpReady } from "./tcp_ready.ts";
 export { mountTmpfs, tmpfsMissing, umount } from "./tmpfs.ts";
 export { dgramMessage, sendDgrams, UnixDgramSender } from "./unix_dgram_sender.ts";

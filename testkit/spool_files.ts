@@ -1,7 +1,9 @@
 /**
- * Spool segment files written directly, in the spool's record format
- * (spool/_record.ts), for tests and benchmarks that need a spool left by an
- * earlier run: `<16-digit id>.seg` files of sequence-numbered messages.
+ * Spool segment files written directly, for tests and benchmarks that need a
+ * spool left by an earlier run: `<16-digit id>.seg` files of sequence-numbered
+ * messages in record format version 1 (one record per message, what agents
+ * before batch records wrote: a spool an upgrade must deliver), and the
+ * records of a version 2 file, for tests that damage one.
  *
  * @module
  */
@@ -64,4 +66,27 @@ export async function writeSpool(o: WriteSpoolOptions): Promise<number[]> {
     ids.push(id++);
   }
   return ids;
+}
+
+/** A version 2 (batch) record of a segment file: where it starts, its payload's length, its messages. */
+export interface BatchRecordAt {
+  /** Offset of its header. */
+  at: number;
+  /** Bytes of its payload (after the 24-byte header). */
+  len: number;
+  /** Messages it holds. */
+  count: number;
+}
+
+/** The version 2 records of a segment file's bytes, in order (stops at a torn one). */
+export function batchRecords(data: Uint8Array): BatchRecordAt[] {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const out: BatchRecordAt[] = [];
+  for (let p = 0; p + 24 <= data.length;) {
+    const len = view.getUint32(p + 8, true);
+    if (p + 24 + len > data.length) break;
+    out.push({ at: p, len, count: view.getUint32(p + 12, true) });
+    p += 24 + len;
+  }
+  return out;
 }

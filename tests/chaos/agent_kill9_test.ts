@@ -14,12 +14,13 @@
  */
 
 import assert from "node:assert/strict";
-import { scanRecords } from "../../spool/_record.ts";
+import { scanSegment } from "../../spool/mod.ts";
 import { checkSeqs, sendSeq, seqMessage, waitFor } from "../../testkit/mod.ts";
 import { fmt, opts, restartAgent, rig, status, summary, teardown } from "./_chaos.ts";
 
 const SIZE = 200;
-const RECORD = 8 + SIZE;
+/** Bytes of a message's frame in a segment file (`200 ` and the message), before record headers. */
+const FRAME = 4 + SIZE;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -30,9 +31,8 @@ async function onDisk(spoolDir: string): Promise<{ seqs: Set<number>; damaged: n
   for await (const e of Deno.readDir(spoolDir)) {
     if (!e.name.endsWith(".seg")) continue;
     const data = await Deno.readFile(`${spoolDir}/${e.name}`);
-    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-    const res = scanRecords(data, view, 0, data.length, 65536, true, (s, end) => {
-      const m = /seq=(\d+)/.exec(decoder.decode(data.subarray(s, Math.min(end, s + 80))));
+    const res = scanSegment(data, (message) => {
+      const m = /seq=(\d+)/.exec(decoder.decode(message.subarray(0, 80)));
       if (m) seqs.add(Number(m[1]));
     });
     damaged += res.corrupt;
@@ -106,7 +106,7 @@ Deno.test(
         framing: "octet-counted",
       });
       assert.equal(sent.sent, full);
-      await waitFor(async () => (await segmentBytes(spoolDir)) >= full * RECORD, {
+      await waitFor(async () => (await segmentBytes(spoolDir)) >= full * FRAME, {
         timeoutMs: 30_000,
         what: "all 100,000 records in the segment files",
       });
