@@ -112,7 +112,7 @@ export function renderStatus(s: StatusAnswer, color: boolean): string {
   const sp = s.spool;
   lines.push(
     `spool       ${n(sp.messages)} messages, ${bytes(sp.bytes)}, oldest ${sp.oldestAgeSeconds}s, ` +
-      `dropped ${n(sp.dropped)}, corrupt ${n(sp.corrupt)}`,
+      `dropped ${n(sp.dropped)}, expired ${n(sp.expired)}, corrupt ${n(sp.corrupt)}`,
   );
   lines.push(
     `durability  ${n(sp.lag.messages)} messages (${bytes(sp.lag.bytes)}) not yet durable, oldest ${

@@ -146,6 +146,11 @@ export interface SpoolConfig {
    * 10,000); a number; or `0`, unpaced.
    */
   maxDrainRate: "auto" | number;
+  /**
+   * Messages that reached the spool longer ago than this (ms) are dropped from
+   * its head before they are sent, and counted as expired; 0: kept however old.
+   */
+  maxAge: number;
 }
 
 /**

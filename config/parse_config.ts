@@ -67,6 +67,7 @@ const SPOOL_KEYS = [
   "sync",
   "syncIntervalMs",
   "maxDrainRate",
+  "maxAge",
 ];
 const RSYSLOGD_KEYS = ["mode", "command", "pidFile", "restartCommand", "probe"];
 const PROBE_KEYS = ["target", "intervalMs", "timeoutMs", "failures"];
@@ -286,7 +287,21 @@ function spool(s: Section): SpoolConfig {
     sync: s.get("sync", "interval", oneOf(["always", "interval", "never"] as const)),
     syncIntervalMs: s.get("syncIntervalMs", 200, duration),
     maxDrainRate: s.get("maxDrainRate", "auto", drainRate),
+    maxAge: s.get("maxAge", 0, age),
   };
+}
+
+/** An age: milliseconds, or a string like `"7d"`, `"12h"`, `"30m"`, `"90s"`; 0 or `"off"`: none. */
+function age(value: unknown): number {
+  const form = 'an age like "7d", "12h", "30m" or "90s", milliseconds, or "off"';
+  if (value === "off" || value === 0) return 0;
+  if (typeof value === "number" && Number.isSafeInteger(value) && value > 0) return value;
+  const m = typeof value === "string" ? /^(\d+)\s*(s|m|h|d)$/.exec(value.trim()) : null;
+  if (m === null) throw expected(form, value);
+  const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "s" | "m" | "h" | "d"];
+  const ms = Number(m[1]) * unit;
+  if (ms <= 0 || !Number.isSafeInteger(ms)) throw expected(form, value);
+  return ms;
 }
 
 /** `"auto"`, or messages a second (`0`: unpaced). */

@@ -56,6 +56,7 @@ const DEFAULTS: Config = {
     sync: "interval",
     syncIntervalMs: 200,
     maxDrainRate: "auto",
+    maxAge: 0,
   },
   rsyslogd: {
     mode: "off",

@@ -218,6 +218,7 @@ function sampleStatus(): ReturnType<typeof buildStatus> {
       bytes: 300,
       oldestAgeSeconds: 1,
       dropped: 0,
+      expired: 0,
       corrupt: 0,
       lag: { messages: 0, bytes: 0, ageSeconds: 0 },
     },

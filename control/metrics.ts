@@ -108,6 +108,12 @@ export function renderMetrics(
     "Age of the oldest message not yet durable (0 when none).",
     [["", status.spool.lag.ageSeconds]],
   );
+  family(
+    "expired_messages_total",
+    "counter",
+    "Messages dropped from the spool's head unsent, older than spool.maxAge.",
+    [["", status.spool.expired]],
+  );
   family("spool_corrupt_records_total", "counter", "Damaged spool records skipped.", [[
     "",
     status.spool.corrupt,

@@ -19,6 +19,7 @@ function input(over: Partial<StatusInput> = {}): StatusInput {
       bytes: 0,
       oldestAgeSeconds: 0,
       dropped: 0,
+      expired: 0,
       corrupt: 0,
       lag: { messages: 0, bytes: 0, ageSeconds: 0 },
     },

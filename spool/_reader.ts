@@ -6,7 +6,13 @@
  * @module
  */
 
-import { type Batch, type Logger, type SpoolPosition, writeOctetHeader } from "../ground/mod.ts";
+import {
+  type Batch,
+  type Clock,
+  type Logger,
+  type SpoolPosition,
+  writeOctetHeader,
+} from "../ground/mod.ts";
 import { errorText } from "./_error_text.ts";
 import {
   BATCH_HEADER,
@@ -26,6 +32,10 @@ const CACHE_BYTES = 4 * 1024 * 1024;
 export interface ReaderParts {
   fs: SpoolFs;
   log: Logger;
+  /** Time, for `maxAge`. */
+  clock: Clock;
+  /** Records older than this (ms since they reached the spool) are skipped unsent; 0: none. */
+  maxAge: number;
   segments: Segments;
   /** Hands what was appended to the write loop. */
   flush(): void;
@@ -59,6 +69,8 @@ export class Reader {
   #cacheHead = 0;
   #cacheBytes = 0;
   #closed = false;
+  /** The segment whose expired records were last logged (once per segment). */
+  #expiredLogged = -1;
   /**
    * The furthest position forwarded that a rewind went back from: batches read
    * before it were forwarded once (`resent`), and none straddles it.
@@ -270,14 +282,22 @@ export class Reader {
       const out = new Uint8Array(format === 2 ? got : got + Math.ceil(got / (HEADER_V1 + 1)) + 16);
       let outLen = 0;
       let count = 0;
+      let expired = 0;
       let arrivedAt = Infinity;
+      // Older than this is expired (format 1 has no arrival: its segment's last write).
+      const oldest = this.#parts.maxAge > 0 ? this.#parts.clock.now() - this.#parts.maxAge : -1;
       const src = buf;
       const res = scanRecords(format, src, view, 0, got, final, (s, e, n, arrival) => {
+        const at = arrival === 0 ? seg.createdAt : arrival;
+        if (at < oldest) {
+          expired += n;
+          return;
+        }
         if (format === 1) outLen = writeOctetHeader(out, outLen, e - s);
         out.set(src.subarray(s, e), outLen);
         outLen += e - s;
         count += n;
-        arrivedAt = Math.min(arrivedAt, arrival === 0 ? seg.createdAt : arrival);
+        arrivedAt = Math.min(arrivedAt, at);
       }, cached !== undefined);
       if (res.next === 0 && !final && got >= headerBytes(format)) {
         // A record longer than the buffer (a big maxMessageSize, or a damaged length that
@@ -295,9 +315,10 @@ export class Reader {
           `spool: skipped ${res.corrupt} damaged record(s) in ${path} near offset ${this.#rOff}`,
         );
       }
+      if (expired > 0) this.#expired(seg, path, expired);
       const start = { segment: seg.id, offset: this.#rOff };
       this.#rOff += res.next;
-      this.#segments.read(seg, count);
+      this.#segments.read(seg, count + expired);
       const end = { segment: seg.id, offset: this.#rOff };
       const until = this.#replayUntil;
       const resent = until !== undefined && before(start, until);
@@ -306,6 +327,23 @@ export class Reader {
       if (resent) batch.resent = true;
       return batch;
     }
+  }
+
+  /**
+   * `count` records of `seg` were older than `maxAge`: skipped unsent and
+   * counted; logged once per segment. (Acknowledged with the next batch sent,
+   * or by a stop: after a crash before either, they are skipped and counted
+   * again.)
+   */
+  #expired(seg: Segment, path: string, count: number): void {
+    this.#segments.expire(count);
+    if (this.#expiredLogged === seg.id) return;
+    this.#expiredLogged = seg.id;
+    this.#log.warn(
+      `spool: dropping messages older than spool.maxAge (${
+        Math.round(this.#parts.maxAge / 1000)
+      } s) from ${path} unsent (${count} so far; counted as expired)`,
+    );
   }
 
   /** Reading `seg` failed: its file is gone (see `filesMissing`) or unreadable (skipped). */

@@ -54,6 +54,7 @@ export class Segments {
   /** Unread bytes of segments not yet counted after a restart. */
   #uncounted = 0;
   #dropped = 0;
+  #expired = 0;
   #corrupt = 0;
   /** Deletions queued by {@linkcode Segments.remove}, one after the other. */
   #deletions: Promise<void> = Promise.resolve();
@@ -128,6 +129,16 @@ export class Segments {
   /** Records dropped so far. */
   get dropped(): number {
     return this.#dropped;
+  }
+
+  /** Records expired (older than `maxAge` when their turn came) so far. */
+  get expired(): number {
+    return this.#expired;
+  }
+
+  /** Counts `count` records as expired. */
+  expire(count: number): void {
+    this.#expired += count;
   }
 
   /** Damaged records skipped so far. */

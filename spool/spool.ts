@@ -38,6 +38,8 @@ export interface SpoolStats {
   oldestAgeSeconds: number;
   /** Records dropped: the spool full, a write failed, or its files removed. */
   dropped: number;
+  /** Records dropped from the head unsent, older than `spool.maxAge`. */
+  expired: number;
   /** Damaged records skipped (a torn tail, a failed checksum). */
   corrupt: number;
   /**
@@ -82,7 +84,7 @@ export interface SpoolOptions {
  * const log = new Logger({ level: "info", format: "text" });
  * const spool = await Spool.open({
  *   dir: await Deno.makeTempDir(), mode: "fallback", maxBytes: 1 << 20,
- *   whenFull: "drop-oldest", sync: "interval", syncIntervalMs: 200, maxDrainRate: 0,
+ *   whenFull: "drop-oldest", sync: "interval", syncIntervalMs: 200, maxDrainRate: 0, maxAge: 0,
  * }, 65536, log);
  * spool.append({ data: new TextEncoder().encode("5 hello"), count: 1 });
  * const out = await spool.read();
@@ -139,6 +141,8 @@ export class Spool {
     this.#reader = new Reader(maxRecord, {
       fs,
       log,
+      clock,
+      maxAge: cfg.maxAge,
       segments,
       flush: () => this.#writer.flush(),
       progress: () => this.#writer.progress(),
@@ -209,6 +213,7 @@ export class Spool {
       bytes: this.#segments.totalBytes,
       oldestAgeSeconds: head ? Math.max(0, Math.floor((now - head.createdAt) / 1000)) : 0,
       dropped: this.#segments.dropped,
+      expired: this.#segments.expired,
       corrupt: this.#segments.corrupt,
       lag: {
         messages: lag.messages,

@@ -86,6 +86,8 @@ async function sequence(seed: number, steps: number, slowSync: boolean): Promise
     sync: crashKind ? "always" : pick(["always", "interval", "never"] as const),
     syncIntervalMs: 2,
     maxDrainRate: 0,
+    // Ops sequences age messages out too (model ms; time jumps below).
+    maxAge: crashKind || NO.includes("age") ? 0 : pick([0, 0, 40, 120]),
   };
   const log = new Logger({
     level: "error",
@@ -95,7 +97,7 @@ async function sequence(seed: number, steps: number, slowSync: boolean): Promise
   });
   const where = `seed ${seed} (${crashKind ? "crash" : "ops"}, ${cfg.sync}, ${cfg.whenFull}, ${
     cfg.maxBytes >> 10
-  } KiB${slowSync ? ", slow fdatasync" : ""})`;
+  } KiB${cfg.maxAge > 0 ? `, maxAge ${cfg.maxAge}` : ""}${slowSync ? ", slow fdatasync" : ""})`;
   let fs = new ModelFs();
   // 40 turns of the microtask queue: enough for the sequence to append and read meanwhile, and
   // the same on every run of a seed (a timer's turn would depend on the machine).
@@ -119,6 +121,9 @@ async function sequence(seed: number, steps: number, slowSync: boolean): Promise
   let epoch: number[] = [];
   const epochs: number[][] = [epoch];
   let dropped = 0;
+  let expired = 0;
+  /** When each message was appended (model time): none older than maxAge is read. */
+  const appendedAt = new Map<number, number>();
   let restarts = 0;
   const outcome: Outcome = { ops: 0, crashes: 0, faultPoints: new Map() };
 
@@ -133,6 +138,7 @@ async function sequence(seed: number, steps: number, slowSync: boolean): Promise
     const n = 1 + Math.floor(random() * 20);
     const seqs = Array.from({ length: n }, () => next++);
     appended.push(...seqs);
+    for (const s of seqs) appendedAt.set(s, now);
     const mark = spool.mark();
     spool.append(batchOf(seqs, () => Math.floor(random() * (big ? 3000 : 150))));
     const settled = spool.settled(mark).then((ok) => {
@@ -144,6 +150,10 @@ async function sequence(seed: number, steps: number, slowSync: boolean): Promise
     const b = await spool.read();
     if (b === undefined) return;
     const seqs = seqsOf(b);
+    if (cfg.maxAge > 0) {
+      const old = seqs.find((s) => now - appendedAt.get(s)! > cfg.maxAge);
+      assert(old === undefined, `${where}: message ${old} read older than maxAge`);
+    }
     const resend = seqs.filter((s) => written.has(s)).length;
     assert(
       resend === (b.resent ? seqs.length : 0),
@@ -189,6 +199,7 @@ async function sequence(seed: number, steps: number, slowSync: boolean): Promise
     stoppedFull ||= fs.full;
     await spool.close(inHand);
     dropped += spool.stats().dropped;
+    expired += spool.stats().expired;
     inHand = [];
     await reopen();
   };
@@ -226,7 +237,8 @@ async function sequence(seed: number, steps: number, slowSync: boolean): Promise
     else if (r < 0.82) ack();
     else if (r < 0.85) rewind();
     else if (r < 0.9) await stop();
-    else if (r < 0.93) big = !big && !NO.includes("big"); // a reload raising maxMessageSize
+    else if (r < 0.92) big = !big && !NO.includes("big"); // a reload raising maxMessageSize
+    else if (r < 0.93) now += cfg.maxAge > 0 ? pick([10, 50, 150]) : 0; // time passes
     else if (crashKind && r < 0.97) await crash();
     else if (!crashKind && r < 0.95) {
       const segs = fs.paths().filter((p) => p.endsWith(".seg"));
@@ -259,6 +271,7 @@ async function sequence(seed: number, steps: number, slowSync: boolean): Promise
   assert(!spool.hasUnread, `${where}: read empty`);
   await spool.close([]);
   dropped += spool.stats().dropped;
+  expired += spool.stats().expired;
 
   for (const [i, e] of stoppedFull ? [] : epochs.entries()) {
     for (let j = 1; j < e.length; j++) {
@@ -285,8 +298,8 @@ async function sequence(seed: number, steps: number, slowSync: boolean): Promise
     // Exact, but for a stop on a full disk: what it counted as dropped may still be resent
     // from the segments it could not replace (over-counted, never under).
     assert(
-      stoppedFull ? lost <= dropped : lost === dropped,
-      `${where}: ${lost} message(s) not delivered, ${dropped} counted as dropped`,
+      stoppedFull ? lost <= dropped + expired : lost === dropped + expired,
+      `${where}: ${lost} message(s) not delivered, ${dropped} counted as dropped, ${expired} as expired`,
     );
     if (!stoppedFull) {
       assert(duplicates === 0, `${where}: ${duplicates} duplicate(s) with clean stops only`);

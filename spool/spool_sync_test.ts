@@ -22,6 +22,7 @@ function config(dir: string, sync: SpoolConfig["sync"]): SpoolConfig {
     sync,
     syncIntervalMs: 200,
     maxDrainRate: 0,
+    maxAge: 0,
   };
 }
 

@@ -35,6 +35,7 @@ function config(dir: string, over: Partial<SpoolConfig> = {}): SpoolConfig {
     sync: "interval",
     syncIntervalMs: 10,
     maxDrainRate: 0,
+    maxAge: 0,
     ...over,
   };
 }
@@ -417,6 +418,7 @@ Deno.test("spool: stats report messages, bytes and the age of the oldest unread"
       bytes: 0,
       oldestAgeSeconds: 0,
       dropped: 0,
+      expired: 0,
       corrupt: 0,
       lag: { messages: 0, bytes: 0, ageSeconds: 0 },
     });
@@ -700,3 +702,37 @@ function eachFrameOf(b: Batch, visit: (message: string) => void): void {
     p += len;
   }
 }
+
+Deno.test("spool: maxAge drops from the head, unsent and counted, what is older when its turn comes: after an outage and after a restart", async () => {
+  await withDir(async (dir) => {
+    const { log, lines } = testLogger();
+    const clock = new FakeClock(1_000_000);
+    const cfg = config(dir, { maxAge: 60_000, maxBytes: 1024 * KiB });
+    let spool = await openRecovered(cfg, MAX_RECORD, log, { clock });
+    appendPer(spool, 0, 100); // arrive at 0 s
+    await spool.settled(spool.mark());
+    await clock.advance(30_000);
+    appendPer(spool, 100, 200); // at 30 s
+    await spool.settled(spool.mark());
+    // An outage: nothing read for 70 s. The first 100 are 70 s old, the next 40 s.
+    await clock.advance(40_000);
+    const first = await readAll(spool);
+    assertEquals(first.seqs, range(100, 200));
+    assertEquals(spool.stats().expired, 100);
+    assertEquals(lines.filter((l) => l.includes("older than spool.maxAge")).length, 1, "once");
+    // At start: what a stopped agent left ages while it is down.
+    appendPer(spool, 200, 300); // at 70 s
+    await spool.close([]);
+    await clock.advance(61_000);
+    spool = await openRecovered(cfg, MAX_RECORD, log, { clock });
+    assertEquals((await readAll(spool)).seqs, []);
+    assertEquals(spool.stats().expired, 100);
+    await spool.close([]);
+    // Nothing comes back, nothing is counted twice, after a clean stop.
+    spool = await openRecovered(cfg, MAX_RECORD, log, { clock });
+    assertEquals((await readAll(spool)).seqs, []);
+    assertEquals(spool.stats().expired, 0);
+    assertEquals(spool.stats().messages, 0);
+    await spool.close([]);
+  });
+});
