@@ -14,6 +14,7 @@ import {
   rotateCommand,
   run,
   statusCommand,
+  tapCommand,
   UnreachableError,
 } from "./cli/mod.ts";
 import { errorLine, VERSION } from "./ground/mod.ts";
@@ -74,6 +75,40 @@ async function main(args: string[]): Promise<number> {
     case "rotate": {
       const { values } = parse({ socket: { type: "string" }, config: { type: "string" } });
       return await rotateCommand(await controlSocket(values.socket, values.config));
+    }
+    case "tap": {
+      const { values } = parse({
+        input: { type: "string" },
+        collector: { type: "string" },
+        grep: { type: "string" },
+        regex: { type: "string" },
+        limit: { type: "string" },
+        json: { type: "boolean" },
+        socket: { type: "string" },
+        config: { type: "string" },
+      });
+      if (values.grep !== undefined && values.regex !== undefined) {
+        usageError("tap: --grep and --regex do not go together");
+      }
+      const limit = values.limit === undefined ? undefined : Number(values.limit);
+      if (limit !== undefined && !(Number.isSafeInteger(limit) && limit > 0)) {
+        usageError(`tap: --limit: expected a positive integer, got "${values.limit}"`);
+      }
+      const match = values.regex ?? values.grep;
+      const abort = new AbortController();
+      Deno.addSignalListener("SIGINT", () => abort.abort());
+      return await tapCommand({
+        socket: await controlSocket(values.socket, values.config),
+        request: {
+          ...(typeof values.input === "string" ? { input: values.input } : {}),
+          ...(typeof values.collector === "string" ? { collector: values.collector } : {}),
+          ...(typeof match === "string" ? { match } : {}),
+          ...(values.regex !== undefined ? { regex: true } : {}),
+          ...(limit === undefined ? {} : { limit }),
+        },
+        json: values.json === true,
+        signal: abort.signal,
+      });
     }
     case "demo":
       parse({});

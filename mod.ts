@@ -48,7 +48,7 @@ export { type RelpFrame, RelpFrameParser } from "./relay/mod.ts";
 export { RelpInput } from "./relay/mod.ts";
 export { TieredBuffer } from "./buffer/mod.ts";
 export { type RotateResult, Watchdog, type WatchdogOptions } from "./watchdog/mod.ts";
-export type { InputStatus, Status } from "./control/mod.ts";
+export type { InputStatus, Status, TapLine, TapRequest, TapSession } from "./control/mod.ts";
 // Options of the Logger.
 export type { Level, LoggerOptions } from "./ground/mod.ts";
 // What passes between inputs, buffer, spool and links.
@@ -67,3 +67,6 @@ export { Counters } from "./relay/mod.ts";
 export type { FrameSink } from "./relay/mod.ts";
 export type { Dialer, ForwarderOptions, Resolver, SrvTarget } from "./relay/mod.ts";
 export type { EvidenceSource, TcpEvidence } from "./relay/mod.ts";
+// What `agent tap` is made of.
+export { Tap, Taps } from "./relay/mod.ts";
+export type { TapEvent, TapFilter } from "./relay/mod.ts";

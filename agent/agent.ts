@@ -18,6 +18,8 @@ import {
   serveMetrics,
   type Status,
   stuckLimitMs,
+  type TapRequest,
+  type TapSession,
 } from "../control/mod.ts";
 import type { Forwarder } from "../relay/mod.ts";
 import { assemble, type AssembleOptions, type Input, type Parts } from "./assemble.ts";
@@ -203,6 +205,49 @@ export class Agent {
     this.#log.info(`agent: stopped; ${spooled} message(s) left in the spool`);
   }
 
+  /**
+   * Opens a tap (`agent tap`): a live copy of what the inputs receive, or with
+   * `collector` of what is written to that collector entry, filtered by
+   * `match` (text, or a regular expression with `regex`).
+   *
+   * @throws {Error} naming the inputs or collectors there are, when `input` or
+   *   `collector` names none of them
+   */
+  tap(request: TapRequest): TapSession {
+    const parts = this.#started;
+    const { input, collector } = request;
+    if (input !== undefined && !this.#inputs.some((i) => i.name === input)) {
+      throw new Error(
+        `tap: no input ${JSON.stringify(input)}; the inputs are ${
+          this.#inputs.map((i) => i.name).join(", ")
+        }`,
+      );
+    }
+    const collectors = this.#forwarder.status().map((c) => c.address);
+    if (collector !== undefined && !collectors.includes(collector)) {
+      throw new Error(
+        `tap: no collector ${JSON.stringify(collector)}; the collectors are ${
+          collectors.join(", ")
+        }`,
+      );
+    }
+    const match = request.match === undefined
+      ? undefined
+      : request.regex === true
+      ? new RegExp(request.match)
+      : request.match;
+    const tap = parts.taps.open({
+      ...(input === undefined ? {} : { input }),
+      ...(collector === undefined ? {} : { collector }),
+      ...(match === undefined ? {} : { match }),
+    });
+    return {
+      take: () => tap.take(),
+      skipped: () => tap.skipped,
+      close: () => parts.taps.close(tap),
+    };
+  }
+
   /** Messages per second over the last minute. */
   rates(): { received: number; forwarded: number; dropped: number } {
     return this.#history!.rates();
@@ -364,6 +409,7 @@ export class Agent {
         }
         return this.#watchdog.rotate();
       },
+      tap: (request) => Promise.resolve(this.tap(request)),
     };
   }
 }

@@ -16,6 +16,7 @@ import {
   Ingest,
   RelpInput,
   StreamInput,
+  Taps,
   UdpInput,
 } from "../relay/mod.ts";
 import { Spool, type SpoolFs } from "../spool/mod.ts";
@@ -42,6 +43,8 @@ export interface Parts {
   buffer: TieredBuffer;
   /** Collects every input's messages into batches for the buffer. */
   ingest: Ingest;
+  /** The open taps (`agent tap`): inputs and forwarders offer what passes. */
+  taps: Taps;
   /** Where messages a collector keeps refusing are set aside. */
   deadLetters: DeadLetters;
   /** Delivers from the buffer to `config.collectors`; not started. */
@@ -94,28 +97,38 @@ export async function assemble(
     (e) => log.warn(e),
   );
   const ingest = new Ingest(counters, (b) => buffer.push(b), maxRecord);
+  const taps = new Taps();
+  ingest.taps = taps;
   ingest.backpressure = () => buffer.backlog();
   const forwarderFor = (collectors: Config["collectors"]) =>
     new Forwarder(collectors, buffer, counters, log, {
       deadLetter: (message, collector, reason) => deadLetters.add(message, collector, reason),
       clock: opts.clock,
       maxDrainRate: config.spool.maxDrainRate,
+      taps,
       ...(opts.dial === undefined ? {} : { dial: opts.dial }),
     });
   const inputFor = (cfg: InputConfig): Input => {
+    // Each input's own sink: taps see which input a message came in on.
+    let input: Input | undefined;
+    const sink = ingest.forInput(() => input?.name ?? "");
     switch (cfg.type) {
       case "udp":
-        return new UdpInput(cfg, ingest, counters, opts.clock);
+        input = new UdpInput(cfg, sink, counters, opts.clock);
+        break;
       case "relp":
-        return new RelpInput(cfg, ingest, buffer, counters, log, opts.clock);
+        input = new RelpInput(cfg, sink, buffer, counters, log, opts.clock);
+        break;
       default:
-        return new StreamInput(cfg, ingest, counters, log, opts.clock);
+        input = new StreamInput(cfg, sink, counters, log, opts.clock);
     }
+    return input;
   };
   return {
     counters,
     buffer,
     ingest,
+    taps,
     deadLetters,
     forwarder: forwarderFor(config.collectors),
     inputs: config.inputs.map(inputFor),

@@ -22,6 +22,16 @@ const USAGE: Record<string, string> = {
   survived (same process alive, a canary back through rsyslogd); otherwise it
   restarts rsyslogd. Exit 0 when rsyslogd is healthy afterwards (a restart is
   reported on stderr), 1 when it is not, 3 when the agent is not reachable.`,
+  tap: `agent tap [--input NAME] [--collector ADDRESS] [--grep TEXT|--regex RE] [--limit N] [--json]
+  A live copy of the messages passing through, as they pass, until the limit or
+  Ctrl-C: what the inputs receive (--input: one of them, by its name in status,
+  like tcp:127.0.0.1:5514), or with --collector what is written to that collector
+  (its address as in status). --grep keeps messages containing TEXT, --regex those
+  matching RE. Raw messages, or --json lines (at, input or collector, size,
+  message). The relay is never slowed: the tap keeps a small buffer of its own and
+  skips what a slow terminal cannot take, and says how many at the end. Several
+  taps may run at once. Root and the control group only. Exit 0; 1 when the agent
+  refuses the tap (an unknown input or collector); 3 when it is not reachable.`,
   "check-config": `agent check-config [PATH]
   Validate a config file. Exit 0 when valid, 2 with one line per problem otherwise.`,
   demo: `agent demo

@@ -11,3 +11,4 @@ export { help } from "./help.ts";
 export { rotateCommand } from "./rotate.ts";
 export { run } from "./run.ts";
 export { statusCommand } from "./status.ts";
+export { tapCommand } from "./tap.ts";

@@ -14,6 +14,7 @@
  */
 
 import type { RotateResult } from "../watchdog/mod.ts";
+import type { TapEvent } from "../relay/mod.ts";
 import type { Status } from "./status.ts";
 
 /** `{"command": "status"}`: the spec's status document; `detail: true` adds {@linkcode Rates}. */
@@ -36,6 +37,25 @@ export interface RotateRequest {
   command: "rotate";
 }
 
+/**
+ * `{"command": "tap"}`: a live copy of the messages passing through, one JSON
+ * line each, until `limit` or the client goes.
+ */
+export interface TapRequest {
+  /** The command. */
+  command: "tap";
+  /** Only what this input received (its name: `tcp:127.0.0.1:5514`). */
+  input?: string;
+  /** Only what was written to this collector entry (its address as in status). */
+  collector?: string;
+  /** Only messages containing this text (or matching it, with `regex`). */
+  match?: string;
+  /** `match` is a regular expression. */
+  regex?: boolean;
+  /** Stop after this many messages. */
+  limit?: number;
+}
+
 /** Each command's request, by command. */
 export interface ControlRequests {
   /** `{"command": "status"}`, optionally with `"detail": true`. */
@@ -44,6 +64,8 @@ export interface ControlRequests {
   reload: ReloadRequest;
   /** `{"command": "rotate"}`. */
   rotate: RotateRequest;
+  /** `{"command": "tap", …}`. */
+  tap: TapRequest;
 }
 
 /** A command the control socket knows. */
@@ -86,7 +108,28 @@ export interface ControlAnswers {
   reload: string;
   /** The rsyslogd that is healthy after the HUP, and whether it had to be restarted. */
   rotate: RotateResult;
+  /** The tap, streamed by the server as {@linkcode TapLine}s (not one answer). */
+  tap: TapSession;
 }
+
+/** A tap being served: what it holds, what it skipped; closed when the client goes. */
+export interface TapSession {
+  /** What passed since the last call, waiting for something; `[]` once closed. */
+  take(): Promise<TapEvent[]>;
+  /** Messages skipped so far: the client read slower than the relay. */
+  skipped(): number;
+  /** Ends the tap. */
+  close(): void;
+}
+
+/**
+ * The lines of a tap after its `{"ok": true, "result": "tap open"}`: a message,
+ * the count skipped so far (when it grew), or the end (the limit reached).
+ */
+export type TapLine =
+  | { at: string; input?: string; collector?: string; size: number; message: string }
+  | { skipped: number }
+  | { end: true; sent: number; skipped: number };
 
 /**
  * One answer line: the command's `result`, or the `error` that says what
@@ -97,7 +140,7 @@ export type ControlResponse<C extends ControlCommand = ControlCommand> =
   | { ok: false; error: string };
 
 /** The commands, in the order error messages list them. */
-export const CONTROL_COMMANDS: readonly ControlCommand[] = ["status", "reload", "rotate"];
+export const CONTROL_COMMANDS: readonly ControlCommand[] = ["status", "reload", "rotate", "tap"];
 
 /** What {@linkcode parseControlRequest} makes of a line: the request, or why it is not one. */
 export type ParsedControlRequest =
@@ -168,6 +211,31 @@ export function parseControlRequest(line: string): ParsedControlRequest {
     case "reload":
     case "rotate":
       return { ok: true, request: { ...fields, command } };
+    case "tap": {
+      for (const key of ["input", "collector", "match"] as const) {
+        const v = fields[key];
+        if (v !== undefined && typeof v !== "string") {
+          return fail(`tap: "${key}" must be a string, not ${describe(v)}`);
+        }
+      }
+      if (fields.regex !== undefined && typeof fields.regex !== "boolean") {
+        return fail(`tap: "regex" must be true or false, not ${describe(fields.regex)}`);
+      }
+      const limit = fields.limit;
+      if (limit !== undefined && !(Number.isSafeInteger(limit) && (limit as number) > 0)) {
+        return fail(`tap: "limit" must be a positive integer, not ${describe(limit)}`);
+      }
+      if (fields.regex === true) {
+        try {
+          new RegExp(String(fields.match ?? ""));
+        } catch (e) {
+          return fail(
+            `tap: "match" is not a regular expression: ${e instanceof Error ? e.message : e}`,
+          );
+        }
+      }
+      return { ok: true, request: { ...fields, command } as TapRequest };
+    }
     default:
       return fail(
         `unknown command ${quote(JSON.stringify(command))}; known: ${CONTROL_COMMANDS.join(", ")}`,

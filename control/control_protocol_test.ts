@@ -2,7 +2,7 @@ import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { CONTROL_COMMANDS, parseControlRequest } from "./control_protocol.ts";
 
 const SEND = 'send one JSON object per line, like {"command": "status"}';
-const NO_COMMAND = 'send one of status, reload, rotate, like {"command": "status"}';
+const NO_COMMAND = 'send one of status, reload, rotate, tap, like {"command": "status"}';
 
 Deno.test("control protocol: each command parses to its typed request", () => {
   const cases: [string, unknown][] = [
@@ -13,11 +13,15 @@ Deno.test("control protocol: each command parses to its typed request", () => {
     ['{"command":"rotate"}', { command: "rotate" }],
     // Spaces around the object, as `echo '…' | socat` may leave.
     ['  {"command":"rotate"}\r', { command: "rotate" }],
+    [
+      '{"command":"tap","input":"tcp:127.0.0.1:5514","match":"^<1","regex":true,"limit":5}',
+      { command: "tap", input: "tcp:127.0.0.1:5514", match: "^<1", regex: true, limit: 5 },
+    ],
   ];
   for (const [line, request] of cases) {
     assertEquals(parseControlRequest(line), { ok: true, request }, line);
   }
-  assertEquals(CONTROL_COMMANDS, ["status", "reload", "rotate"]);
+  assertEquals(CONTROL_COMMANDS, ["status", "reload", "rotate", "tap"]);
 });
 
 Deno.test("control protocol: keys a command does not take are kept and do not fail it", () => {
@@ -64,12 +68,12 @@ Deno.test("control protocol: every malformed request is an error naming the prob
       '{"command":{"name":"status"}}',
       `request has no "command" string ("command" is an object {"name":"status"}); ${NO_COMMAND}`,
     ],
-    ['{"command":"explode"}', 'unknown command "explode"; known: status, reload, rotate'],
-    ['{"command":"STATUS"}', 'unknown command "STATUS"; known: status, reload, rotate'],
-    ['{"command":""}', 'unknown command ""; known: status, reload, rotate'],
+    ['{"command":"explode"}', 'unknown command "explode"; known: status, reload, rotate, tap'],
+    ['{"command":"STATUS"}', 'unknown command "STATUS"; known: status, reload, rotate, tap'],
+    ['{"command":""}', 'unknown command ""; known: status, reload, rotate, tap'],
     // Names an object has by inheritance are not commands either.
-    ['{"command":"toString"}', 'unknown command "toString"; known: status, reload, rotate'],
-    ['{"command":"__proto__"}', 'unknown command "__proto__"; known: status, reload, rotate'],
+    ['{"command":"toString"}', 'unknown command "toString"; known: status, reload, rotate, tap'],
+    ['{"command":"__proto__"}', 'unknown command "__proto__"; known: status, reload, rotate, tap'],
     [
       '{"command":"status","detail":"yes"}',
       'status: "detail" must be true or false, not a string "yes"; send {"command": "status", "detail": true}',
@@ -97,6 +101,23 @@ Deno.test("control protocol: a long bad value is quoted cut, with its length", (
   const name = "y".repeat(100);
   assertEquals(parseControlRequest(JSON.stringify({ command: name })), {
     ok: false,
-    error: `unknown command "${"y".repeat(59)}… (102 chars); known: status, reload, rotate`,
+    error: `unknown command "${"y".repeat(59)}… (102 chars); known: status, reload, rotate, tap`,
   });
+});
+
+Deno.test("control protocol: a bad tap request says which key, the value and what it takes", () => {
+  assertEquals(parseControlRequest('{"command":"tap","limit":0}'), {
+    ok: false,
+    error: 'tap: "limit" must be a positive integer, not a number 0',
+  });
+  assertEquals(parseControlRequest('{"command":"tap","input":5}'), {
+    ok: false,
+    error: 'tap: "input" must be a string, not a number 5',
+  });
+  const bad = parseControlRequest('{"command":"tap","match":"(","regex":true}');
+  assertEquals(bad.ok, false);
+  assertEquals(
+    !bad.ok && bad.error.startsWith('tap: "match" is not a regular expression: '),
+    true,
+  );
 });

@@ -12,6 +12,8 @@ import {
   type ControlRequests,
   type ControlResponse,
   parseControlRequest,
+  type TapLine,
+  type TapRequest,
 } from "./control_protocol.ts";
 
 /**
@@ -55,6 +57,7 @@ const decoder = new TextDecoder();
  *   status: () => Promise.resolve(status()),
  *   reload: () => Promise.resolve("reloaded: nothing changed"),
  *   rotate: () => Promise.reject(new Error("rotate: rsyslogd is not managed by the agent")),
+ *   tap: () => Promise.reject(new Error("tap: not here")),
  * }, log);
  * await server.listen();
  * ```
@@ -124,6 +127,12 @@ export class ControlServer {
           const line = decoder.decode(buf.subarray(0, nl));
           buf.copyWithin(0, nl + 1, fill);
           fill -= nl + 1;
+          const parsed = parseControlRequest(line);
+          if (parsed.ok && parsed.request.command === "tap") {
+            // A tap takes the connection over until its limit or the client's end.
+            await this.#tap(conn, parsed.request, touch);
+            return;
+          }
           await this.#reply(conn, await this.#answer(line));
         }
         if (fill > MAX_REQUEST) {
@@ -147,6 +156,78 @@ export class ControlServer {
     } catch (e) {
       return { ok: false, error: e instanceof Error ? e.message : String(e) };
     }
+  }
+
+  /**
+   * Serves a tap: `{"ok": true, "result": "tap open"}`, then a line per message
+   * (and the count skipped whenever it grew), until the limit or the client's
+   * end of the connection (a half-close), and a last `end` line.
+   */
+  async #tap(conn: Deno.Conn, request: TapRequest, touch: Touch): Promise<void> {
+    let session: ControlAnswers["tap"];
+    try {
+      session = await this.#handlers.tap(request);
+    } catch (e) {
+      await this.#reply(conn, { ok: false, error: e instanceof Error ? e.message : String(e) });
+      return;
+    }
+    // The client's end (or anything it sends) ends the tap.
+    conn.read(new Uint8Array(1)).then(() => session.close(), () => session.close());
+    let sent = 0;
+    let skipped = 0;
+    const quiet = Symbol("quiet");
+    try {
+      await this.#write(conn, JSON.stringify({ ok: true, result: "tap open" }) + "\n");
+      let next = session.take();
+      for (;;) {
+        // A tap that waits long for a match is not an idle connection.
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const events = await Promise.race([
+          next,
+          new Promise<typeof quiet>((r) => timer = setTimeout(() => r(quiet), IDLE_MS / 2)),
+        ]);
+        clearTimeout(timer);
+        touch();
+        if (events === quiet) continue;
+        if (events.length === 0) break;
+        next = session.take();
+        let text = "";
+        for (const e of events) {
+          if (request.limit !== undefined && sent >= request.limit) break;
+          const line: TapLine = {
+            at: new Date(e.at).toISOString(),
+            ...(e.input === undefined ? {} : { input: e.input }),
+            ...(e.collector === undefined ? {} : { collector: e.collector }),
+            size: e.message.length,
+            message: decoder.decode(e.message),
+          };
+          text += JSON.stringify(line) + "\n";
+          sent++;
+        }
+        if (session.skipped() !== skipped) {
+          skipped = session.skipped();
+          text += JSON.stringify({ skipped } satisfies TapLine) + "\n";
+        }
+        await this.#write(conn, text);
+        if (request.limit !== undefined && sent >= request.limit) break;
+      }
+      // The limit, or the client's end of the connection: what was sent and skipped.
+      skipped = session.skipped();
+      await this.#write(
+        conn,
+        JSON.stringify({ end: true, sent, skipped } satisfies TapLine) + "\n",
+      );
+    } catch (e) {
+      this.#log.debug(`control: tap ended: ${e instanceof Error ? e.message : e}`);
+    } finally {
+      session.close();
+    }
+  }
+
+  async #write(conn: Deno.Conn, text: string): Promise<void> {
+    const data = encoder.encode(text);
+    let off = 0;
+    while (off < data.length) off += await conn.write(data.subarray(off));
   }
 
   async #reply(conn: Deno.Conn, response: ControlResponse): Promise<void> {

@@ -5,6 +5,7 @@ import type { StatusAnswer } from "./control_protocol.ts";
 import { buildStatus } from "./status.ts";
 import { Logger } from "../ground/logger.ts";
 import { Counters } from "../relay/counters.ts";
+import { Taps } from "../relay/taps.ts";
 import type { RotateResult } from "../watchdog/watchdog.ts";
 
 const enc = new TextEncoder();
@@ -25,7 +26,21 @@ const handler: ControlHandlers = {
     Promise.resolve(echoStatus({ state: "ok", echo: "echo" in request ? request.echo : null })),
   reload: () => Promise.resolve("reloaded"),
   rotate: () => Promise.reject(new Error("rotate: rsyslogd is not managed by the agent")),
+  tap: (request) => {
+    const tap = taps.open({
+      ...(request.input === undefined ? {} : { input: request.input }),
+      ...(request.match === undefined ? {} : { match: request.match }),
+    });
+    return Promise.resolve({
+      take: () => tap.take(),
+      skipped: () => tap.skipped,
+      close: () => taps.close(tap),
+    });
+  },
 };
+
+/** The taps the test handler's `tap` opens. */
+const taps = new Taps();
 
 async function withServer(
   fn: (path: string) => Promise<void>,
@@ -166,13 +181,13 @@ Deno.test("control: every malformed line gets the parser's error, word for word,
       ["[1,2]", 'request must be a JSON object like {"command": "status"}, not an array [1,2]'],
       [
         '{"cmd":"status"}',
-        'request has no "command" string (its keys: "cmd"); send one of status, reload, rotate, like {"command": "status"}',
+        'request has no "command" string (its keys: "cmd"); send one of status, reload, rotate, tap, like {"command": "status"}',
       ],
       [
         '{"command":5}',
-        'request has no "command" string ("command" is a number 5); send one of status, reload, rotate, like {"command": "status"}',
+        'request has no "command" string ("command" is a number 5); send one of status, reload, rotate, tap, like {"command": "status"}',
       ],
-      ['{"command":"explode"}', 'unknown command "explode"; known: status, reload, rotate'],
+      ['{"command":"explode"}', 'unknown command "explode"; known: status, reload, rotate, tap'],
       [
         '{"command":"status","detail":"yes"}',
         'status: "detail" must be true or false, not a string "yes"; send {"command": "status", "detail": true}',
@@ -257,6 +272,7 @@ Deno.test("control: each command round trip through controlRequest, typed reques
         )
         : Promise.resolve(rotated);
     },
+    tap: handler.tap,
   };
   await withServer(async (path) => {
     // The types say what each command answers: no casts.
@@ -440,4 +456,77 @@ async function staleSocket(path: string): Promise<void> {
   const listener = Deno.listen({ transport: "unix", path: `${path}.tmp` });
   await Deno.rename(`${path}.tmp`, path);
   listener.close();
+}
+
+/** Reads JSON lines from `conn` until `done` says so (or the connection ends). */
+async function readJsonLines(
+  conn: Deno.Conn,
+  done: (lines: Record<string, unknown>[]) => boolean,
+): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  const buf = new Uint8Array(65536);
+  let text = "";
+  while (!done(out)) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    text += new TextDecoder().decode(buf.subarray(0, n));
+    let nl: number;
+    while ((nl = text.indexOf("\n")) >= 0) {
+      out.push(JSON.parse(text.slice(0, nl)));
+      text = text.slice(nl + 1);
+    }
+  }
+  return out;
+}
+
+Deno.test("control server: a tap streams each matching message as a line, and ends at its limit", async () => {
+  await withServer(async (path) => {
+    const conn = await Deno.connect({ transport: "unix", path });
+    try {
+      await conn.write(new TextEncoder().encode('{"command":"tap","match":"b","limit":3}\n'));
+      const open = await readJsonLines(conn, (l) => l.length >= 1);
+      assertEquals(open, [{ ok: true, result: "tap open" }]);
+      const enc = new TextEncoder();
+      for (const m of ["a1", "b1", "b2", "a2", "b3", "b4"]) {
+        const d = enc.encode(m);
+        taps.offer({ input: "tcp:127.0.0.1:5514" }, d, 0, d.length);
+      }
+      const lines = await readJsonLines(conn, (l) => l.some((x) => "end" in x));
+      const messages = lines.filter((l) => "message" in l);
+      assertEquals(messages.map((l) => [l.message, l.input, l.size]), [
+        ["b1", "tcp:127.0.0.1:5514", 2],
+        ["b2", "tcp:127.0.0.1:5514", 2],
+        ["b3", "tcp:127.0.0.1:5514", 2],
+      ]);
+      assertEquals(lines.at(-1), { end: true, sent: 3, skipped: 0 });
+    } finally {
+      conn.close();
+    }
+  });
+});
+
+Deno.test("control server: a tap whose reader is slower than the relay skips and counts; a client that goes closes its tap", async () => {
+  await withServer(async (path) => {
+    const conn = await Deno.connect({ transport: "unix", path });
+    await conn.write(new TextEncoder().encode('{"command":"tap"}\n'));
+    assertEquals(await readJsonLines(conn, (l) => l.length >= 1), [{
+      ok: true,
+      result: "tap open",
+    }]);
+    assertEquals(taps.inputs, true);
+    // 1,500 at once: the tap holds 1,000 for its reader and skips the rest, counted.
+    const d = new TextEncoder().encode("x".repeat(100));
+    for (let i = 0; i < 1_500; i++) taps.offer({ input: "in" }, d, 0, d.length);
+    const lines = await readJsonLines(conn, (l) => l.some((x) => "skipped" in x));
+    assertEquals(lines.filter((l) => "message" in l).length, 1_000);
+    assertEquals(lines.at(-1), { skipped: 500 });
+    conn.close();
+    await waitForClosed();
+  });
+});
+
+/** Waits (a few ms of real time at most) until no tap is open. */
+async function waitForClosed(): Promise<void> {
+  for (let i = 0; i < 200 && taps.inputs; i++) await new Promise((r) => setTimeout(r, 5));
+  assertEquals(taps.inputs, false, "the tap closed with its client");
 }

@@ -20,6 +20,9 @@ export type {
   RotateRequest,
   StatusAnswer,
   StatusRequest,
+  TapLine,
+  TapRequest,
+  TapSession,
 } from "./control_protocol.ts";
 export { CounterHistory } from "./counter_history.ts";
 export { renderMetrics } from "./metrics.ts";

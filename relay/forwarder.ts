@@ -24,6 +24,7 @@ import { backoffDelay } from "./backoff.ts";
 import { createLink } from "./create_link.ts";
 import type { Link, LinkEvents } from "./link.ts";
 import { DrainPacer } from "./drain_pacer.ts";
+import type { Taps } from "./taps.ts";
 import { type MemberStatus, PoolLink } from "./pool_link.ts";
 import { type Resolver, systemResolver } from "./resolver.ts";
 import { type EvidenceSource, tcpEvidence } from "./tcp_evidence.ts";
@@ -71,6 +72,8 @@ export interface ForwarderOptions {
    * {@linkcode DrainPacer}); default 0, unpaced.
    */
   maxDrainRate?: "auto" | number;
+  /** Open taps with a `collector` filter see what is written to that collector. */
+  taps?: Taps;
   /**
    * How long an earlier collector must stay connectable before traffic returns
    * to it (default {@linkcode FAILBACK_AFTER_MS}), jittered up to twice that.
@@ -159,6 +162,7 @@ export class Forwarder {
   #resolver: Resolver;
   #evidence: ((conn: Deno.Conn) => EvidenceSource | undefined) | undefined;
   #pacer: DrainPacer;
+  #taps: Taps | undefined;
   #random: () => number;
   #failbackAfterMs: number;
   #stopWaitMs: number;
@@ -206,6 +210,7 @@ export class Forwarder {
     this.#dial = opts.dial ?? dialCollector;
     this.#resolver = opts.resolver ?? systemResolver;
     this.#evidence = opts.evidence ?? (opts.dial === undefined ? tcpEvidence : undefined);
+    this.#taps = opts.taps;
     this.#pacer = new DrainPacer(opts.maxDrainRate ?? 0, () => counters.received, this.#clock);
     this.#random = opts.random ?? Math.random;
     this.#failbackAfterMs = opts.failbackAfterMs ?? FAILBACK_AFTER_MS;
@@ -387,6 +392,14 @@ export class Forwarder {
         this.#unacked.push(batch);
         if (session.broken !== undefined) break;
         await this.#write(session, batch);
+        if (this.#taps?.collectors) {
+          this.#taps.offerFrames(
+            { collector: t.cfg.address.text },
+            batch.data,
+            0,
+            batch.data.length,
+          );
+        }
         // A stream link resends from what it was given: the source may keep the data instead.
         if (t.cfg.protocol !== "relp") {
           // Still the newest in hand: nothing is taken while a write is under way.

@@ -232,6 +232,7 @@ class Rig {
       sync: "never",
       syncIntervalMs: 20,
       maxDrainRate: 0,
+      maxAge: 0,
     };
   }
 
@@ -557,6 +558,7 @@ Deno.test("forwarder: stop() gives up a connect in progress at once, and closes 
       sync: "never",
       syncIntervalMs: 20,
       maxDrainRate: 0,
+      maxAge: 0,
     },
     65536,
     log,
@@ -600,6 +602,7 @@ Deno.test("forwarder: stop() gives up a RELP open the collector never answers", 
       sync: "never",
       syncIntervalMs: 20,
       maxDrainRate: 0,
+      maxAge: 0,
     },
     65536,
     log,

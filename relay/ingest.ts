@@ -7,6 +7,7 @@
 import { type Batch, eachFrame, writeOctetHeader } from "../ground/mod.ts";
 import type { Counters } from "./counters.ts";
 import type { FrameSink } from "./framer.ts";
+import type { Taps } from "./taps.ts";
 
 /** A batch is handed on once it holds this many bytes, or once the current read is taken in. */
 const FLUSH_BYTES = 128 * 1024;
@@ -56,6 +57,8 @@ export class Ingest implements FrameSink {
   };
   #filter: ((src: Uint8Array, start: number, end: number) => boolean) | undefined;
   #ready: () => Promise<void> | undefined = () => undefined;
+  /** Open taps (`agent tap`) see what each input hands in. */
+  taps: Taps | undefined;
 
   /**
    * @param counters `received` is counted here
@@ -87,6 +90,25 @@ export class Ingest implements FrameSink {
   /** {@inheritDoc FrameSink.ready} */
   ready(): Promise<void> | undefined {
     return this.#ready();
+  }
+
+  /**
+   * The sink of one input, `name()` naming it: the ingest itself, and, while a
+   * tap is open, each message offered to the taps as coming from that input.
+   */
+  forInput(name: () => string): FrameSink & { flush(): void } {
+    return {
+      frames: (src, start, end, count) => {
+        if (this.taps?.inputs) this.taps.offerFrames({ input: name() }, src, start, end);
+        this.frames(src, start, end, count);
+      },
+      message: (src, start, end) => {
+        if (this.taps?.inputs) this.taps.offer({ input: name() }, src, start, end);
+        this.message(src, start, end);
+      },
+      ready: () => this.ready(),
+      flush: () => this.flush(),
+    };
   }
 
   /** {@inheritDoc FrameSink.frames} */

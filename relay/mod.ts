@@ -26,3 +26,5 @@ export { RelpInput } from "./relp_input.ts";
 export { StreamInput } from "./stream_input.ts";
 export { UdpInput } from "./udp_input.ts";
 export { listenUnix, removeSocket } from "./unix_listener.ts";
+export { Tap, Taps } from "./taps.ts";
+export type { TapEvent, TapFilter } from "./taps.ts";

@@ -30,6 +30,7 @@ Deno.test("RELP input, spool always: rsp 200 comes only once the message is in t
     sync: "always",
     syncIntervalMs: 200,
     maxDrainRate: 0,
+    maxAge: 0,
   };
   const spool = await Spool.open(spoolCfg, 65536, log);
   const queue = new TieredBuffer(spool, "always");
