@@ -18,6 +18,7 @@ function config(dir: string, mode: SpoolConfig["mode"]): SpoolConfig {
     sync: "never",
     syncIntervalMs: 10,
     maxDrainRate: 0,
+    maxAge: 0,
   };
 }
 
