@@ -142,8 +142,8 @@ export interface SpoolConfig {
   syncIntervalMs: number;
   /**
    * Messages a second the forwarder sends at most while it catches up (a
-   * backlog, a resend): `"auto"`, twice the agent's own inflow (at least
-   * 10,000); a number; or `0`, unpaced.
+   * backlog, a resend): `"auto"`, twice the agent's own inflow (at least 100;
+   * 10,000 in the agent's first 10 s); a number; or `0`, unpaced.
    */
   maxDrainRate: "auto" | number;
   /**

@@ -73,12 +73,23 @@ export const SESSION_STABLE_MS = 30_000;
 export const POOL_RAMP_MS = 10_000;
 
 /**
- * Messages a second that `spool.maxDrainRate: "auto"` allows at least, however
- * quiet the agent was: a quiet host's backlog after an outage still drains in
- * reasonable time (100,000 messages in 10 s), and an agent that has just started
- * (no inflow yet) drains what the last one left at that rate.
+ * Messages a second that `spool.maxDrainRate: "auto"` allows an agent that has
+ * not run for {@linkcode DRAIN_HISTORY_MS} yet (it knows no inflow of its own):
+ * what the last run left drains quickly (a 64 MiB spool of 322,638 messages in
+ * 32 s).
  */
 export const DRAIN_AUTO_FLOOR = 10_000;
+
+/**
+ * Messages a second that `spool.maxDrainRate: "auto"` allows at least once the
+ * agent knows its inflow: twice the inflow is the rule (a returning collector
+ * sees about twice its steady share), this only keeps a quiet host's backlog
+ * moving.
+ */
+export const DRAIN_AUTO_MIN = 100;
+
+/** How long an agent must have run before "auto" trusts its measured inflow. */
+export const DRAIN_HISTORY_MS = 10_000;
 
 /**
  * Messages waiting (or 2 s of inflow, whichever is more) beyond which the

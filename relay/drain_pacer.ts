@@ -6,7 +6,12 @@
  */
 
 import { type Batch, type Clock, sleep } from "../ground/mod.ts";
-import { DRAIN_AUTO_FLOOR, DRAIN_BACKLOG_MIN } from "../config/mod.ts";
+import {
+  DRAIN_AUTO_FLOOR,
+  DRAIN_AUTO_MIN,
+  DRAIN_BACKLOG_MIN,
+  DRAIN_HISTORY_MS,
+} from "../config/mod.ts";
 
 /**
  * Paces batches while the forwarder catches up, so that a fleet coming back
@@ -15,10 +20,11 @@ import { DRAIN_AUTO_FLOOR, DRAIN_BACKLOG_MIN } from "../config/mod.ts";
  * `max(DRAIN_BACKLOG_MIN, 2 s of inflow)` messages. Then batches go out at most
  * at the drain rate (a token bucket of one second's worth): `maxDrainRate`
  * messages a second, or with `"auto"` twice this agent's own inflow over the
- * last minute (at least {@linkcode DRAIN_AUTO_FLOOR}): a backlog drains at
- * about the rate it built up, and a collector that takes an agent back sees at
- * most about twice that agent's steady share. `0` turns pacing off. Live
- * traffic with no backlog is never paced.
+ * last minute (at least {@linkcode DRAIN_AUTO_MIN}; {@linkcode DRAIN_AUTO_FLOOR}
+ * while the agent has run less than {@linkcode DRAIN_HISTORY_MS} and knows no
+ * inflow): a backlog drains at about the rate it built up, and a collector
+ * that takes an agent back sees at most about twice that agent's steady share.
+ * `0` turns pacing off. Live traffic with no backlog is never paced.
  *
  * @example
  * ```ts
@@ -39,6 +45,7 @@ export class DrainPacer {
   /** Starts full: a catch-up's first second goes out at once. */
   #tokens = Infinity;
   #filledAt: number;
+  #startedAt: number;
   /** Messages paced, and the time spent waiting for the pace. */
   paced = 0;
   waitedMs = 0;
@@ -49,6 +56,7 @@ export class DrainPacer {
     this.#received = received;
     this.#clock = clock;
     this.#filledAt = clock.now();
+    this.#startedAt = clock.now();
   }
 
   /** Messages a second this agent has received, over up to the last minute (0 before 1 s). */
@@ -68,7 +76,9 @@ export class DrainPacer {
   /** The drain rate now, messages a second; 0: unpaced. */
   rate(): number {
     if (this.#rate !== "auto") return this.#rate;
-    return Math.max(DRAIN_AUTO_FLOOR, 2 * this.inflow());
+    const inflow = this.inflow();
+    if (this.#clock.now() - this.#startedAt < DRAIN_HISTORY_MS) return DRAIN_AUTO_FLOOR;
+    return Math.max(DRAIN_AUTO_MIN, 2 * inflow);
   }
 
   /**

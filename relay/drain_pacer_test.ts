@@ -78,3 +78,22 @@ Deno.test("drain pacer: a fixed maxDrainRate, and 0 for none", async () => {
   assertEquals(clock.now(), t0);
   assertEquals(none.rate(), 0);
 });
+
+Deno.test("drain pacer: auto, just started (no inflow known) drains at 10,000/s; a quiet agent at least 100/s", async () => {
+  const clock = new FakeClock(0);
+  let received = 0;
+  const pacer = new DrainPacer("auto", () => received, clock);
+  assertEquals(pacer.rate(), 10_000, "the first seconds: what the last run left drains quickly");
+  for (let i = 0; i < 20; i++) {
+    received += 30;
+    await clock.advance(1_000);
+    pacer.inflow();
+  }
+  assertEquals(pacer.rate(), 100, "twice 30/s is under the minimum");
+  for (let i = 0; i < 60; i++) {
+    received += 3_000;
+    await clock.advance(1_000);
+    pacer.inflow();
+  }
+  assertEquals(Math.round(pacer.rate()), 6_000, "twice its inflow over the last minute");
+});
