@@ -13,6 +13,7 @@ import {
   help,
   rotateCommand,
   run,
+  spoolCommand,
   statusCommand,
   tapCommand,
   UnreachableError,
@@ -108,6 +109,57 @@ async function main(args: string[]): Promise<number> {
         },
         json: values.json === true,
         signal: abort.signal,
+      });
+    }
+    case "spool": {
+      const { values, positionals } = parse({
+        dir: { type: "string" },
+        socket: { type: "string" },
+        config: { type: "string" },
+        json: { type: "boolean" },
+        tail: { type: "string" },
+        grep: { type: "string" },
+        all: { type: "boolean" },
+        "dead-letter": { type: "boolean" },
+        "from-head": { type: "boolean" },
+      }, 1);
+      const action = positionals[0];
+      if (action !== "stat" && action !== "cat" && action !== "verify") {
+        usageError(`spool: expected stat, cat or verify, got ${JSON.stringify(action ?? "")}`);
+      }
+      if (action !== "cat") {
+        for (const k of ["tail", "grep", "all", "dead-letter", "from-head"] as const) {
+          if (values[k] !== undefined) usageError(`spool: --${k} goes with cat only`);
+        }
+      }
+      const tail = values.tail === undefined ? undefined : Number(values.tail);
+      if (tail !== undefined && !(Number.isSafeInteger(tail) && tail > 0)) {
+        usageError(`spool: --tail: expected a positive integer, got "${values.tail}"`);
+      }
+      if (tail !== undefined && values["from-head"]) {
+        usageError("spool: --tail and --from-head do not go together");
+      }
+      let grep: RegExp | undefined;
+      try {
+        grep = typeof values.grep === "string" ? new RegExp(values.grep) : undefined;
+      } catch (e) {
+        usageError(`spool: --grep: ${e instanceof Error ? e.message : e}`);
+      }
+      const config = await loadConfig(
+        configPath(typeof values.config === "string" ? values.config : undefined),
+      ).catch(() => undefined);
+      return await spoolCommand({
+        action,
+        socket: typeof values.socket === "string"
+          ? values.socket
+          : config?.control.socket ?? "/run/syslog-agent/agent.sock",
+        ...(typeof values.dir === "string" ? { dir: values.dir } : {}),
+        fallbackDir: config?.spool.dir ?? "/var/spool/syslog-agent",
+        json: values.json === true,
+        ...(tail === undefined ? {} : { tail }),
+        ...(grep === undefined ? {} : { grep }),
+        all: values.all === true,
+        deadLetter: values["dead-letter"] === true,
       });
     }
     case "demo":

@@ -410,6 +410,7 @@ export class Agent {
         return this.#watchdog.rotate();
       },
       tap: (request) => Promise.resolve(this.tap(request)),
+      spool: () => Promise.resolve(this.#started.buffer.spoolFiles()),
     };
   }
 }

@@ -5,7 +5,13 @@
  * @module
  */
 
-import { type Batch, type BatchSource, type Clock, systemClock } from "../ground/mod.ts";
+import {
+  type Batch,
+  type BatchSource,
+  type Clock,
+  type SpoolPosition,
+  systemClock,
+} from "../ground/mod.ts";
 import type { Spool, SpoolMark, SpoolStats } from "../spool/mod.ts";
 import { MEMORY_TIER_BYTES } from "../config/mod.ts";
 
@@ -132,6 +138,11 @@ export class TieredBuffer implements BatchSource {
       inHand,
       spool: this.#spool.stats(now),
     };
+  }
+
+  /** The spool's word on its files, for `agent spool` (see `Spool.live`). */
+  spoolFiles(): { dir: string; checkpoint: SpoolPosition; written: [number, number][] } {
+    return this.#spool.live();
   }
 
   /** Messages waiting to be taken: given back, in memory, and unread in the spool. */

@@ -32,6 +32,18 @@ const USAGE: Record<string, string> = {
   skips what a slow terminal cannot take, and says how many at the end. Several
   taps may run at once. Root and the control group only. Exit 0; 1 when the agent
   refuses the tap (an unknown input or collector); 3 when it is not reachable.`,
+  spool: `agent spool stat|cat|verify [--dir DIR] [--json] [--socket P] [--config PATH]
+  Look into the spool without changing it: through the running agent (its files as
+  far as it has written them, so nothing races the writer), or a stopped agent's
+  directory (--dir, else the config's spool.dir).
+  stat     segments, messages not yet delivered and their bytes, the oldest and the
+           newest one's age, the checkpoint, dead letters, damage, stray files
+  cat      print the messages not yet delivered, oldest first (--from-head, the
+           default) or the last N (--tail N); --grep RE keeps those matching; --all
+           adds delivered ones still in the files; --dead-letter prints the messages
+           set aside instead; --json gives segment, offset, arrival and message
+  verify   check every record's checksum, find torn tails and stray files; exit 0
+           when clean, 1 when damage was found (each named, with its offset)`,
   "check-config": `agent check-config [PATH]
   Validate a config file. Exit 0 when valid, 2 with one line per problem otherwise.`,
   demo: `agent demo

@@ -12,3 +12,4 @@ export { rotateCommand } from "./rotate.ts";
 export { run } from "./run.ts";
 export { statusCommand } from "./status.ts";
 export { tapCommand } from "./tap.ts";
+export { spoolCommand } from "./spool.ts";

@@ -56,6 +56,26 @@ export interface TapRequest {
   limit?: number;
 }
 
+/** `{"command": "spool"}`: the running spool's word on its files (see {@linkcode SpoolFiles}). */
+export interface SpoolRequest {
+  /** The command. */
+  command: "spool";
+}
+
+/**
+ * The answer to `spool`: the directory, the acknowledged position, and how
+ * far each segment file is written, so that `agent spool` reads the files
+ * without racing the writer.
+ */
+export interface SpoolFiles {
+  /** The spool directory. */
+  dir: string;
+  /** The acknowledged position (segment -1: none yet). */
+  checkpoint: { segment: number; offset: number };
+  /** Each segment's id and the bytes written of it. */
+  written: [number, number][];
+}
+
 /** Each command's request, by command. */
 export interface ControlRequests {
   /** `{"command": "status"}`, optionally with `"detail": true`. */
@@ -66,6 +86,8 @@ export interface ControlRequests {
   rotate: RotateRequest;
   /** `{"command": "tap", …}`. */
   tap: TapRequest;
+  /** `{"command": "spool"}`. */
+  spool: SpoolRequest;
 }
 
 /** A command the control socket knows. */
@@ -110,6 +132,8 @@ export interface ControlAnswers {
   rotate: RotateResult;
   /** The tap, streamed by the server as {@linkcode TapLine}s (not one answer). */
   tap: TapSession;
+  /** The spool's files as the agent has them. */
+  spool: SpoolFiles;
 }
 
 /** A tap being served: what it holds, what it skipped; closed when the client goes. */
@@ -140,7 +164,13 @@ export type ControlResponse<C extends ControlCommand = ControlCommand> =
   | { ok: false; error: string };
 
 /** The commands, in the order error messages list them. */
-export const CONTROL_COMMANDS: readonly ControlCommand[] = ["status", "reload", "rotate", "tap"];
+export const CONTROL_COMMANDS: readonly ControlCommand[] = [
+  "status",
+  "reload",
+  "rotate",
+  "tap",
+  "spool",
+];
 
 /** What {@linkcode parseControlRequest} makes of a line: the request, or why it is not one. */
 export type ParsedControlRequest =
@@ -210,6 +240,7 @@ export function parseControlRequest(line: string): ParsedControlRequest {
     }
     case "reload":
     case "rotate":
+    case "spool":
       return { ok: true, request: { ...fields, command } };
     case "tap": {
       for (const key of ["input", "collector", "match"] as const) {

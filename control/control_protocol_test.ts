@@ -2,7 +2,7 @@ import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { CONTROL_COMMANDS, parseControlRequest } from "./control_protocol.ts";
 
 const SEND = 'send one JSON object per line, like {"command": "status"}';
-const NO_COMMAND = 'send one of status, reload, rotate, tap, like {"command": "status"}';
+const NO_COMMAND = 'send one of status, reload, rotate, tap, spool, like {"command": "status"}';
 
 Deno.test("control protocol: each command parses to its typed request", () => {
   const cases: [string, unknown][] = [
@@ -21,7 +21,7 @@ Deno.test("control protocol: each command parses to its typed request", () => {
   for (const [line, request] of cases) {
     assertEquals(parseControlRequest(line), { ok: true, request }, line);
   }
-  assertEquals(CONTROL_COMMANDS, ["status", "reload", "rotate", "tap"]);
+  assertEquals(CONTROL_COMMANDS, ["status", "reload", "rotate", "tap", "spool"]);
 });
 
 Deno.test("control protocol: keys a command does not take are kept and do not fail it", () => {
@@ -68,12 +68,21 @@ Deno.test("control protocol: every malformed request is an error naming the prob
       '{"command":{"name":"status"}}',
       `request has no "command" string ("command" is an object {"name":"status"}); ${NO_COMMAND}`,
     ],
-    ['{"command":"explode"}', 'unknown command "explode"; known: status, reload, rotate, tap'],
-    ['{"command":"STATUS"}', 'unknown command "STATUS"; known: status, reload, rotate, tap'],
-    ['{"command":""}', 'unknown command ""; known: status, reload, rotate, tap'],
+    [
+      '{"command":"explode"}',
+      'unknown command "explode"; known: status, reload, rotate, tap, spool',
+    ],
+    ['{"command":"STATUS"}', 'unknown command "STATUS"; known: status, reload, rotate, tap, spool'],
+    ['{"command":""}', 'unknown command ""; known: status, reload, rotate, tap, spool'],
     // Names an object has by inheritance are not commands either.
-    ['{"command":"toString"}', 'unknown command "toString"; known: status, reload, rotate, tap'],
-    ['{"command":"__proto__"}', 'unknown command "__proto__"; known: status, reload, rotate, tap'],
+    [
+      '{"command":"toString"}',
+      'unknown command "toString"; known: status, reload, rotate, tap, spool',
+    ],
+    [
+      '{"command":"__proto__"}',
+      'unknown command "__proto__"; known: status, reload, rotate, tap, spool',
+    ],
     [
       '{"command":"status","detail":"yes"}',
       'status: "detail" must be true or false, not a string "yes"; send {"command": "status", "detail": true}',
@@ -101,7 +110,9 @@ Deno.test("control protocol: a long bad value is quoted cut, with its length", (
   const name = "y".repeat(100);
   assertEquals(parseControlRequest(JSON.stringify({ command: name })), {
     ok: false,
-    error: `unknown command "${"y".repeat(59)}… (102 chars); known: status, reload, rotate, tap`,
+    error: `unknown command "${
+      "y".repeat(59)
+    }… (102 chars); known: status, reload, rotate, tap, spool`,
   });
 });
 

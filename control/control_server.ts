@@ -58,6 +58,7 @@ const decoder = new TextDecoder();
  *   reload: () => Promise.resolve("reloaded: nothing changed"),
  *   rotate: () => Promise.reject(new Error("rotate: rsyslogd is not managed by the agent")),
  *   tap: () => Promise.reject(new Error("tap: not here")),
+ *   spool: () => Promise.reject(new Error("spool: not here")),
  * }, log);
  * await server.listen();
  * ```

@@ -37,6 +37,8 @@ const handler: ControlHandlers = {
       close: () => taps.close(tap),
     });
   },
+  spool: () =>
+    Promise.resolve({ dir: "/spool", checkpoint: { segment: -1, offset: 0 }, written: [] }),
 };
 
 /** The taps the test handler's `tap` opens. */
@@ -181,13 +183,16 @@ Deno.test("control: every malformed line gets the parser's error, word for word,
       ["[1,2]", 'request must be a JSON object like {"command": "status"}, not an array [1,2]'],
       [
         '{"cmd":"status"}',
-        'request has no "command" string (its keys: "cmd"); send one of status, reload, rotate, tap, like {"command": "status"}',
+        'request has no "command" string (its keys: "cmd"); send one of status, reload, rotate, tap, spool, like {"command": "status"}',
       ],
       [
         '{"command":5}',
-        'request has no "command" string ("command" is a number 5); send one of status, reload, rotate, tap, like {"command": "status"}',
+        'request has no "command" string ("command" is a number 5); send one of status, reload, rotate, tap, spool, like {"command": "status"}',
       ],
-      ['{"command":"explode"}', 'unknown command "explode"; known: status, reload, rotate, tap'],
+      [
+        '{"command":"explode"}',
+        'unknown command "explode"; known: status, reload, rotate, tap, spool',
+      ],
       [
         '{"command":"status","detail":"yes"}',
         'status: "detail" must be true or false, not a string "yes"; send {"command": "status", "detail": true}',
@@ -273,6 +278,7 @@ Deno.test("control: each command round trip through controlRequest, typed reques
         : Promise.resolve(rotated);
     },
     tap: handler.tap,
+    spool: handler.spool,
   };
   await withServer(async (path) => {
     // The types say what each command answers: no casts.

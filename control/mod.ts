@@ -18,6 +18,8 @@ export type {
   Rates,
   ReloadRequest,
   RotateRequest,
+  SpoolFiles,
+  SpoolRequest,
   StatusAnswer,
   StatusRequest,
   TapLine,

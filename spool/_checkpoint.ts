@@ -56,6 +56,11 @@ export class Checkpoint {
     return this.#segment;
   }
 
+  /** The acknowledged position (segment -1: none). */
+  get position(): SpoolPosition {
+    return { segment: this.#segment, offset: this.#offset };
+  }
+
   /** Whether the position moved since the file was last written. */
   get dirty(): boolean {
     return this.#dirty;

@@ -251,6 +251,19 @@ export class Spool {
     return undefined;
   }
 
+  /**
+   * The running spool's word on its files, for `agent spool` (which reads them
+   * without racing the writer): its directory, the acknowledged position, and
+   * how far each segment file is written.
+   */
+  live(): { dir: string; checkpoint: SpoolPosition; written: [number, number][] } {
+    return {
+      dir: this.#cfg.dir,
+      checkpoint: this.#checkpoint.position,
+      written: this.#segments.list.filter((s) => !s.deleted).map((s) => [s.id, s.written]),
+    };
+  }
+
   /** Whether the spool can be written at all; when not, the queue keeps to memory. */
   get usable(): boolean {
     return this.#unusable === undefined;
