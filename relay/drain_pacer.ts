@@ -7,23 +7,27 @@
 
 import { type Batch, type Clock, sleep } from "../ground/mod.ts";
 import {
+  DRAIN_AUTO_FACTOR,
   DRAIN_AUTO_FLOOR,
   DRAIN_AUTO_MIN,
   DRAIN_BACKLOG_MIN,
   DRAIN_HISTORY_MS,
 } from "../config/mod.ts";
 
+/** The bucket holds this many seconds of the rate: a catch-up starts with a small burst. */
+const BUCKET_SECONDS = 0.25;
+
 /**
  * Paces batches while the forwarder catches up, so that a fleet coming back
  * from a collector outage does not flood the tier with every agent's backlog at
  * once. Catching up means: the batch is a resend, or more is waiting than
  * `max(DRAIN_BACKLOG_MIN, 2 s of inflow)` messages. Then batches go out at most
- * at the drain rate (a token bucket of one second's worth): `maxDrainRate`
- * messages a second, or with `"auto"` twice this agent's own inflow over the
- * last minute (at least {@linkcode DRAIN_AUTO_MIN}; {@linkcode DRAIN_AUTO_FLOOR}
+ * at the drain rate (a token bucket of a quarter second's worth): `maxDrainRate`
+ * messages a second, or with `"auto"` {@linkcode DRAIN_AUTO_FACTOR} times this
+ * agent's own inflow over the last minute (at least {@linkcode DRAIN_AUTO_MIN}; {@linkcode DRAIN_AUTO_FLOOR}
  * while the agent has run less than {@linkcode DRAIN_HISTORY_MS} and knows no
- * inflow): a backlog drains at about the rate it built up, and a collector
- * that takes an agent back sees at most about twice that agent's steady share.
+ * inflow): a backlog drains at most as fast as it built up, and a collector
+ * that takes an agent back sees less than twice that agent's steady share.
  * `0` turns pacing off. Live traffic with no backlog is never paced.
  *
  * @example
@@ -78,7 +82,7 @@ export class DrainPacer {
     if (this.#rate !== "auto") return this.#rate;
     const inflow = this.inflow();
     if (this.#clock.now() - this.#startedAt < DRAIN_HISTORY_MS) return DRAIN_AUTO_FLOOR;
-    return Math.max(DRAIN_AUTO_MIN, 2 * inflow);
+    return Math.max(DRAIN_AUTO_MIN, DRAIN_AUTO_FACTOR * inflow);
   }
 
   /**
@@ -93,7 +97,7 @@ export class DrainPacer {
     if (rate <= 0) return;
     const catchingUp = batch.resent === true || pending > Math.max(DRAIN_BACKLOG_MIN, 2 * inflow);
     if (!catchingUp) return;
-    const need = Math.min(batch.count, rate);
+    const need = Math.min(batch.count, rate * BUCKET_SECONDS);
     if (this.#tokens < need) {
       const waitMs = Math.ceil((need - this.#tokens) * 1000 / rate);
       this.waitedMs += waitMs;
@@ -106,7 +110,10 @@ export class DrainPacer {
 
   #refill(rate: number): void {
     const now = this.#clock.now();
-    this.#tokens = Math.min(rate, this.#tokens + (now - this.#filledAt) * rate / 1000);
+    this.#tokens = Math.min(
+      rate * BUCKET_SECONDS,
+      this.#tokens + (now - this.#filledAt) * rate / 1000,
+    );
     this.#filledAt = now;
   }
 }

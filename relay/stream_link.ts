@@ -18,8 +18,10 @@ import { writeAllWithin } from "./_write_all.ts";
 
 /** TCP_INFO is read at most this often (a write at a host's rates is more frequent). */
 const EVIDENCE_EVERY_MS = 50;
-/** Slack on top of twice the largest window seen: a window's rounding, a segment in flight. */
-const EVIDENCE_SLACK_BYTES = 64 * 1024;
+/** What a collector's receive buffer holds at most, in largest windows (measured: 1.18). */
+const BUFFER_PER_WINDOW = 1.5;
+/** Slack on top of it: a window's rounding (scaled), a segment in flight. */
+const EVIDENCE_SLACK_BYTES = 16 * 1024;
 
 /** Linux's defaults of `tcp_wmem` and `tcp_rmem` (max), when /proc cannot be read. */
 const DEFAULT_KERNEL_BUFFERS = 4 * 1024 * 1024 + 6 * 1024 * 1024;
@@ -215,10 +217,12 @@ export class StreamLink implements Link {
    * receive buffer, unseen, until that is full, and then its window shrinks.
    * How much a buffer holds follows from the largest window the collector
    * advertised: measured on Linux 6.18 at 50 KB/s to 50 MB/s, a stalled
-   * collector held 1.00 to 1.18 times that before its window closed. So what
-   * was acknowledged, less twice that window (and a slack), was read; while
-   * the window has shrunk below half its largest, the collector may have
-   * stopped reading: no evidence, the byte window rules.
+   * collector held 1.00 to 1.18 times that before its window closed. What it
+   * holds unread is its buffer less the room it advertises now: at most 1.5
+   * times its largest window less its window now (and a slack), so what was
+   * acknowledged before that was read. While the window has shrunk below half
+   * its largest, the collector may have stopped reading: no evidence, the byte
+   * window rules.
    */
   #read(now: number): number {
     if (this.#evidence === undefined) return -1;
@@ -230,7 +234,8 @@ export class StreamLink implements Link {
     }
     const look = this.#look;
     if (look === undefined || look.sndWnd < this.#maxWnd / 2) return -1;
-    return look.bytesAcked - 2 * this.#maxWnd - EVIDENCE_SLACK_BYTES;
+    const unread = Math.max(0, BUFFER_PER_WINDOW * this.#maxWnd - look.sndWnd);
+    return look.bytesAcked - unread - EVIDENCE_SLACK_BYTES;
   }
 
   /**

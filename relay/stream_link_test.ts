@@ -50,7 +50,7 @@ Deno.test("stream link: with thousands of batches in the window, each is confirm
   );
 });
 
-Deno.test("stream link: with the kernel's evidence a batch is confirmed once it is 2 s old and twice the largest window was acknowledged after it; a shrunk window falls back to the byte window", async () => {
+Deno.test("stream link: with the kernel's evidence a batch is confirmed once it is 2 s old and the collector cannot still hold it unread; a window below half its largest falls back to the byte window", async () => {
   const cfg = parseConfig('{"collectors": [{"address": "127.0.0.1:514"}]}', "inline")
     .collectors[0] as StreamCollectorConfig;
   const clock = new FakeClock(1_000_000);
@@ -76,27 +76,33 @@ Deno.test("stream link: with the kernel's evidence a batch is confirmed once it 
     await link.write(batch);
     acked += 1024;
   };
-  // 100 batches (100 KiB): under 2 × 100 KiB + 64 KiB behind them, nothing is confirmed.
+  // 100 batches of 1 KiB, 3 s old. Its window at its largest, the collector may hold
+  // 1.5 × 100 − 100 = 50 KiB unread, and 16 KiB of slack: what ends 66 KiB before what its
+  // kernel acknowledged (100 KiB, looked at with the 101st write) was read.
   for (let i = 0; i < 100; i++) await write();
   await clock.advance(3_000);
   await write();
-  assertEquals(confirmed, 0);
-  // 300 KiB more, in 60 ms steps (a look at TCP_INFO at most each 50 ms): the first ones are
-  // now 264 KiB behind what the collector's kernel acknowledged.
+  assertEquals(confirmed, 100 - 66);
+  // 300 more, in 60 ms steps (TCP_INFO is looked at no more than every 50 ms), then 3 s.
   for (let i = 0; i < 300; i++) {
     await write();
     if (i % 10 === 0) await clock.advance(60);
   }
   await clock.advance(3_000);
   await write();
-  // Read: what ends at or before acked − 264 KiB (acked before this write: 401 KiB).
-  assertEquals(confirmed, 401 - 264);
-  // The window shrinks (the collector stopped reading): nothing more by evidence.
+  assertEquals(confirmed, 401 - 66);
+  // The window shrinks to 60 KiB: it may hold 1.5 × 100 − 60 = 90 KiB unread.
+  wnd = 60 * 1024;
+  for (let i = 0; i < 100; i++) await write();
+  await clock.advance(3_000);
+  await write();
+  assertEquals(confirmed, 502 - 90 - 16);
+  // Below half its largest (the collector stopped reading): nothing more by evidence.
   wnd = 40 * 1024;
   await clock.advance(60);
   for (let i = 0; i < 200; i++) await write();
   await clock.advance(3_000);
   await write();
-  assertEquals(confirmed, 401 - 264);
+  assertEquals(confirmed, 502 - 90 - 16);
   link.destroy("test over");
 });
