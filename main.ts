@@ -8,15 +8,14 @@ import { parseArgs } from "node:util";
 import { ConfigError, configPath, loadConfig } from "./config/mod.ts";
 import {
   checkConfig,
-  controlRequest,
   demo,
   help,
+  reloadCommand,
   rotateCommand,
   run,
   spoolCommand,
   statusCommand,
   tapCommand,
-  UnreachableError,
 } from "./cli/mod.ts";
 import { errorLine, VERSION } from "./ground/mod.ts";
 
@@ -66,12 +65,7 @@ async function main(args: string[]): Promise<number> {
     }
     case "reload": {
       const { values } = parse({ socket: { type: "string" }, config: { type: "string" } });
-      const result = await controlRequest(
-        await controlSocket(values.socket, values.config),
-        { command: "reload" },
-      );
-      console.log(result);
-      return 0;
+      return await reloadCommand(await controlSocket(values.socket, values.config));
     }
     case "rotate": {
       const { values } = parse({ socket: { type: "string" }, config: { type: "string" } });
@@ -212,7 +206,9 @@ if (import.meta.main) {
       for (const line of e.problems) console.error(errorLine(line));
       Deno.exit(2);
     }
-    if (e instanceof UnreachableError) {
+    // The control client's UnreachableError (by name: its module is loaded only by the commands
+    // that talk to the agent).
+    if (e instanceof Error && e.name === "UnreachableError") {
       console.error(errorLine(e.message));
       Deno.exit(3);
     }
