@@ -19,6 +19,8 @@ export interface FrameSink {
   ready?(): Promise<void> | undefined;
 }
 
+/** A connection's read buffer to start with and to shrink back to. */
+const SMALL_BUFFER = 16 * 1024;
 const SP = 0x20;
 const LF = 0x0a;
 const ZERO = 0x30;
@@ -39,7 +41,10 @@ const MAX_DIGITS = 9;
  * Limits: a message longer than `maxMessageSize` is cut to it and counted as
  * truncated; an octet count that is not digits followed by a space is counted as
  * malformed and the frame is taken as LF-terminated instead (imtcp does the same).
- * Empty LF frames are skipped. Memory is one buffer of `maxMessageSize + 16` bytes.
+ * Empty LF frames are skipped. Memory is one buffer, sized to what the connection
+ * holds: 16 KiB, doubled while reads fill it or a frame is longer (up to
+ * `maxMessageSize + 16`), and given back to 16 KiB once the connection is quiet
+ * again (a burst or a hostile sender's long lines do not keep it grown).
  *
  * @example
  * ```ts
@@ -82,12 +87,25 @@ export class StreamFramer {
     this.#sink = sink;
     this.#counters = counters;
     this.#max = maxMessageSize;
-    this.#buf = new Uint8Array(maxMessageSize + 16);
+    this.#buf = new Uint8Array(Math.min(SMALL_BUFFER, maxMessageSize + 16));
   }
 
   /** The free part of the buffer to read into; never empty. */
   get space(): Uint8Array {
+    if (this.#fill === this.#buf.length) this.#resize(this.#buf.length * 2);
     return this.#buf.subarray(this.#fill);
+  }
+
+  /** Bytes of the buffer now (for tests: it grows and shrinks with what it holds). */
+  get capacity(): number {
+    return this.#buf.length;
+  }
+
+  /** A buffer of `size` bytes (at most `maxMessageSize + 16`) holding what this one holds. */
+  #resize(size: number): void {
+    const buf = new Uint8Array(Math.max(this.#fill, Math.min(size, this.#max + 16)));
+    buf.set(this.#buf.subarray(0, this.#fill));
+    this.#buf = buf;
   }
 
   /** Bytes held waiting for the rest of a frame. */
@@ -110,6 +128,20 @@ export class StreamFramer {
 
   /** Processes `n` bytes just read into {@linkcode space}. */
   commit(n: number): void {
+    const room = this.#buf.length - this.#fill;
+    this.#frame(n);
+    // A read that filled the buffer: a busy connection reads more at a time. A small read
+    // with little left over: quiet again, the buffer goes back to its small size.
+    if (n === room && this.#buf.length < this.#max + 16) {
+      this.#resize(this.#buf.length * 2);
+    } else if (
+      this.#buf.length > SMALL_BUFFER && n < SMALL_BUFFER / 4 && this.#fill < SMALL_BUFFER / 4
+    ) {
+      this.#resize(SMALL_BUFFER);
+    }
+  }
+
+  #frame(n: number): void {
     const buf = this.#buf;
     const end = this.#fill + n;
     const max = this.#max;

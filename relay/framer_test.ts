@@ -328,3 +328,48 @@ Deno.test("framer: an octet count with leading zeros is passed on as a message, 
   assertEquals(sink.calls, ["frames", "message", "message", "frames"]);
   assertEquals(counters.malformed, 0);
 });
+
+Deno.test("framer: its buffer starts small, grows while reads fill it or a frame is longer, and shrinks back once the connection is quiet", () => {
+  let messages = 0;
+  const framer = new StreamFramer(
+    {
+      frames: (_s, _b, _e, count) => messages += count,
+      message: () => messages++,
+    },
+    new Counters(),
+    65536,
+  );
+  assertEquals(framer.capacity, 16 * 1024);
+  // A burst: every read fills the space it was given.
+  const frame = new TextEncoder().encode(`100 ${"x".repeat(100)}`);
+  const fill = (space: Uint8Array) => {
+    let n = 0;
+    while (n + frame.length <= space.length) {
+      space.set(frame, n);
+      n += frame.length;
+    }
+    return n;
+  };
+  for (let i = 0; i < 3; i++) {
+    const space = framer.space;
+    const n = fill(space);
+    // Fill the rest with the start of a frame, so that the read took all the space.
+    space.fill(0x31, n);
+    space[n] = 0x31;
+    framer.commit(space.length);
+  }
+  assertEquals(framer.capacity > 16 * 1024, true, `grew: ${framer.capacity}`);
+  assertEquals(framer.capacity <= 65536 + 16, true);
+  // Quiet: a small read with little left over gives the memory back.
+  const before = messages;
+  const rest = framer.buffered;
+  // Drop what was held (a garbage tail): end the frame with a newline, then a small read.
+  const space = framer.space;
+  space[0] = 0x0a;
+  framer.commit(1);
+  const small = framer.space;
+  small.set(frame);
+  framer.commit(frame.length);
+  assertEquals(framer.capacity, 16 * 1024, `shrunk after ${rest} buffered`);
+  assertEquals(messages > before, true);
+});
