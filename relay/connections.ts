@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Logger } from "../ground/mod.ts";
+import { closeQuietly, errorText, type Logger } from "../ground/mod.ts";
 import { DRAIN_MAX_MS, DRAIN_QUIET_MS } from "../config/mod.ts";
 
 /** Options of {@linkcode Connections}. */
@@ -166,7 +166,7 @@ export class Connections {
           return;
         }
         this.#opts.log.warn(
-          `${this.#opts.name}: accept failed: ${e instanceof Error ? e.message : e}`,
+          `${this.#opts.name}: accept failed: ${errorText(e)}`,
         );
         await new Promise((r) => setTimeout(r, 100));
         continue;
@@ -203,13 +203,5 @@ export class Connections {
         closeQuietly(conn);
       }
     }
-  }
-}
-
-function closeQuietly(closer: { close(): void } | undefined): void {
-  try {
-    closer?.close();
-  } catch {
-    // Already closed.
   }
 }

@@ -1,5 +1,7 @@
 /**
- * The link for a collector's protocol.
+ * What a collector's protocol decides, in one place: how its connection is
+ * dialed, which link speaks it, and whether the data of what was written must
+ * stay in hand.
  *
  * @module
  */
@@ -10,6 +12,7 @@ import type { Link, LinkEvents } from "./link.ts";
 import type { EvidenceSource } from "./tcp_evidence.ts";
 import { RelpLink } from "./relp_link.ts";
 import { StreamLink } from "./stream_link.ts";
+import { dialTls } from "./tls_dial.ts";
 
 /**
  * The link for `cfg.protocol` over `conn`: {@linkcode RelpLink} for `relp`,
@@ -30,4 +33,22 @@ export function createLink(
     clock,
     cfg.protocol === "tcp" ? evidence?.(conn) : undefined,
   );
+}
+
+/** The default dialer: TLS with the handshake done for protocol `tls`, plain TCP otherwise. */
+export function dialCollector(cfg: CollectorConfig): Promise<Deno.Conn> {
+  if (cfg.protocol === "tls") return dialTls(cfg);
+  const { hostname, port } = cfg.address;
+  return Deno.connect({ hostname, port, transport: "tcp" });
+}
+
+/**
+ * Whether the collector may refuse a single message (RELP: an answer other than
+ * `200`): the forwarder then keeps the data of each batch it wrote until it is
+ * confirmed, to set a refused message aside as a dead letter. Otherwise a link
+ * needs nothing of a batch once written (a resend is a give-back to the
+ * source), and the source may keep the data instead (`BatchSource.lighten`).
+ */
+export function refusesMessages(cfg: CollectorConfig): boolean {
+  return cfg.protocol === "relp";
 }

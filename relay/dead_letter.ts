@@ -5,6 +5,7 @@
  */
 
 import { DEAD_LETTER_MAX_BYTES } from "../config/mod.ts";
+import { errorText } from "../ground/mod.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -62,7 +63,7 @@ export class DeadLetters {
     } catch (e) {
       this.#onError(
         `dead letters: cannot write ${this.path}: ${
-          e instanceof Error ? e.message : e
+          errorText(e)
         }; check the spool directory's permissions and free space`,
       );
     }

@@ -15,14 +15,14 @@ import {
 } from "../config/mod.ts";
 
 /** The bucket holds this many seconds of the rate: a catch-up starts with a small burst. */
-const BUCKET_SECONDS = 0.25;
+const BUCKET_SECONDS = 0.1;
 
 /**
  * Paces batches while the forwarder catches up, so that a fleet coming back
  * from a collector outage does not flood the tier with every agent's backlog at
  * once. Catching up means: the batch is a resend, or more is waiting than
  * `max(DRAIN_BACKLOG_MIN, 2 s of inflow)` messages. Then batches go out at most
- * at the drain rate (a token bucket of a quarter second's worth): `maxDrainRate`
+ * at the drain rate (a token bucket of a tenth of a second): `maxDrainRate`
  * messages a second, or with `"auto"` {@linkcode DRAIN_AUTO_FACTOR} times this
  * agent's own inflow over the last minute (at least {@linkcode DRAIN_AUTO_MIN}; {@linkcode DRAIN_AUTO_FLOOR}
  * while the agent has run less than {@linkcode DRAIN_HISTORY_MS} and knows no

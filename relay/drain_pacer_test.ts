@@ -36,7 +36,7 @@ async function sendFor(
   return sent;
 }
 
-Deno.test("drain pacer: auto drains a backlog at 1.8 times the agent's own inflow, a quarter second's worth at once", async () => {
+Deno.test("drain pacer: auto drains a backlog at 1.6 times the agent's own inflow, a tenth of a second's worth at once", async () => {
   const clock = new FakeClock(0);
   let received = 0;
   const pacer = new DrainPacer("auto", () => received, clock);
@@ -47,12 +47,12 @@ Deno.test("drain pacer: auto drains a backlog at 1.8 times the agent's own inflo
     await clock.advance(1_000);
   }
   assertEquals(Math.round(pacer.inflow()), 5_000);
-  assertEquals(Math.round(pacer.rate()), 9_000);
+  assertEquals(Math.round(pacer.rate()), 8_000);
   received = 50_000; // the inflow stops (the tier is down): the rate stays from the last minute
   const sent = await sendFor(clock, pacer, 3_000, 100, 1_000_000);
-  // A quarter second's worth at once (2,250), then 9,000 a second (the rate falls a little as
+  // A tenth of a second's worth at once (800), then 8,000 a second (the rate falls a little as
   // the minute's window takes in the quiet seconds).
-  assert(sent >= 25_000 && sent <= 2_250 + 27_000, `sent ${sent} in 3 s`);
+  assert(sent >= 21_000 && sent <= 800 + 24_000, `sent ${sent} in 3 s`);
   assert(pacer.waitedMs > 2_000, `waited ${pacer.waitedMs} ms`);
 });
 
@@ -63,15 +63,15 @@ Deno.test("drain pacer: live traffic without a backlog is never paced; a resend 
   for (let i = 0; i < 100; i++) await pacer.pace(batch(100), 900, never);
   assertEquals(clock.now(), 0);
   assertEquals(pacer.paced, 0);
-  // Resends: 250 at once (the bucket is full: a quarter second), then 1,000 a second.
+  // Resends: 100 at once (the bucket is full: a tenth of a second), then 1,000 a second.
   const sent = await sendFor(clock, pacer, 2_000, 50, 0, true);
-  assertEquals(sent, 250 + 2_000);
+  assertEquals(sent, 100 + 2_000);
 });
 
 Deno.test("drain pacer: a fixed maxDrainRate, and 0 for none", async () => {
   const clock = new FakeClock(0);
   const fixed = new DrainPacer(2_000, () => 0, clock);
-  assertEquals(await sendFor(clock, fixed, 5_000, 100, 100_000), 500 + 5 * 2_000);
+  assertEquals(await sendFor(clock, fixed, 5_000, 100, 100_000), 200 + 5 * 2_000);
   const none = new DrainPacer(0, () => 0, clock);
   const t0 = clock.now();
   for (let i = 0; i < 1_000; i++) await none.pace(batch(1_000, true), 1_000_000, never);
@@ -95,5 +95,5 @@ Deno.test("drain pacer: auto, just started (no inflow known) drains at 10,000/s;
     await clock.advance(1_000);
     pacer.inflow();
   }
-  assertEquals(Math.round(pacer.rate()), 5_400, "1.8 times its inflow over the last minute");
+  assertEquals(Math.round(pacer.rate()), 4_800, "1.6 times its inflow over the last minute");
 });

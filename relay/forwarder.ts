@@ -8,7 +8,11 @@ import {
   type Batch,
   type BatchSource,
   type Clock,
+  closeQuietly,
+  eachFrame,
+  errorText,
   type Logger,
+  Queue,
   sleep,
   systemClock,
 } from "../ground/mod.ts";
@@ -21,14 +25,13 @@ import {
 } from "../config/mod.ts";
 import type { Counters } from "./counters.ts";
 import { backoffDelay } from "./backoff.ts";
-import { createLink } from "./create_link.ts";
+import { createLink, dialCollector, refusesMessages } from "./create_link.ts";
 import type { Link, LinkEvents } from "./link.ts";
 import { DrainPacer } from "./drain_pacer.ts";
 import type { Taps } from "./taps.ts";
 import { type MemberStatus, PoolLink } from "./pool_link.ts";
 import { type Resolver, systemResolver } from "./resolver.ts";
 import { type EvidenceSource, tcpEvidence } from "./tcp_evidence.ts";
-import { dialTls } from "./tls_dial.ts";
 
 /**
  * Opens a connection to a collector: plain TCP, or TLS with the handshake done
@@ -110,15 +113,6 @@ interface Session {
   broken: string | undefined;
 }
 
-/** Plain TCP (protocols `tcp` and `relp`). */
-export const dialTcp: Dialer = (cfg) => {
-  const { hostname, port } = cfg.address;
-  return Deno.connect({ hostname, port, transport: "tcp" });
-};
-
-/** The default dialer, chosen per collector: TLS for protocol `tls`, plain TCP otherwise. */
-export const dialCollector: Dialer = (cfg) => cfg.protocol === "tls" ? dialTls(cfg) : dialTcp(cfg);
-
 /**
  * Takes batches from the buffer and writes them to the first healthy collector,
  * in order. A collector is unhealthy when connecting fails or times out, when
@@ -166,13 +160,15 @@ export class Forwarder {
   #random: () => number;
   #failbackAfterMs: number;
   #stopWaitMs: number;
-  /** Batches written (or being written) and not yet confirmed by the link, oldest first. */
-  #unacked: Batch[] = [];
   /**
-   * Where the unconfirmed ones start in `#unacked`: confirming moves it, not
-   * the array (a 36 MiB window holds ~14,000 small batches).
+   * Batches written (or being written) and not yet confirmed by the link, oldest
+   * first: what is acknowledged to the source once confirmed, or given back to
+   * it, whatever the protocol (a 36 MiB window holds ~14,000 small batches). A
+   * stream link keeps its own list of the same batches, of when and where on
+   * the wire each was written, which decides when they are confirmed; the two
+   * stay in step by count (`LinkEvents.confirmed`), as RELP's and a pool's do.
    */
-  #head = 0;
+  #unacked = new Queue<Batch>();
   #counted = new WeakSet<Batch>();
   #session: Session | undefined;
   #failback: Session | undefined;
@@ -354,7 +350,7 @@ export class Forwarder {
       this.#dial(cfg),
       ms,
       `connect did not complete within ${ms} ms`,
-      (late) => late.then((c) => this.#closeQuietly(c), () => {}),
+      (late) => late.then((c) => closeQuietly(c), () => {}),
     );
     session.link = createLink(conn, cfg, events, this.#clock, this.#evidence);
     const message = `${cfg.protocol.toUpperCase()} session did not open within ${ms} ms`;
@@ -400,12 +396,12 @@ export class Forwarder {
             batch.data.length,
           );
         }
-        // A stream link resends from what it was given: the source may keep the data instead.
-        if (t.cfg.protocol !== "relp") {
+        // Unless a message of it may be refused, its data need not stay in hand.
+        if (!refusesMessages(t.cfg)) {
           // Still the newest in hand: nothing is taken while a write is under way.
           const last = this.#unacked.length - 1;
-          if (last >= this.#head && this.#unacked[last] === batch) {
-            this.#unacked[last] = this.#source.lighten(batch);
+          if (last >= 0 && this.#unacked.at(last) === batch) {
+            this.#unacked.set(last, this.#source.lighten(batch));
           }
         }
       }
@@ -446,25 +442,16 @@ export class Forwarder {
 
   /** Gives the batches in hand back to the source. */
   #giveBack(): void {
-    const inHand = this.#unacked.slice(this.#head);
-    this.#unacked = [];
-    this.#head = 0;
-    this.#source.giveBack(inHand);
+    this.#source.giveBack(this.#unacked.takeAll());
   }
 
   /** The link confirmed its `count` oldest batches: they are acknowledged to the buffer. */
   #confirmed(session: Session, count: number): void {
     if (session !== this.#session) return;
-    const u = this.#unacked;
-    const end = Math.min(this.#head + count, u.length);
-    for (let i = this.#head; i < end; i++) {
-      this.#source.ack(u[i]!);
-      u[i] = undefined as unknown as Batch;
-    }
-    this.#head = end;
-    if (end === u.length || (end >= 1024 && end * 2 >= u.length)) {
-      this.#unacked = u.slice(end);
-      this.#head = 0;
+    for (let i = 0; i < count; i++) {
+      const batch = this.#unacked.shift();
+      if (batch === undefined) return;
+      this.#source.ack(batch);
     }
   }
 
@@ -475,7 +462,7 @@ export class Forwarder {
    */
   #refused(session: Session, at: number, index: number, reason: string): void {
     if (session !== this.#session) return;
-    const batch = this.#unacked[this.#head + at];
+    const batch = this.#unacked.at(at);
     if (batch === undefined || index >= batch.count) return;
     const counts = this.#refusals.get(batch) ?? new Map<number, number>();
     this.#refusals.set(batch, counts);
@@ -487,7 +474,7 @@ export class Forwarder {
     for (const [i, c] of counts) if (i !== index) shifted.set(i > index ? i - 1 : i, c);
     this.#refusals.set(rest, shifted);
     if (this.#counted.has(batch)) this.#counted.add(rest);
-    this.#unacked[this.#head + at] = rest;
+    this.#unacked.set(at, rest);
     this.#counters.deadLettered++;
     const address = this.#targets[session.index]!.cfg.address.text;
     this.#log.warn(
@@ -585,39 +572,23 @@ export class Forwarder {
       );
     });
   }
-
-  #closeQuietly(conn: Deno.Conn | undefined): void {
-    try {
-      conn?.close();
-    } catch {
-      // Already closed.
-    }
-  }
 }
 
-/** Message `index` of `batch` and the batch without it (same spool position). */
+/** Message `index` (< `batch.count`) of `batch` and the batch without it (same spool position). */
 function without(batch: Batch, index: number): { message: Uint8Array; rest: Batch } {
   const data = batch.data;
-  let p = 0;
-  for (let i = 0;; i++) {
-    let q = p;
-    let len = 0;
-    while (data[q] !== 0x20) len = len * 10 + data[q++]! - 0x30;
-    const end = q + 1 + len;
-    if (i === index) {
-      const rest = new Uint8Array(data.length - (end - p));
-      rest.set(data.subarray(0, p));
-      rest.set(data.subarray(end), p);
-      const message = data.slice(q + 1, end);
-      return {
-        message,
-        rest: { ...batch, data: rest, count: batch.count - 1 },
-      };
-    }
-    p = end;
-  }
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+  let i = 0;
+  let frame = { start: 0, body: 0, end: 0 };
+  eachFrame(data, 0, data.length, (body, end, start) => {
+    if (i++ < index) return true;
+    frame = { start, body, end };
+    return false;
+  });
+  const rest = new Uint8Array(data.length - (frame.end - frame.start));
+  rest.set(data.subarray(0, frame.start));
+  rest.set(data.subarray(frame.end), frame.start);
+  return {
+    message: data.slice(frame.body, frame.end),
+    rest: { ...batch, data: rest, count: batch.count - 1 },
+  };
 }

@@ -14,6 +14,7 @@ import { parseAddress } from "../config/address.ts";
 import { Logger } from "../ground/logger.ts";
 import { freePort, waitFor } from "../testkit/mod.ts";
 import { FakeClock } from "../ground/fake_clock.ts";
+import { closeQuietly } from "../ground/mod.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -137,11 +138,7 @@ class Collector {
   }
 
   async close(): Promise<void> {
-    try {
-      this.listener.close();
-    } catch {
-      // Closed.
-    }
+    closeQuietly(this.listener);
     for (const a of this.accepted) closeQuietly(a.conn);
     await Promise.all(this.#tasks);
   }
@@ -174,14 +171,6 @@ class Collector {
     }
     a.ended = true;
     closeQuietly(a.conn);
-  }
-}
-
-function closeQuietly(c: { close(): void }): void {
-  try {
-    c.close();
-  } catch {
-    // Already closed.
   }
 }
 

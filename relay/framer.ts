@@ -4,6 +4,7 @@
  * @module
  */
 
+import { LF, NINE, SP, ZERO } from "../ground/mod.ts";
 import type { Counters } from "./counters.ts";
 
 /** Where a framer delivers what it finds. */
@@ -21,10 +22,6 @@ export interface FrameSink {
 
 /** A connection's read buffer to start with and to shrink back to. */
 const SMALL_BUFFER = 16 * 1024;
-const SP = 0x20;
-const LF = 0x0a;
-const ZERO = 0x30;
-const NINE = 0x39;
 /** rsyslog's imtcp takes at most 9 digits of octet count; so do we. */
 const MAX_DIGITS = 9;
 

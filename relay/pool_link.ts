@@ -4,7 +4,14 @@
  * @module
  */
 
-import type { Batch, Clock, Logger } from "../ground/mod.ts";
+import {
+  type Batch,
+  type Clock,
+  closeQuietly,
+  errorText,
+  type Logger,
+  Queue,
+} from "../ground/mod.ts";
 import {
   type Address,
   type CollectorConfig,
@@ -124,8 +131,7 @@ export class PoolLink implements Link {
   #events: LinkEvents;
   #members = new Map<string, Member>();
   /** Entries not yet confirmed to the forwarder, in the order written. */
-  #ledger: Entry[] = [];
-  #ledgerHead = 0;
+  #ledger = new Queue<Entry>();
   /** Entries waiting for a member, oldest first (resends before new ones). */
   #queue: Entry[] = [];
   #nextSeq = 0;
@@ -460,17 +466,12 @@ export class PoolLink implements Link {
       e.done = true;
       m.unconfirmedBytes -= e.batch.data.length;
     }
-    const ledger = this.#ledger;
-    let head = this.#ledgerHead;
-    const from = head;
-    while (head < ledger.length && ledger[head]!.done) head++;
-    if (head === from) return;
-    this.#ledgerHead = head;
-    if (head === ledger.length || (head >= 1024 && head * 2 >= ledger.length)) {
-      this.#ledger = ledger.slice(head);
-      this.#ledgerHead = 0;
+    let done = 0;
+    while (this.#ledger.at(0)?.done) {
+      this.#ledger.shift();
+      done++;
     }
-    this.#events.confirmed(head - from);
+    if (done > 0) this.#events.confirmed(done);
   }
 
   /**
@@ -482,8 +483,8 @@ export class PoolLink implements Link {
     if (m.link !== link || this.#done) return;
     const entry = m.unconfirmed[at];
     if (entry === undefined) return;
-    const index = this.#ledger.indexOf(entry, this.#ledgerHead);
-    if (index >= 0) this.#events.refused(index - this.#ledgerHead, message, reason);
+    const index = this.#ledger.indexOf(entry);
+    if (index >= 0) this.#events.refused(index, message, reason);
     const why = `member ${m.key} refused a message: ${reason}`;
     this.#failure = why;
     for (const other of this.#members.values()) other.link?.destroy(why);
@@ -591,16 +592,4 @@ function within<T>(
       reject(e);
     });
   });
-}
-
-function closeQuietly(conn: Deno.Conn | undefined): void {
-  try {
-    conn?.close();
-  } catch {
-    // Already closed.
-  }
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

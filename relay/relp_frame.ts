@@ -5,6 +5,8 @@
  * @module
  */
 
+import { LF, NINE, SP, writeDecimal, ZERO } from "../ground/mod.ts";
+
 /** The highest transaction number; the one after it is 1 again. */
 export const RELP_MAX_TXNR = 999_999_999;
 
@@ -45,10 +47,6 @@ export interface RelpFrameParserOptions {
   oversize?: "error" | "truncate";
 }
 
-const SP = 0x20;
-const LF = 0x0a;
-const ZERO = 0x30;
-const NINE = 0x39;
 /** NUMBER = 1*9DIGIT. */
 const MAX_DIGITS = 9;
 /** COMMAND = 1*32ALPHA. */
@@ -264,10 +262,10 @@ export function writeSyslogFrame(
   start: number,
   end: number,
 ): number {
-  let p = writeNumber(buf, at, txnr);
+  let p = writeDecimal(buf, at, txnr);
   buf.set(SYSLOG, p);
   p += SYSLOG.length;
-  p = writeNumber(buf, p, end - start);
+  p = writeDecimal(buf, p, end - start);
   if (end > start) {
     buf[p++] = SP;
     buf.set(src.subarray(start, end), p);
@@ -297,15 +295,6 @@ export function printable(data: Uint8Array, max = 80): string {
 }
 
 const SYSLOG = encoder.encode(" syslog ");
-
-function writeNumber(buf: Uint8Array, at: number, n: number): number {
-  let digits = 1;
-  for (let v = n; v >= 10; v = Math.floor(v / 10)) digits++;
-  for (let i = digits - 1, v = n; i >= 0; i--, v = Math.floor(v / 10)) {
-    buf[at + i] = ZERO + (v % 10);
-  }
-  return at + digits;
-}
 
 function isAlpha(c: number): boolean {
   return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);

@@ -7,7 +7,7 @@
 import type { Counters } from "./counters.ts";
 import type { FrameSink } from "./framer.ts";
 import type { Address, AddressInputConfig, InputSettings } from "../config/mod.ts";
-import { type Clock, type Logger, systemClock } from "../ground/mod.ts";
+import { type Clock, closeQuietly, errorText, type Logger, systemClock } from "../ground/mod.ts";
 import {
   encodeFrame,
   nextTxnr,
@@ -146,7 +146,7 @@ export class RelpInput {
       return Promise.reject(
         new Error(
           `input ${this.name}: cannot listen: ${
-            e instanceof Error ? e.message : e
+            errorText(e)
           }; free the address or change inputs[].address`,
         ),
       );
@@ -355,12 +355,4 @@ function rsp(txnr: number, data: string): string {
 async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
   let off = 0;
   while (off < data.length) off += await conn.write(data.subarray(off));
-}
-
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
-  }
 }

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Batch, Clock } from "../ground/mod.ts";
+import { type Batch, type Clock, closeQuietly, eachFrame, errorText } from "../ground/mod.ts";
 import type { RelpCollectorConfig } from "../config/mod.ts";
 import type { Link, LinkEvents } from "./link.ts";
 import {
@@ -29,8 +29,6 @@ const OFFERS = "relp_version=0\nrelp_software=syslog-agent\ncommands=syslog";
 const MAX_RSP_DATA = 64 * 1024;
 /** Frames are gathered into writes of about this size. */
 const OUT_BYTES = 256 * 1024;
-const SP = 0x20;
-const ZERO = 0x30;
 const decoder = new TextDecoder();
 
 /** A batch being sent: confirmed once written whole and every message answered `200`. */
@@ -128,13 +126,16 @@ export class RelpLink implements Link {
     const entry: InFlight = { sent: 0, acked: 0, written: false };
     this.#inFlight.push(entry);
     const data = batch.data;
+    // Where each message is, first: the writes below wait for window room in between.
+    const bodies: number[] = [];
+    eachFrame(data, 0, data.length, (s, e) => {
+      bodies.push(s, e);
+    });
     let out = this.#out;
     let n = 0;
-    let p = 0;
-    while (p < data.length) {
-      let len = 0;
-      while (p < data.length && data[p] !== SP) len = len * 10 + data[p++]! - ZERO;
-      p++;
+    for (let i = 0; i < bodies.length; i += 2) {
+      const p = bodies[i]!;
+      const len = bodies[i + 1]! - p;
       if (this.#outstanding >= RELP_WINDOW) {
         if (n > 0) await this.#send(out.subarray(0, n));
         n = 0;
@@ -153,7 +154,6 @@ export class RelpLink implements Link {
       n = writeSyslogFrame(out, n, this.#txnr, data, p, p + len);
       if (this.#outstanding++ === 0) this.#startWaiting();
       entry.sent++;
-      p += len;
     }
     if (n > 0) await this.#send(out.subarray(0, n));
     entry.written = true;
@@ -221,7 +221,7 @@ export class RelpLink implements Link {
       if (e instanceof ProtocolProblem) reason = e.message;
       else if (e instanceof RelpFramingError) {
         reason = `RELP protocol error from collector: ${e.message}`;
-      } else reason = `connection failed: ${e instanceof Error ? e.message : e}`;
+      } else reason = `connection failed: ${errorText(e)}`;
     }
     this.#fail(reason);
   }
@@ -376,12 +376,4 @@ function deferred(): Deferred {
   // A rejection nobody waits for (the link broke between waits) is not an error.
   promise.catch(() => {});
   return { promise, resolve, reject };
-}
-
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
-  }
 }

@@ -7,7 +7,7 @@
 import type { InputConfig } from "../config/mod.ts";
 import type { Counters } from "./counters.ts";
 import { type FrameSink, StreamFramer } from "./framer.ts";
-import { type Clock, type Logger, systemClock } from "../ground/mod.ts";
+import { type Clock, errorText, type Logger, systemClock } from "../ground/mod.ts";
 import { Connections, type Touch } from "./connections.ts";
 import { listenUnix, removeSocket } from "./unix_listener.ts";
 
@@ -91,7 +91,7 @@ export class StreamInput {
         listener = Deno.listen({ transport: "tcp", hostname, port });
       }
     } catch (e) {
-      const why = e instanceof Error ? e.message : String(e);
+      const why = errorText(e);
       const key = `inputs[].${this.#cfg.type === "unix" ? "path" : "address"}`;
       throw new Error(
         `input ${this.name}: cannot listen: ${why}${

@@ -5,7 +5,14 @@
  * @module
  */
 
-import { type Batch, type Clock, octetToLf } from "../ground/mod.ts";
+import {
+  type Batch,
+  type Clock,
+  closeQuietly,
+  errorText,
+  octetToLf,
+  Queue,
+} from "../ground/mod.ts";
 import {
   END_WAIT_MS,
   REPLAY_MAX_BYTES,
@@ -15,6 +22,16 @@ import {
 import type { Link, LinkEvents } from "./link.ts";
 import type { EvidenceSource, TcpEvidence } from "./tcp_evidence.ts";
 import { writeAllWithin } from "./_write_all.ts";
+
+/** A batch written and not yet confirmed, as the link knows it. */
+interface Written {
+  /** Bytes of the batch (octet-counted, whatever the framing on the wire). */
+  size: number;
+  /** When it was written (ms). */
+  at: number;
+  /** Where it ends in the stream of bytes on the wire. */
+  end: number;
+}
 
 /** TCP_INFO is read at most this often (a write at a host's rates is more frequent). */
 const EVIDENCE_EVERY_MS = 50;
@@ -97,11 +114,12 @@ export class StreamLink implements Link {
   #cfg: StreamCollectorConfig;
   #events: LinkEvents;
   #clock: Clock;
-  /** Sizes of the written, unconfirmed batches, oldest first, from `#head` on. */
-  #sizes: number[] = [];
-  #times: number[] = [];
-  /** Where each unconfirmed batch ends in the stream of bytes on the wire. */
-  #ends: number[] = [];
+  /**
+   * The batches written and not yet confirmed, oldest first: what decides when
+   * each is. The batches themselves are the forwarder's to keep (and to give
+   * back); it hears by count which of them are confirmed.
+   */
+  #written = new Queue<Written>();
   /** Bytes written on the wire so far. */
   #sent = 0;
   #evidence: EvidenceSource | undefined;
@@ -109,12 +127,7 @@ export class StreamLink implements Link {
   #look: TcpEvidence | undefined;
   /** The largest receive window the collector has advertised. */
   #maxWnd = 0;
-  /**
-   * Where the unconfirmed batches start in `#sizes` and `#times`: confirming
-   * moves it instead of splicing (thousands of batches fill the window at a
-   * host's rates, and a splice per write moved them all).
-   */
-  #head = 0;
+  /** Bytes of the batches in `#written`. */
   #bytes = 0;
   #window: number;
   #done = false;
@@ -173,9 +186,7 @@ export class StreamLink implements Link {
     if (this.#done) throw new Error(this.#failure ?? "link closed");
     const now = this.#clock.now();
     this.#sent += data.length;
-    this.#sizes.push(batch.data.length);
-    this.#times.push(now);
-    this.#ends.push(this.#sent);
+    this.#written.push({ size: batch.data.length, at: now, end: this.#sent });
     this.#bytes += batch.data.length;
     // A batch is confirmed once the window followed it and it is REPLAY_MIN_AGE_MS old: a
     // collector that reads fast (a spool draining) can hold far more than the window
@@ -183,31 +194,20 @@ export class StreamLink implements Link {
     // kernel's evidence, a batch REPLAY_MIN_AGE_MS old is confirmed sooner: see #read().
     const read = this.#read(now);
     const window = this.#window;
-    const sizes = this.#sizes;
-    const head = this.#head;
-    let i = head;
-    while (i < sizes.length) {
-      const after = this.#bytes - sizes[i]!;
-      const old = now - this.#times[i]! >= REPLAY_MIN_AGE_MS || window === 0;
+    let confirmed = 0;
+    for (let w = this.#written.at(0); w !== undefined; w = this.#written.at(0)) {
+      const after = this.#bytes - w.size;
+      const old = now - w.at >= REPLAY_MIN_AGE_MS || window === 0;
       const byWindow = after >= window && old;
-      const byEvidence = old && this.#ends[i]! <= read;
+      const byEvidence = old && w.end <= read;
       if (!(byWindow || byEvidence) && after < Math.max(REPLAY_MAX_BYTES, window)) {
         break;
       }
-      this.#bytes -= sizes[i]!;
-      i++;
+      this.#bytes -= w.size;
+      this.#written.shift();
+      confirmed++;
     }
-    if (i > head) {
-      this.#head = i;
-      // Cut the confirmed ones off once they are half the arrays: amortized, not per write.
-      if (i === sizes.length || (i >= 1024 && i * 2 >= sizes.length)) {
-        this.#sizes = sizes.slice(i);
-        this.#times = this.#times.slice(i);
-        this.#ends = this.#ends.slice(i);
-        this.#head = 0;
-      }
-      this.#events.confirmed(i - head);
-    }
+    if (confirmed > 0) this.#events.confirmed(confirmed);
   }
 
   /**
@@ -248,7 +248,7 @@ export class StreamLink implements Link {
     if (this.#done) return;
     this.#done = true;
     let read = false;
-    if (this.#sizes.length > this.#head) {
+    if (this.#written.length > 0) {
       let timer: unknown;
       try {
         await this.#conn.closeWrite();
@@ -264,11 +264,7 @@ export class StreamLink implements Link {
         this.#abandon = undefined;
       }
     }
-    const n = this.#sizes.length - this.#head;
-    this.#sizes = [];
-    this.#times = [];
-    this.#ends = [];
-    this.#head = 0;
+    const n = this.#written.takeAll().length;
     this.#bytes = 0;
     closeQuietly(this.#conn);
     if (read && n > 0) this.#events.confirmed(n);
@@ -302,17 +298,9 @@ export class StreamLink implements Link {
       }
     } catch (e) {
       clean = false;
-      reason = `connection failed: ${e instanceof Error ? e.message : e}`;
+      reason = `connection failed: ${errorText(e)}`;
     }
     this.#fail(reason);
     return clean;
-  }
-}
-
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
   }
 }

@@ -256,31 +256,21 @@ export class Taps {
     end: number,
     at: number,
   ): void {
-    let from = start;
-    // The frame the search has walked to: [frame, body, bodyEnd).
-    let frame = start;
-    let body = start;
-    let bodyEnd = start;
-    for (;;) {
-      const found = run.indexOf(needle, from - start);
-      if (found < 0) return;
-      const hit = start + found;
-      while (bodyEnd <= hit && frame < end) {
-        let len = 0;
-        let p = frame;
-        while (src[p] !== 0x20) len = len * 10 + src[p++]! - 0x30;
-        body = p + 1;
-        bodyEnd = body + len;
-        if (bodyEnd <= hit) frame = bodyEnd;
+    // Where the needle is found next, as an offset into `run`.
+    let hit = run.indexOf(needle);
+    if (hit < 0) return;
+    eachFrame(src, start, end, (body, bodyEnd) => {
+      // The hits before this frame's end: in its header, across an edge, or in its body.
+      while (start + hit < bodyEnd) {
+        if (start + hit >= body && start + hit + needle.length <= bodyEnd) {
+          if (tap.full) tap.skipped++;
+          else tap.push({ at, ...where, message: src.slice(body, bodyEnd) });
+          hit = run.indexOf(needle, bodyEnd - start);
+        } else {
+          hit = run.indexOf(needle, hit + 1); // not in one message
+        }
+        if (hit < 0) return false;
       }
-      if (hit >= body && hit + needle.length <= bodyEnd) {
-        if (tap.full) tap.skipped++;
-        else tap.push({ at, ...where, message: src.slice(body, bodyEnd) });
-        from = bodyEnd;
-        frame = bodyEnd;
-      } else {
-        from = hit + 1; // across a frame's edge: not in one message
-      }
-    }
+    });
   }
 }

@@ -5,6 +5,7 @@
  */
 
 import type { TlsCollectorConfig } from "../config/mod.ts";
+import { closeQuietly, errorText } from "../ground/mod.ts";
 
 /**
  * What the process's root store holds, fixed by the first TLS connection
@@ -75,12 +76,8 @@ export async function dialTls(cfg: TlsCollectorConfig): Promise<Deno.TlsConn> {
   try {
     await conn.handshake();
   } catch (e) {
-    try {
-      conn.close();
-    } catch {
-      // Already closed.
-    }
-    const why = e instanceof Error ? e.message : String(e);
+    closeQuietly(conn);
+    const why = errorText(e);
     throw new Error(
       `TLS handshake with ${what} (server name "${name}") failed: ${why}; the collector's certificate must be issued for "${name}" (serverName, else the address's host) by the CA in ${
         cfg.ca === undefined
@@ -103,7 +100,7 @@ async function readPem(path: string | undefined, key: string, what: string): Pro
   } catch (e) {
     throw new Error(
       `${what}: cannot read the ${key} file "${path}": ${
-        e instanceof Error ? e.message : e
+        errorText(e)
       }; fix the collector's "${key}" path`,
     );
   }

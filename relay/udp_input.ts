@@ -11,7 +11,7 @@ import {
   DRAIN_QUIET_MS,
   type InputSettings,
 } from "../config/mod.ts";
-import { type Clock, systemClock } from "../ground/mod.ts";
+import { type Clock, closeQuietly, errorText, systemClock } from "../ground/mod.ts";
 import type { Counters } from "./counters.ts";
 import type { FrameSink } from "./framer.ts";
 
@@ -81,7 +81,7 @@ export class UdpInput {
     } catch (e) {
       throw new Error(
         `input ${this.name}: cannot listen: ${
-          e instanceof Error ? e.message : e
+          errorText(e)
         }; free the address or change inputs[].address`,
       );
     }
@@ -117,11 +117,7 @@ export class UdpInput {
   /** Stops receiving. */
   close(): void {
     this.#closed = true;
-    try {
-      this.#socket?.close();
-    } catch {
-      // Already closed.
-    }
+    closeQuietly(this.#socket);
   }
 
   async #receive(socket: Deno.DatagramConn): Promise<void> {
@@ -134,7 +130,7 @@ export class UdpInput {
         this.#lastAt = this.#clock.now();
       }
     } catch (e) {
-      if (!this.#closed) this.#problem = `receive failed: ${e instanceof Error ? e.message : e}`;
+      if (!this.#closed) this.#problem = `receive failed: ${errorText(e)}`;
     }
   }
 }
