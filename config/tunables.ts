@@ -91,7 +91,8 @@ export const DRAIN_AUTO_MIN = 100;
 /**
  * `spool.maxDrainRate: "auto"` is this many times the agent's inflow: what a
  * catching-up agent sends (its backlog and its live traffic behind it) stays
- * under twice its steady share (measured: 1.8 times it, with a burst of a
+ * under twice its steady share (measured in the fleet simulation: a recovered
+ * tier saw at most 1.99 times it in its busiest second, with a burst of a
  * tenth of a second), and its backlog shrinks at 0.6 times its inflow (a 30 s
  * outage drains in about 50 s).
  */
