@@ -3,15 +3,21 @@
 #
 #   curl -fsSL https://<release host>/install.sh | sh -s -- --collector logs.example.org:514
 #
-# Puts the agent binary at /usr/local/bin/agent, a config at
+# Installs rsyslog (and its RELP module) with the host's package manager where
+# rsyslogd is missing (Debian 12 and Fedora do not install it by default), then
+# puts the agent binary at /usr/local/bin/agent, a commented config at
 # /etc/syslog-agent/agent.json (only when there is none), the systemd unit,
 # the rsyslog snippets (the local hop to the agent, over RELP where rsyslog's
-# RELP module exists, and the watchdog's probe socket), creates the spool
+# RELP module exists; the watchdog's probe socket; where rsyslog reads the
+# journal with imjournal, journald's syslog socket), creates the spool
 # directory, takes over the distribution's logrotate entry for rsyslog's files
-# (so that "agent rotate" does the HUP), and starts the service when systemd
-# runs this host. Every change outside the agent's own files is printed, and
-# --uninstall undoes it. Running it again changes only what differs, and
-# applies it (restart, or reload when that is enough).
+# (so that "agent rotate" does the HUP), labels the local hop's port for
+# SELinux, and starts the service when systemd runs this host. The
+# distribution is told by /etc/os-release (ID, ID_LIKE, VERSION_ID). Every
+# change outside the agent's own files is printed, and --uninstall undoes it
+# (packages it installed are removed again: /var/lib/syslog-agent/install-state
+# records them). Running it again changes only what differs, and applies it
+# (restart, or reload when that is enough).
 # Run with --help for the options. POSIX sh; needs curl or wget for downloads,
 # sha256sum (or shasum, or openssl) and openssl 3 to verify them.
 #
@@ -33,8 +39,12 @@ WANTS_LINK=/etc/systemd/system/multi-user.target.wants/syslog-agent.service
 LOGROTATE_PATH=/etc/logrotate.d/syslog-agent
 # Lifts MemoryDenyWriteExecute= for logrotate.service, whose postrotate runs the agent.
 LOGROTATE_DROPIN=/etc/systemd/system/logrotate.service.d/syslog-agent.conf
-# The distribution's rotation of rsyslog's files (Debian, Ubuntu, RHEL alike),
-# and where it is moved aside to (logrotate skips names ending in .disabled).
+# The distribution's rotation of rsyslog's files: /etc/logrotate.d/rsyslog on
+# Debian, Ubuntu and RHEL 9's rsyslog-logrotate, /etc/logrotate.d/syslog on
+# RHEL 8 and older Fedora (pick_distro_logrotate), and where it is moved aside
+# to (that name plus .syslog-agent.disabled: logrotate skips names ending in
+# .disabled).
+DISTRO_LOGROTATE_NAMES="/etc/logrotate.d/rsyslog /etc/logrotate.d/syslog"
 DISTRO_LOGROTATE=/etc/logrotate.d/rsyslog
 DIVERTED_LOGROTATE=/etc/logrotate.d/rsyslog.syslog-agent.disabled
 # The first line of what stands at $DISTRO_LOGROTATE on hosts without dpkg.
@@ -42,6 +52,17 @@ LOGROTATE_STUB_MARK="# syslog-agent: moved aside by install.sh"
 RSYSLOG_PATH=/etc/rsyslog.d/90-syslog-agent.conf
 PROBE_PATH=/etc/rsyslog.d/91-syslog-agent-probe.conf
 PROBE_SOCKET=/run/syslog-agent-probe.sock
+# Where rsyslog reads the journal with imjournal (RHEL, Fedora): journald's
+# syslog socket read for the agent, and journald told to forward to it.
+JOURNAL_PATH=/etc/rsyslog.d/89-syslog-agent-journal.conf
+JOURNALD_DROPIN=/etc/systemd/journald.conf.d/syslog-agent.conf
+# What install.sh changed on the host beyond its own files (packages it
+# installed, SELinux port labels), for --uninstall to undo.
+STATE_DIR=/var/lib/syslog-agent
+STATE_PATH=/var/lib/syslog-agent/install-state
+# The local hop's ports (the agent's RELP and TCP inputs for rsyslogd).
+RELP_PORT=2514
+TCP_PORT=5514
 SPOOL_DIR=/var/spool/syslog-agent
 DEFAULT_RELEASES=https://github.com/syslog-agent/syslog-agent/releases
 # Where rsyslog's modules live (Debian/Ubuntu multiarch, RHEL, others).
@@ -72,6 +93,7 @@ INSECURE_HTTP=0
 WATCHDOG=1
 ROTATE=1
 RELP=auto
+RSYSLOG_INSTALL=1
 
 # --- state ---------------------------------------------------------------------
 WORK_DIR=""
@@ -82,8 +104,33 @@ UNIT_CHANGED=0
 CONF_CHANGED=0
 RSYSLOG_CHANGED=0
 DROPIN_CHANGED=0
+JOURNALD_CHANGED=0
 # Lines saying what was changed outside the agent's own files.
 OUTSIDE=""
+# The distribution (detect_os): /etc/os-release's ID, ID_LIKE, VERSION_ID,
+# PRETTY_NAME; FAMILY debian, rhel, suse or other; PKG its package manager.
+OS_ID=""
+OS_LIKE=""
+OS_VERSION=""
+OS_NAME=""
+FAMILY=other
+PKG=""
+# 1 when this host has no rsyslogd and --no-rsyslog-install left it so.
+NO_RSYSLOG=0
+# 1 when this run installs rsyslog's RELP module (so omrelp will be there).
+OMRELP_PLANNED=0
+# 1 when the journal hop is used (89-syslog-agent-journal.conf).
+JOURNAL_HOP=0
+# Why the local hop is not RELP (choose_hop), for the config's comment.
+RELP_WHY="rsyslog's RELP module is missing"
+# SELinux on the target: Enforcing, Permissive, or empty (off or absent).
+SELINUX=""
+# With --root: the commands the host still needs, joined with " && ".
+HOST_NEXT=""
+# The paths (without $ROOT) this run wrote or would write, for restorecon.
+WRITTEN=""
+# The state file's lines (STATE_PATH), as read at the start and added to.
+STATE=""
 
 usage() {
   cat <<'USAGE'
@@ -123,16 +170,23 @@ What the default install does to protect the host, and how to leave each out:
                           where rsyslog's RELP module exists
   --with-relp             install rsyslog's RELP module (rsyslog-relp) with
                           the host's package manager when it is missing
+  --no-rsyslog-install    where rsyslogd is missing, do not install rsyslog
+                          (and its RELP module) with the package manager:
+                          the agent then receives nothing unless something
+                          sends to its inputs (127.0.0.1:5514 TCP and UDP)
 
 Remove:
   --uninstall             remove the binary, unit and snippets, put the
-                          distribution's logrotate entry back; keep the
-                          config and the spool
+                          distribution's logrotate entry back, remove the
+                          packages and SELinux port labels install.sh added;
+                          keep the config and the spool
   --purge                 --uninstall, and remove the config and the spool too
 
 Both:
   --root DIR              work in a staging root instead of / (packagers, tests;
-                          nothing is started, root is not needed)
+                          nothing is started or installed, root is not
+                          needed; DIR/etc/os-release tells the distribution,
+                          and the commands the host still needs are printed)
   --dry-run               print what would be done and change nothing
   -h, --help              this text
 
@@ -310,7 +364,11 @@ ruleset(name="syslog-agent") {
          queue.timeoutEnqueue="0"
          action.resumeRetryCount="-1" action.resumeInterval="1")
 }
-*.* call syslog-agent
+# Every message goes to the agent, but those 89-syslog-agent-journal.conf
+# marks: on hosts where rsyslog reads the journal with imjournal (RHEL, Fedora)
+# the agent takes the journal's messages from journald's syslog socket instead,
+# where imjournal's rate limit cannot drop them. Elsewhere nothing is marked.
+if $.syslog_agent != "via-journald" then call syslog-agent
 # Canaries sent through /dev/log instead (a probe.target of unix:///dev/log)
 # have been forwarded by now: keep them out of the files the rules after this
 # one write. On hosts whose own rules sort before this file (Ubuntu's
@@ -351,7 +409,11 @@ ruleset(name="syslog-agent") {
          queue.timeoutEnqueue="0"
          action.resumeRetryCount="-1" action.resumeInterval="1")
 }
-*.* call syslog-agent
+# Every message goes to the agent, but those 89-syslog-agent-journal.conf
+# marks: on hosts where rsyslog reads the journal with imjournal (RHEL, Fedora)
+# the agent takes the journal's messages from journald's syslog socket instead,
+# where imjournal's rate limit cannot drop them. Elsewhere nothing is marked.
+if $.syslog_agent != "via-journald" then call syslog-agent
 # Canaries sent through /dev/log instead (a probe.target of unix:///dev/log)
 # have been forwarded by now: keep them out of the files the rules after this
 # one write. On hosts whose own rules sort before this file (Ubuntu's
@@ -383,6 +445,63 @@ input(type="imuxsock" Socket="/run/syslog-agent-probe.sock"
 SYSLOG_AGENT_EOF
 }
 # <<< embedded packaging/rsyslog/91-syslog-agent-probe.conf
+
+# >>> embedded packaging/rsyslog/89-syslog-agent-journal.conf (deno task embed; edit that file, not this)
+emit_rsyslog_journal() {
+  cat <<'SYSLOG_AGENT_EOF'
+# /etc/rsyslog.d/89-syslog-agent-journal.conf, installed by syslog-agent's
+# install.sh where rsyslog reads the journal with imjournal and not journald's
+# syslog socket (RHEL, Rocky, Alma, Fedora: rsyslog.conf loads imjournal and
+# imuxsock with SysSock.Use="off"), together with
+# /etc/systemd/journald.conf.d/syslog-agent.conf (ForwardToSyslog=yes).
+#
+# Why: imjournal has a rate limit, 20,000 messages per 10 minutes by default
+# (Ratelimit.Interval="600", Ratelimit.Burst="20000"); past it, messages are
+# dropped until the interval ends. It is a parameter of the module, set where
+# rsyslog.conf loads it, and rsyslog refuses a second module(load="imjournal")
+# from rsyslog.d ("module 'imjournal' already in this config, cannot be
+# added"): raising it means editing the distribution's rsyslog.conf. Instead,
+# the agent's feed does not depend on it: journald forwards every message it
+# gets from syslog(3), the journal API and services' stdout to its syslog
+# socket, as Debian's journald does by default, and this input reads that
+# socket straight into the "syslog-agent" ruleset of 90-syslog-agent.conf.
+# The same messages still come in through imjournal and go to the local files
+# as before (imjournal's limit applies to those, as it did), but
+# 90-syslog-agent.conf does not forward that copy: the rule below marks it.
+# Messages journald does not forward (the kernel's, the audit's) have no mark
+# and still reach the agent through imjournal.
+#
+# journald drops forwarded messages when this socket's buffer is full
+# ("Forwarding to syslog missed N messages" in its log), as on Debian; its own
+# rate limit (RateLimitBurst= per service) applies before the journal too.
+input(type="imuxsock" Socket="/run/systemd/journal/syslog"
+      ruleset="syslog-agent" RateLimit.Interval="0")
+if $inputname == "imjournal" and ($!_TRANSPORT == "syslog" or $!_TRANSPORT == "journal"
+    or $!_TRANSPORT == "stdout") then {
+  set $.syslog_agent = "via-journald";
+}
+SYSLOG_AGENT_EOF
+}
+# <<< embedded packaging/rsyslog/89-syslog-agent-journal.conf
+
+# >>> embedded packaging/journald/syslog-agent.conf (deno task embed; edit that file, not this)
+emit_journald_dropin() {
+  cat <<'SYSLOG_AGENT_EOF'
+# /etc/systemd/journald.conf.d/syslog-agent.conf, installed by syslog-agent's
+# install.sh with /etc/rsyslog.d/89-syslog-agent-journal.conf, where rsyslog
+# reads the journal with imjournal (RHEL, Fedora); install.sh --uninstall
+# removes it and restarts systemd-journald.
+#
+# journald then forwards what it receives to /run/systemd/journal/syslog, as
+# Debian's journald does by default, where rsyslogd takes it for the agent
+# without going through imjournal's rate limit (20,000 messages per 10
+# minutes by default): see 89-syslog-agent-journal.conf. The journal itself
+# and the local files are unchanged.
+[Journal]
+ForwardToSyslog=yes
+SYSLOG_AGENT_EOF
+}
+# <<< embedded packaging/journald/syslog-agent.conf
 
 # >>> embedded packaging/logrotate/logrotate.service.conf (deno task embed; edit that file, not this)
 emit_logrotate_dropin() {
@@ -544,6 +663,10 @@ parse_args() {
         ;;
       --with-relp)
         RELP=install
+        shift
+        ;;
+      --no-rsyslog-install)
+        RSYSLOG_INSTALL=0
         shift
         ;;
       --arch)
@@ -793,6 +916,7 @@ put_file() {
   if [ -e "$pf_dest" ]; then pf_verb=updated; else pf_verb=installed; fi
   if [ "$DRY_RUN" -eq 1 ]; then
     say "would ${pf_verb%ed}: $pf_dest (0$3)"
+    written "$2"
     changed
     return 0
   fi
@@ -818,8 +942,14 @@ put_file() {
     stop "$pf_dest: after the rename its sha256 is ${pf_got:-unreadable}, expected $pf_sum"
   fi
   say "$pf_verb: $pf_dest (0$3)"
+  written "$2"
   changed
   return 0
+}
+
+# written PATH: PATH (without $ROOT) was written by this run (for restorecon).
+written() {
+  WRITTEN="$WRITTEN $1"
 }
 
 # put_dir DIR MODE: creates $ROOT/DIR with MODE when it is missing.
@@ -835,6 +965,7 @@ put_dir() {
     make_dir "$1" "$2"
     say "created: $ROOT$1 (0$2)"
   fi
+  written "$1"
   changed
 }
 
@@ -885,6 +1016,523 @@ manages_services() {
 need_root() {
   if [ -z "$ROOT" ] && [ "$DRY_RUN" -eq 0 ] && [ "$(id -u)" -ne 0 ]; then
     die "must run as root: it writes /usr/local/bin, /etc and /var/spool. Run it with sudo (curl ... | sudo sh -s -- ...), or give --root DIR to stage the files into a directory"
+  fi
+}
+
+# host_next COMMAND: with --root, a command the host still needs (printed at the end).
+host_next() {
+  HOST_NEXT="${HOST_NEXT:+$HOST_NEXT && }$1"
+}
+
+# conf_code FILE: FILE without its // and /* */ comments (strings kept as they
+# are, so "unix:///run/…" stays), for the greps on an existing agent.json:
+# what a comment says never decides anything.
+conf_code() {
+  awk '
+    {
+      line = $0; out = ""; n = length(line); instr = 0; i = 1
+      while (i <= n) {
+        c = substr(line, i, 1)
+        if (incomment) {
+          if (substr(line, i, 2) == "*/") { incomment = 0; i += 2 } else i++
+          continue
+        }
+        if (instr) {
+          out = out c
+          if (c == "\\") { out = out substr(line, i + 1, 1); i += 2; continue }
+          if (c == "\"") instr = 0
+          i++
+          continue
+        }
+        if (c == "\"") { instr = 1; out = out c; i++; continue }
+        if (substr(line, i, 2) == "//") break
+        if (substr(line, i, 2) == "/*") { incomment = 1; i += 2; continue }
+        out = out c
+        i++
+      }
+      print out
+    }' "$1"
+}
+
+# --- the distribution ----------------------------------------------------------
+
+# os_field NAME FILE: the value of NAME= in an os-release FILE, unquoted.
+os_field() {
+  sed -n "s/^$1=//p" "$2" | head -n 1 | sed -e 's/^"\(.*\)"$/\1/' -e "s/^'\(.*\)'\$/\1/"
+}
+
+# detect_os: OS_ID, OS_LIKE, OS_VERSION, OS_NAME from $ROOT/etc/os-release
+# (or /usr/lib/os-release); FAMILY from ID and ID_LIKE, never from which files
+# or commands happen to exist; PKG, the family's package manager.
+detect_os() {
+  do_file=""
+  for do_f in "$ROOT/etc/os-release" "$ROOT/usr/lib/os-release"; do
+    if [ -f "$do_f" ]; then
+      do_file=$do_f
+      break
+    fi
+  done
+  if [ -n "$do_file" ]; then
+    OS_ID=$(os_field ID "$do_file")
+    OS_LIKE=$(os_field ID_LIKE "$do_file")
+    OS_VERSION=$(os_field VERSION_ID "$do_file")
+    OS_NAME=$(os_field PRETTY_NAME "$do_file")
+  fi
+  case " $OS_ID $OS_LIKE " in
+    *" debian "* | *" ubuntu "*) FAMILY=debian ;;
+    *" rhel "* | *" fedora "* | *" centos "*) FAMILY=rhel ;;
+    *" suse "* | *" opensuse "* | *" sles "*) FAMILY=suse ;;
+    *) FAMILY=other ;;
+  esac
+  PKG=""
+  case "$FAMILY" in
+    debian) PKG=apt-get ;;
+    rhel)
+      # dnf on RHEL 8 and later and on Fedora; yum where only yum is.
+      PKG=dnf
+      if [ -z "$ROOT" ] && ! command -v dnf >/dev/null 2>&1 && command -v yum >/dev/null 2>&1; then PKG=yum; fi
+      ;;
+    suse) PKG=zypper ;;
+    *)
+      if [ -z "$ROOT" ]; then
+        for do_pm in apt-get dnf yum zypper; do
+          if command -v "$do_pm" >/dev/null 2>&1; then
+            PKG=$do_pm
+            break
+          fi
+        done
+      fi
+      ;;
+  esac
+}
+
+# describe_os: one line on what was detected.
+describe_os() {
+  if [ -z "$OS_ID" ]; then
+    say "system: no $ROOT/etc/os-release: distribution unknown${PKG:+ (packages with $PKG)}"
+    return 0
+  fi
+  dos_extra=""
+  if [ "$FAMILY" = rhel ]; then
+    case "$OS_ID:$OS_VERSION" in
+      fedora:*) ;;
+      *:[89] | *:[89].*) ;;
+      *) dos_extra="; not one of the RHEL-family releases this installer knows (RHEL, Rocky, Alma 8-9, Fedora): it goes on as for those" ;;
+    esac
+  fi
+  say "system: ${OS_NAME:-$OS_ID} (ID=$OS_ID${OS_LIKE:+ ID_LIKE=\"$OS_LIKE\"}${OS_VERSION:+ VERSION_ID=$OS_VERSION}): $FAMILY family${PKG:+, packages with $PKG}${SELINUX:+, SELinux $SELINUX}$dos_extra"
+}
+
+# relp_package: the package of rsyslog's RELP module in this family.
+relp_package() {
+  if [ "$FAMILY" = suse ] || [ "$PKG" = zypper ]; then echo rsyslog-module-relp; else echo rsyslog-relp; fi
+}
+
+# pkg_command PACKAGES: how the operator installs PACKAGES here (for messages).
+pkg_command() {
+  case "$PKG" in
+    apt-get) echo "apt-get update && apt-get install $*" ;;
+    zypper) echo "zypper install $*" ;;
+    '') echo "install $* with the package manager" ;;
+    *) echo "$PKG install $*" ;;
+  esac
+}
+
+# have_rsyslogd: rsyslogd is installed (under --root: in the root).
+have_rsyslogd() {
+  if [ -n "$ROOT" ]; then
+    [ -x "$ROOT/usr/sbin/rsyslogd" ] || [ -x "$ROOT/sbin/rsyslogd" ]
+    return
+  fi
+  command -v rsyslogd >/dev/null 2>&1 || [ -x /usr/sbin/rsyslogd ]
+}
+
+# installed_packages: the names of the installed packages, sorted (empty
+# where the family's query tool is missing).
+installed_packages() {
+  case "$PKG" in
+    apt-get)
+      dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' 2>/dev/null | awk '$1 ~ /^.i/ { print $2 }'
+      ;;
+    *) if command -v rpm >/dev/null 2>&1; then rpm -qa --qf '%{NAME}\n' 2>/dev/null; fi ;;
+  esac | sort -u
+}
+
+# pkg_run LOG ARGS...: runs the package manager with ARGS, output to LOG.
+pkg_run() {
+  pr_log=$1
+  shift
+  case "$PKG" in
+    apt-get) DEBIAN_FRONTEND=noninteractive apt-get "$@" >>"$pr_log" 2>&1 </dev/null ;;
+    zypper) zypper --non-interactive "$@" >>"$pr_log" 2>&1 </dev/null ;;
+    *) "$PKG" "$@" >>"$pr_log" 2>&1 </dev/null ;;
+  esac
+}
+
+# pkg_fetch PACKAGES: downloads PACKAGES and what they need without installing
+# anything (apt-get: with fresh package lists when the old ones lack them).
+pkg_fetch() {
+  pf_log="$WORK_DIR/packages.log"
+  case "$PKG" in
+    apt-get)
+      if pkg_run "$pf_log" install -y -q --download-only "$@"; then return 0; fi
+      say "note: apt-get cannot fetch $* with its package lists as they are: apt-get update"
+      pkg_run "$pf_log" update -q && pkg_run "$pf_log" install -y -q --download-only "$@"
+      ;;
+    dnf | yum) pkg_run "$pf_log" install -y -q --downloadonly "$@" ;;
+    zypper) pkg_run "$pf_log" install --download-only "$@" ;;
+    *) return 1 ;;
+  esac
+}
+
+# ensure_rsyslog: where rsyslogd is missing, installs rsyslog and its RELP
+# module with the package manager (fetched first: offline, it stops before
+# anything is changed, naming the command), records them for --uninstall, and
+# enables and starts rsyslog.service; with --no-rsyslog-install, says what
+# the agent then gets (nothing) and leaves rsyslog's parts out.
+ensure_rsyslog() {
+  if have_rsyslogd; then return 0; fi
+  er_pkgs=rsyslog
+  if [ "$RELP" != no ]; then er_pkgs="rsyslog $(relp_package)"; fi
+  if [ "$RSYSLOG_INSTALL" -eq 0 ]; then
+    NO_RSYSLOG=1
+    WATCHDOG=0
+    ROTATE=0
+    warn "no rsyslogd on this host, and --no-rsyslog-install: rsyslog is not installed. The agent will receive NOTHING unless something sends to its inputs (127.0.0.1:$TCP_PORT over TCP or UDP): programs' syslog(3) messages go to the journal only. No rsyslog snippets, no watchdog, no logrotate takeover. To have them: $(pkg_command "$er_pkgs"), then run install.sh again"
+    return 0
+  fi
+  if [ -n "$ROOT" ]; then
+    say "note: no rsyslogd in $ROOT: the host needs rsyslog ($(pkg_command rsyslog)); the rest is staged as for a host that has it"
+    host_next "$(pkg_command rsyslog) && systemctl enable --now rsyslog.service"
+    return 0
+  fi
+  if [ -z "$PKG" ] || ! command -v "$PKG" >/dev/null 2>&1; then
+    die "no rsyslogd on this host, and no package manager to install it with (${PKG:-none known for ID=${OS_ID:-unknown}}): install rsyslog and its RELP module yourself, then run install.sh again; or give --no-rsyslog-install (the agent then receives nothing unless something sends to its inputs); nothing was installed"
+  fi
+  if [ "$RELP" != no ]; then OMRELP_PLANNED=1; fi
+  if [ "$DRY_RUN" -eq 1 ]; then
+    say "would install: packages $er_pkgs ($PKG; rsyslogd is missing; --uninstall removes them again)"
+    say "would run: systemctl enable --now rsyslog.service"
+    changed
+    return 0
+  fi
+  say "no rsyslogd on this host: installing $er_pkgs with $PKG (--no-rsyslog-install leaves it out)"
+  # shellcheck disable=SC2086 # the names are words (no globbing: set -f)
+  if ! pkg_fetch $er_pkgs; then
+    die "cannot fetch $er_pkgs with $PKG: $(tail -n 3 "$WORK_DIR/packages.log" | tr '\n' ' ')
+nothing was changed. Make the package sources reachable and run: $(pkg_command "$er_pkgs")
+then run install.sh again (or give --no-rsyslog-install: the agent then receives nothing unless something sends to its inputs)"
+  fi
+  er_before=$(installed_packages)
+  # shellcheck disable=SC2086
+  if ! pkg_run "$WORK_DIR/packages.log" install -y -q $er_pkgs; then
+    die "$PKG install $er_pkgs failed: $(tail -n 3 "$WORK_DIR/packages.log" | tr '\n' ' '); nothing of syslog-agent was installed. Fix it, then run install.sh again"
+  fi
+  er_after=$(installed_packages)
+  er_new=$(printf '%s\n' "$er_after" | awk -v before="$er_before" '
+    BEGIN { n = split(before, b, "\n"); for (i = 1; i <= n; i++) had[b[i]] = 1 }
+    $0 != "" && !($0 in had) { print }' | tr '\n' ' ')
+  # Without a query tool (rpm, dpkg-query): the packages asked for.
+  if [ -z "$er_new" ]; then er_new="$er_pkgs "; fi
+  for er_p in $er_new; do state_add "package $PKG $er_p"; done
+  outside "installed packages: ${er_new% } ($PKG; rsyslogd was missing; --uninstall removes them)"
+  changed
+  if ! have_rsyslogd; then
+    stop "$PKG installed $er_pkgs, but there is still no rsyslogd"
+  fi
+  if manages_services; then
+    if ! systemctl enable --now --quiet rsyslog.service; then
+      stop "systemctl enable --now rsyslog.service failed: see journalctl -u rsyslog"
+    fi
+    outside "enabled and started: rsyslog.service"
+  else
+    say "note: systemd is not running here: start rsyslogd with your init system"
+  fi
+  check_journald_forward
+}
+
+# check_journald_forward: on the Debian family, rsyslog reads journald's syslog
+# socket (/run/systemd/journal/syslog, syslog.socket), which is fed only while
+# journald forwards to it (ForwardToSyslog=, "yes" in Debian's build). Says so
+# when a journald.conf turned it off.
+check_journald_forward() {
+  if [ "$FAMILY" != debian ] || [ -n "$ROOT" ]; then return 0; fi
+  cjf_value=$(
+    {
+      cat /etc/systemd/journald.conf 2>/dev/null || true
+      for cjf_d in /usr/lib/systemd/journald.conf.d /run/systemd/journald.conf.d /etc/systemd/journald.conf.d; do
+        if [ -d "$cjf_d" ]; then find "$cjf_d" -maxdepth 1 -name '*.conf' -exec cat {} + 2>/dev/null || true; fi
+      done
+    } | sed -n 's/^[[:space:]]*ForwardToSyslog[[:space:]]*=[[:space:]]*//p' | tail -n 1
+  )
+  case "$cjf_value" in
+    no | false | 0 | off)
+      warn "journald does not forward to rsyslog here (ForwardToSyslog=$cjf_value in a journald.conf): programs' syslog(3) messages reach the journal but not rsyslogd, nor the agent. Set ForwardToSyslog=yes (and systemctl restart systemd-journald) to have them"
+      ;;
+  esac
+}
+
+# rsyslog_reads_journal: rsyslog's config loads imjournal and keeps imuxsock
+# off journald's syslog socket (SysSock.Use="off", or the legacy
+# $OmitLocalLogging on): RHEL's and Fedora's rsyslog.conf. Without an
+# rsyslog.conf (rsyslog not there yet), the RHEL family's.
+rsyslog_reads_journal() {
+  rrj_conf="$ROOT/etc/rsyslog.conf"
+  if [ ! -f "$rrj_conf" ]; then
+    [ "$FAMILY" = rhel ]
+    return
+  fi
+  rrj_text=$(
+    {
+      cat "$rrj_conf"
+      if [ -d "$ROOT/etc/rsyslog.d" ]; then
+        find "$ROOT/etc/rsyslog.d" -maxdepth 1 -name '*.conf' ! -name '*syslog-agent*' -exec cat {} + 2>/dev/null || true
+      fi
+    } | sed 's/#.*//'
+  )
+  # shellcheck disable=SC2016 # a literal $ in the pattern
+  rrj_off='syssock\.use[[:space:]]*=[[:space:]]*"(off|0)"|\$OmitLocalLogging[[:space:]]+on'
+  printf '%s\n' "$rrj_text" | grep -qi 'imjournal' &&
+    printf '%s\n' "$rrj_text" | grep -Eqi "$rrj_off"
+}
+
+# --- SELinux ------------------------------------------------------------------
+
+# detect_selinux: SELINUX=Enforcing or Permissive when SELinux is on (getenforce;
+# under --root, the root's /etc/selinux/config), else empty.
+detect_selinux() {
+  SELINUX=""
+  if [ -n "$ROOT" ]; then
+    if [ -f "$ROOT/etc/selinux/config" ]; then
+      case "$(sed -n 's/^[[:space:]]*SELINUX[[:space:]]*=[[:space:]]*//p' "$ROOT/etc/selinux/config" | tail -n 1)" in
+        enforcing) SELINUX=Enforcing ;;
+        permissive) SELINUX=Permissive ;;
+      esac
+    fi
+    return 0
+  fi
+  if command -v getenforce >/dev/null 2>&1; then
+    case "$(getenforce 2>/dev/null || true)" in
+      Enforcing) SELINUX=Enforcing ;;
+      Permissive) SELINUX=Permissive ;;
+    esac
+  fi
+}
+
+# selinux_port_type PORT: the type semanage gives tcp PORT by a rule of its
+# own (not the catch-all unreserved, reserved or ephemeral ranges).
+selinux_port_type() {
+  semanage port -l 2>/dev/null | awk -v p="$1" '
+    $2 == "tcp" && $1 !~ /^(unreserved|reserved|hi_reserved|ephemeral)_port_t$/ {
+      for (i = 3; i <= NF; i++) {
+        r = $i; sub(/,$/, "", r)
+        n = split(r, ab, "-"); lo = ab[1] + 0; hi = (n > 1 ? ab[2] : ab[1]) + 0
+        if (p + 0 >= lo && p + 0 <= hi) { print $1; exit }
+      }
+    }'
+}
+
+# selinux_label_port PORT: a confined rsyslogd (domain syslogd_t) may
+# name_connect only to ports of the types its policy names: syslogd_port_t
+# (udp 514, tcp/udp 601, tcp/udp 20514), syslog_tls_port_t (tcp/udp 6514,
+# 10514), rsh_port_t (tcp 514) and a few others (postgresql, mysqld, http,
+# wap_wsp; smtp with a boolean). The local hop's ports, 2514 (RELP) and 5514
+# (TCP), are unreserved_port_t, which it may not: omrelp/omfwd to the agent
+# fail with a denial. This gives the hop's port syslogd_port_t (recorded; undone
+# by --uninstall).
+selinux_label_port() {
+  slp_port=$1
+  if [ -z "$SELINUX" ]; then return 0; fi
+  if [ -n "$ROOT" ]; then
+    host_next "semanage port -a -t syslogd_port_t -p tcp $slp_port"
+    return 0
+  fi
+  if ! command -v semanage >/dev/null 2>&1; then
+    warn "SELinux is $SELINUX and semanage is missing: a confined rsyslogd (syslogd_t) may not connect to the agent on 127.0.0.1:$slp_port (unreserved_port_t), so the local hop is denied$([ "$SELINUX" = Permissive ] && echo " once SELinux enforces"). Install semanage (dnf install policycoreutils-python-utils), then run: semanage port -a -t syslogd_port_t -p tcp $slp_port"
+    return 0
+  fi
+  slp_type=$(selinux_port_type "$slp_port")
+  case "$slp_type" in
+    syslogd_port_t | syslog_tls_port_t)
+      say "unchanged: SELinux lets rsyslogd connect to tcp port $slp_port ($slp_type)"
+      return 0
+      ;;
+    '') ;;
+    *)
+      warn "SELinux: tcp port $slp_port is $slp_type, which a confined rsyslogd (syslogd_t) may not connect to: the local hop is denied under enforcing. Not changed (something else may rely on that label): relabel it yourself (semanage port -m -t syslogd_port_t -p tcp $slp_port)"
+      return 0
+      ;;
+  esac
+  if [ "$DRY_RUN" -eq 1 ]; then
+    say "would run: semanage port -a -t syslogd_port_t -p tcp $slp_port (SELinux $SELINUX: lets rsyslogd connect to the agent there)"
+    changed
+    return 0
+  fi
+  if ! slp_out=$(semanage port -a -t syslogd_port_t -p tcp "$slp_port" 2>&1); then
+    stop "semanage port -a -t syslogd_port_t -p tcp $slp_port failed: $slp_out"
+  fi
+  state_add "selinux-port tcp $slp_port"
+  outside "labeled (SELinux): tcp port $slp_port as syslogd_port_t (semanage port -a), so that rsyslogd (syslogd_t) may connect to the agent there"
+  changed
+}
+
+# selinux_restorecon: the default SELinux labels on what this run wrote.
+selinux_restorecon() {
+  if [ -z "$SELINUX" ] || [ -z "$WRITTEN" ]; then return 0; fi
+  sr_paths=""
+  for sr_p in $WRITTEN; do
+    case " $sr_paths " in *" $sr_p "*) ;; *) sr_paths="$sr_paths $sr_p" ;; esac
+  done
+  if [ -n "$ROOT" ]; then
+    host_next "restorecon -R$sr_paths"
+    return 0
+  fi
+  if [ "$DRY_RUN" -eq 1 ]; then
+    say "would run: restorecon -R$sr_paths"
+    return 0
+  fi
+  if ! command -v restorecon >/dev/null 2>&1; then
+    warn "SELinux is $SELINUX and restorecon is missing: the files above keep the labels they were created with"
+    return 0
+  fi
+  # shellcheck disable=SC2086 # the paths are words (no globbing: set -f)
+  if sr_out=$(restorecon -R $sr_paths 2>&1); then
+    say "relabeled (SELinux): restorecon -R$sr_paths"
+  else
+    warn "restorecon -R$sr_paths: $sr_out"
+  fi
+}
+
+# selinux_unlabel: --uninstall: the port labels this installer added.
+selinux_unlabel() {
+  for su_port in $(state_values selinux-port); do
+    if [ "$DRY_RUN" -eq 1 ]; then
+      say "would run: semanage port -d -t syslogd_port_t -p tcp $su_port"
+      changed
+      continue
+    fi
+    if ! command -v semanage >/dev/null 2>&1; then
+      warn "semanage is missing: tcp port $su_port keeps the label syslogd_port_t install.sh gave it (semanage port -d -t syslogd_port_t -p tcp $su_port removes it)"
+      continue
+    fi
+    if su_out=$(semanage port -d -t syslogd_port_t -p tcp "$su_port" 2>&1); then
+      outside "unlabeled (SELinux): tcp port $su_port (semanage port -d)"
+    else
+      warn "semanage port -d -t syslogd_port_t -p tcp $su_port: $su_out"
+    fi
+    state_remove "selinux-port tcp $su_port"
+    changed
+  done
+}
+
+# --- the installer's state: what it changed on the host beyond its own files -
+
+# state_read: STATE from STATE_PATH (under --root: the root's).
+state_read() {
+  STATE=""
+  if [ -f "$ROOT$STATE_PATH" ]; then STATE=$(grep -v '^#' "$ROOT$STATE_PATH" || true); fi
+}
+
+# state_values KIND: the last word of each state line of KIND.
+state_values() {
+  printf '%s\n' "$STATE" | awk -v k="$1" '$1 == k { print $NF }'
+}
+
+# state_write: STATE to STATE_PATH (removed when empty), through a rename.
+state_write() {
+  if [ "$DRY_RUN" -eq 1 ]; then return 0; fi
+  in_root "$ROOT$STATE_PATH"
+  if [ -z "$STATE" ]; then
+    if [ -e "$ROOT$STATE_PATH" ]; then
+      rm -f "$ROOT$STATE_PATH" || stop "cannot remove $ROOT$STATE_PATH"
+      say "removed: $ROOT$STATE_PATH"
+      remove_empty_dir "$ROOT$STATE_DIR"
+    fi
+    return 0
+  fi
+  make_dir "$STATE_DIR" 755
+  sw_tmp="$ROOT$STATE_PATH.new"
+  {
+    echo "# $STATE_PATH: what syslog-agent's install.sh changed on this host beyond"
+    echo "# its own files (packages it installed, SELinux port labels), for"
+    echo "# install.sh --uninstall to undo. Written by install.sh: do not edit."
+    printf '%s\n' "$STATE"
+  } >"$sw_tmp" || stop "cannot write $sw_tmp"
+  mv -f "$sw_tmp" "$ROOT$STATE_PATH" || stop "cannot rename $sw_tmp to $ROOT$STATE_PATH"
+  written "$STATE_DIR"
+}
+
+# state_add LINE: records LINE (once) and writes the state file.
+state_add() {
+  if printf '%s\n' "$STATE" | grep -qxF -- "$1"; then return 0; fi
+  STATE="${STATE:+$STATE
+}$1"
+  state_write
+}
+
+# state_remove LINE: forgets LINE and writes the state file.
+state_remove() {
+  STATE=$(printf '%s\n' "$STATE" | grep -vxF -- "$1" || true)
+  state_write
+}
+
+# remove_packages: --uninstall: the packages this installer installed, removed
+# again (apt-get purge, as before the install), unless that would also remove
+# something installed since that needs them.
+remove_packages() {
+  rp_pkgs=$(state_values package | tr '\n' ' ')
+  rp_pm=$(printf '%s\n' "$STATE" | awk '$1 == "package" { print $2; exit }')
+  if [ -z "$rp_pkgs" ]; then return 0; fi
+  rp_pkgs=${rp_pkgs% }
+  if [ "$DRY_RUN" -eq 1 ]; then
+    say "would remove: packages $rp_pkgs ($rp_pm; install.sh installed them)"
+    changed
+    return 0
+  fi
+  if [ -n "$ROOT" ]; then
+    host_next "$rp_pm remove $rp_pkgs"
+    return 0
+  fi
+  if ! command -v "$rp_pm" >/dev/null 2>&1; then
+    warn "$rp_pm is missing: the packages install.sh installed stay: $rp_pkgs"
+    return 0
+  fi
+  rp_log="$WORK_DIR/packages.log"
+  PKG=$rp_pm
+  case "$rp_pm" in
+    apt-get)
+      # What purging them would take along: only theirs, or keep them all.
+      # shellcheck disable=SC2086 # the names are words (no globbing: set -f)
+      rp_extra=$(apt-get -s purge $rp_pkgs 2>/dev/null | awk -v mine=" $rp_pkgs " '
+        ($1 == "Purg" || $1 == "Remv") && index(mine, " " $2 " ") == 0 { print $2 }' | tr '\n' ' ')
+      if [ -n "$rp_extra" ]; then
+        warn "kept the packages install.sh installed ($rp_pkgs): removing them would also remove ${rp_extra}which were installed since. Remove them yourself when nothing needs them"
+        return 0
+      fi
+      # shellcheck disable=SC2086
+      rp_ok=0 && pkg_run "$rp_log" purge -y -q $rp_pkgs || rp_ok=1
+      ;;
+    zypper)
+      # shellcheck disable=SC2086
+      rp_ok=0 && pkg_run "$rp_log" remove $rp_pkgs || rp_ok=1
+      ;;
+    *)
+      # shellcheck disable=SC2086
+      rp_ok=0 && pkg_run "$rp_log" remove -y -q $rp_pkgs || rp_ok=1
+      ;;
+  esac
+  if [ "$rp_ok" -ne 0 ]; then
+    warn "$rp_pm could not remove $rp_pkgs: $(tail -n 3 "$rp_log" | tr '\n' ' ')"
+    return 0
+  fi
+  outside "removed packages: $rp_pkgs ($rp_pm; install.sh had installed them)"
+  for rp_p in $rp_pkgs; do state_remove "package $rp_pm $rp_p"; done
+  changed
+  # Debian's syslog.socket outlives rsyslog.service: as before the install.
+  if [ "$rp_pm" = apt-get ] && manages_services && ! have_rsyslogd &&
+    systemctl is-active --quiet syslog.socket 2>/dev/null; then
+    systemctl stop syslog.socket 2>/dev/null || true
+    outside "stopped: syslog.socket (it served the rsyslog just removed)"
   fi
 }
 
@@ -948,8 +1596,10 @@ get_binary() {
   return 0
 }
 
-# have_omrelp: rsyslog's RELP output module is installed (under --root: in the root).
+# have_omrelp: rsyslog's RELP output module is installed (under --root: in
+# the root), or this run installs it.
 have_omrelp() {
+  if [ "$OMRELP_PLANNED" -eq 1 ]; then return 0; fi
   for ho_dir in $RSYSLOG_MODULE_DIRS; do
     if [ -f "$ROOT$ho_dir/omrelp.so" ]; then return 0; fi
   done
@@ -991,9 +1641,14 @@ install_relp_package() {
 # config decides (its inputs must match the snippet); else rsyslog's RELP
 # module does, and the flags.
 choose_hop() {
+  if [ "$NO_RSYSLOG" -eq 1 ]; then
+    HOP=none
+    return 0
+  fi
   if [ "$RELP" = install ] && ! have_omrelp; then install_relp_package; fi
   if [ -e "$ROOT$CONF_PATH" ]; then
-    if grep -q '"relp"' "$ROOT$CONF_PATH" && grep -q '127\.0\.0\.1:2514' "$ROOT$CONF_PATH"; then
+    ch_code=$(conf_code "$ROOT$CONF_PATH")
+    if printf '%s\n' "$ch_code" | grep -q '"relp"' && printf '%s\n' "$ch_code" | grep -q '127\.0\.0\.1:2514'; then
       HOP=relp
     else
       HOP=tcp
@@ -1013,6 +1668,7 @@ choose_hop() {
   fi
   if [ "$HOP" = tcp ]; then
     if [ "$RELP" = no ]; then ch_why="--no-relp"; else ch_why="rsyslog's RELP module omrelp is not installed"; fi
+    RELP_WHY=$ch_why
     warn "the local hop rsyslogd -> agent is plain TCP ($ch_why): messages in flight when the agent restarts can be lost (measured: 25 of 60,000 at 3,000 messages a second over two agent restarts). For acknowledged delivery install rsyslog-relp (or use --with-relp) on a first install"
   else
     say "local hop: rsyslogd -> agent over RELP (127.0.0.1:2514, acknowledged)"
@@ -1020,31 +1676,78 @@ choose_hop() {
 }
 
 # write_config FILE: the initial config, from --collector, --protocol, the
-# hop and the watchdog.
+# hop and the watchdog: JSON with comments (the agent reads // and /* */
+# comments and trailing commas, as deno.json does) saying what each part is
+# for and which install.sh flag changes it.
 write_config() {
+  commented_config >"$1" || die "cannot write $1 (is ${TMPDIR:-/tmp} full?); nothing was installed"
+}
+
+# commented_config: the initial config with its comments, on stdout.
+commented_config() {
   {
-    printf '{\n  "inputs": [\n'
-    printf '    { "type": "tcp", "address": "127.0.0.1:5514" },\n'
-    printf '    { "type": "udp", "address": "127.0.0.1:5514" }'
-    if [ "$HOP" = relp ]; then printf ',\n    { "type": "relp", "address": "127.0.0.1:2514" }'; fi
-    printf '\n  ],\n  "collectors": [\n'
-    wc_first=1
+    cat <<HEAD
+// $CONF_PATH: syslog-agent's config, written by install.sh on the
+// first install; install.sh never changes it afterwards (edit it, check it with
+// "agent check-config $CONF_PATH", apply it with "systemctl reload
+// syslog-agent"). JSON with comments and trailing commas, as deno.json takes.
+// Every key and its default: the README's "Config reference".
+{
+  // Where messages come in.
+HEAD
+    case "$HOP" in
+      relp)
+        echo "  // rsyslogd forwards every message it gets to 127.0.0.1:$RELP_PORT over RELP,"
+        echo "  // acknowledged ($RSYSLOG_PATH); install.sh"
+        echo "  // --no-relp makes that hop plain TCP to 127.0.0.1:$TCP_PORT instead. The TCP and"
+        echo "  // UDP inputs take anything else on this host that sends syslog there."
+        ;;
+      tcp)
+        echo "  // rsyslogd forwards every message it gets to 127.0.0.1:$TCP_PORT over plain"
+        echo "  // TCP ($RSYSLOG_PATH), not RELP:"
+        echo "  // $RELP_WHY. For an acknowledged hop, install rsyslog-relp, add"
+        echo "  // { \"type\": \"relp\", \"address\": \"127.0.0.1:$RELP_PORT\" } here and run install.sh"
+        echo "  // again. UDP on the same port takes anything else that sends syslog there."
+        ;;
+      *)
+        echo "  // No rsyslog on this host (install.sh --no-rsyslog-install): only what"
+        echo "  // something sends to these inputs reaches the agent. Install rsyslog and run"
+        echo "  // install.sh again to have programs' syslog(3) messages forwarded here."
+        ;;
+    esac
+    printf '  "inputs": [\n'
+    printf '    { "type": "tcp", "address": "127.0.0.1:%s" },\n' "$TCP_PORT"
+    printf '    { "type": "udp", "address": "127.0.0.1:%s" },\n' "$TCP_PORT"
+    if [ "$HOP" = relp ]; then printf '    { "type": "relp", "address": "127.0.0.1:%s" },\n' "$RELP_PORT"; fi
+    printf '  ],\n'
+    echo "  // The central collectors (install.sh --collector HOST:PORT, repeatable), tried"
+    echo "  // in order: the first healthy one gets the traffic. \"protocol\" is tcp, tls or"
+    echo "  // relp (install.sh --protocol). While none is reachable the agent spools to"
+    echo "  // $SPOOL_DIR (\"spool\": mode, maxBytes, sync)."
+    printf '  "collectors": [\n'
     for wc_address in $COLLECTORS; do
-      if [ "$wc_first" -eq 0 ]; then printf ',\n'; fi
-      wc_first=0
-      printf '    { "address": "%s", "protocol": "%s" }' "$wc_address" "${PROTOCOL:-tcp}"
+      printf '    { "address": "%s", "protocol": "%s" },\n' "$wc_address" "${PROTOCOL:-tcp}"
     done
-    printf '\n  ]'
+    printf '  ],\n'
     if [ "$WATCHDOG" -eq 1 ]; then
-      printf ',\n  "rsyslogd": {\n'
+      echo "  // The watchdog (install.sh --no-watchdog leaves it out, with the probe"
+      echo "  // socket and the logrotate takeover): the agent watches the distribution's"
+      echo "  // rsyslog.service and restarts it when rsyslogd dies or stops passing"
+      echo "  // messages, and \"agent rotate\" (logrotate's postrotate) HUPs it and proves"
+      echo "  // it survived."
+      printf '  "rsyslogd": {\n'
+      echo "    // \"external\": rsyslog.service runs rsyslogd; the agent watches it."
       printf '    "mode": "external",\n'
       printf '    "pidFile": "/run/rsyslogd.pid",\n'
       printf '    "restartCommand": ["systemctl", "restart", "rsyslog"],\n'
-      printf '    "probe": { "target": "unix://%s" }\n' "$PROBE_SOCKET"
-      printf '  }'
+      echo "    // A canary goes into rsyslogd through its probe socket"
+      echo "    // ($PROBE_PATH) and must come back through an"
+      echo "    // input; never into the journal or the local files."
+      printf '    "probe": { "target": "unix://%s" },\n' "$PROBE_SOCKET"
+      printf '  },\n'
     fi
-    printf '\n}\n'
-  } >"$1" || die "cannot write $1 (is ${TMPDIR:-/tmp} full?); nothing was installed"
+    printf '}\n'
+  }
 }
 
 # effective_conf: the config the agent will run with (the existing one, or
@@ -1055,7 +1758,7 @@ effective_conf() {
 
 # manages_rsyslogd: the effective config has rsyslogd.mode "external" or "child".
 manages_rsyslogd() {
-  grep -Eq '"mode"[[:space:]]*:[[:space:]]*"(external|child)"' "$(effective_conf)"
+  conf_code "$(effective_conf)" | grep -Eq '"mode"[[:space:]]*:[[:space:]]*"(external|child)"'
 }
 
 install_config() {
@@ -1074,7 +1777,7 @@ install_config() {
 
 # install_probe: the watchdog's probe socket, when the config sends canaries to it.
 install_probe() {
-  if grep -q "unix://$PROBE_SOCKET" "$(effective_conf)"; then
+  if conf_code "$(effective_conf)" | grep -q "unix://$PROBE_SOCKET"; then
     emit_rsyslog_probe >"$WORK_DIR/probe" || die "cannot write $WORK_DIR/probe"
     if put_file "$WORK_DIR/probe" "$PROBE_PATH" 644; then RSYSLOG_CHANGED=1; fi
   elif [ -e "$ROOT$PROBE_PATH" ] || [ -L "$ROOT$PROBE_PATH" ]; then
@@ -1082,10 +1785,70 @@ install_probe() {
   fi
 }
 
+# install_journal_hop: where rsyslog reads the journal with imjournal (RHEL,
+# Fedora), journald forwards to its syslog socket and rsyslogd reads that
+# socket for the agent (89-syslog-agent-journal.conf), so that imjournal's rate
+# limit does not decide what reaches the agent; elsewhere, neither.
+install_journal_hop() {
+  if [ "$JOURNAL_HOP" -eq 1 ]; then
+    emit_rsyslog_journal >"$WORK_DIR/journal" || die "cannot write $WORK_DIR/journal"
+    if put_file "$WORK_DIR/journal" "$JOURNAL_PATH" 644; then RSYSLOG_CHANGED=1; fi
+    emit_journald_dropin >"$WORK_DIR/journald" || die "cannot write $WORK_DIR/journald"
+    if put_file "$WORK_DIR/journald" "$JOURNALD_DROPIN" 644; then
+      JOURNALD_CHANGED=1
+      if [ "$DRY_RUN" -eq 0 ]; then outside "changed: journald forwards to its syslog socket (ForwardToSyslog=yes, $ROOT$JOURNALD_DROPIN), which rsyslogd reads for the agent ($ROOT$JOURNAL_PATH) instead of imjournal, whose rate limit (20,000 messages per 10 minutes) would drop them"; fi
+    fi
+    return 0
+  fi
+  if [ -e "$ROOT$JOURNAL_PATH" ] || [ -L "$ROOT$JOURNAL_PATH" ]; then
+    if remove "$JOURNAL_PATH"; then RSYSLOG_CHANGED=1; fi
+  fi
+  if [ -e "$ROOT$JOURNALD_DROPIN" ] || [ -L "$ROOT$JOURNALD_DROPIN" ]; then
+    if remove "$JOURNALD_DROPIN"; then
+      JOURNALD_CHANGED=1
+      remove_empty_dir "$ROOT$(dirname "$JOURNALD_DROPIN")"
+      if [ "$DRY_RUN" -eq 0 ]; then outside "restored: journald's own ForwardToSyslog= (removed $ROOT$JOURNALD_DROPIN)"; fi
+    fi
+  fi
+}
+
 # --- logrotate: the distribution's entry for rsyslog's files, moved aside ------
 
+# set_distro_logrotate PATH: the distribution's entry is PATH.
+set_distro_logrotate() {
+  DISTRO_LOGROTATE=$1
+  DIVERTED_LOGROTATE="$1.syslog-agent.disabled"
+}
+
+# pick_distro_logrotate: which of DISTRO_LOGROTATE_NAMES is the distribution's
+# entry for rsyslog's files here: one taken over already, else the one that
+# exists (RHEL 8: syslog; Debian, Ubuntu, RHEL 9's rsyslog-logrotate: rsyslog),
+# else the family's usual name.
+pick_distro_logrotate() {
+  if [ "$FAMILY" = rhel ]; then
+    pdl_names="/etc/logrotate.d/syslog /etc/logrotate.d/rsyslog"
+  else
+    pdl_names=$DISTRO_LOGROTATE_NAMES
+  fi
+  for pdl_n in $pdl_names; do
+    set_distro_logrotate "$pdl_n"
+    if is_stub || [ -f "$ROOT$DIVERTED_LOGROTATE" ]; then return 0; fi
+    if uses_dpkg && diverted_by_us; then return 0; fi
+  done
+  for pdl_n in $pdl_names; do
+    if [ -f "$ROOT$pdl_n" ]; then
+      set_distro_logrotate "$pdl_n"
+      return 0
+    fi
+  done
+  set_distro_logrotate "${pdl_names%% *}"
+}
+
+# uses_dpkg: the distribution's packages are dpkg's (not on the RHEL or SUSE
+# families, even where a dpkg is installed: rpm would not honour a diversion).
 uses_dpkg() {
-  command -v dpkg-divert >/dev/null 2>&1 && [ -d "$ROOT/var/lib/dpkg" ]
+  [ "$FAMILY" != rhel ] && [ "$FAMILY" != suse ] &&
+    command -v dpkg-divert >/dev/null 2>&1 && [ -d "$ROOT/var/lib/dpkg" ]
 }
 
 dpkg_divert() {
@@ -1136,6 +1899,7 @@ take_over_logrotate() {
   elif [ -f "$ROOT$DISTRO_LOGROTATE" ]; then
     if [ "$DRY_RUN" -eq 1 ]; then
       say "would move aside: $ROOT$DISTRO_LOGROTATE to $ROOT$DIVERTED_LOGROTATE (no dpkg here), a comment-only file in its place"
+      written "$DISTRO_LOGROTATE"
       changed
     else
       if ! mv -f "$ROOT$DISTRO_LOGROTATE" "$ROOT$DIVERTED_LOGROTATE"; then
@@ -1181,16 +1945,25 @@ warn_uncovered() {
   fi
 }
 
-# restore_logrotate: ours removed, the distribution's entry back.
+# restore_logrotate: ours removed, the distribution's entry (whichever name it
+# has) back.
 restore_logrotate() {
-  in_root "$ROOT$DISTRO_LOGROTATE"
-  in_root "$ROOT$DIVERTED_LOGROTATE"
   remove "$LOGROTATE_PATH" || true
   if remove "$LOGROTATE_DROPIN"; then
     DROPIN_CHANGED=1
     remove_empty_dir "$ROOT$(dirname "$LOGROTATE_DROPIN")"
     if [ "$DRY_RUN" -eq 0 ]; then outside "restored: logrotate.service's own MemoryDenyWriteExecute= (removed $ROOT$LOGROTATE_DROPIN)"; fi
   fi
+  for rl_name in $DISTRO_LOGROTATE_NAMES; do
+    set_distro_logrotate "$rl_name"
+    restore_distro_entry
+  done
+}
+
+# restore_distro_entry: DISTRO_LOGROTATE back, if this installer moved it aside.
+restore_distro_entry() {
+  in_root "$ROOT$DISTRO_LOGROTATE"
+  in_root "$ROOT$DIVERTED_LOGROTATE"
   if uses_dpkg && diverted_by_us; then
     if [ "$DRY_RUN" -eq 1 ]; then
       say "would restore: $ROOT$DISTRO_LOGROTATE (dpkg-divert --rename --remove)"
@@ -1219,6 +1992,11 @@ restore_logrotate() {
 }
 
 install_logrotate() {
+  if [ "$NO_RSYSLOG" -eq 1 ]; then
+    say "skipped: logrotate takeover (no rsyslog here)"
+    restore_logrotate
+    return 0
+  fi
   if [ "$ROTATE" -eq 0 ]; then
     say "skipped: logrotate takeover (--no-logrotate or --no-watchdog): the distribution's rotation of rsyslog's files stays"
     restore_logrotate
@@ -1229,6 +2007,7 @@ install_logrotate() {
     restore_logrotate
     return 0
   fi
+  pick_distro_logrotate
   take_over_logrotate
 }
 
@@ -1284,9 +2063,17 @@ start_services() {
     say "started: $UNIT_NAME"
     changed
   fi
+  if [ "$JOURNALD_CHANGED" -eq 1 ]; then
+    systemctl restart systemd-journald.service || warn "systemctl restart systemd-journald failed: $JOURNALD_DROPIN takes effect at its next start"
+    outside "restarted: systemd-journald.service (to read $JOURNALD_DROPIN)"
+  fi
   if [ "$RSYSLOG_CHANGED" -eq 1 ]; then
     if ! systemctl is-active --quiet rsyslog.service; then
-      say "note: rsyslog.service is not running; $RSYSLOG_PATH takes effect when it starts"
+      if manages_rsyslogd; then
+        say "note: rsyslog.service is not running: the agent's watchdog (rsyslogd.mode external) starts it; until then nothing reaches the agent"
+      else
+        warn "rsyslog.service is not running: nothing reaches the agent until it does (systemctl enable --now rsyslog)"
+      fi
     elif command -v rsyslogd >/dev/null 2>&1 && ! rsyslogd -N1 >/dev/null 2>&1; then
       warn "rsyslogd -N1 finds a problem in the rsyslog config (run it to see): rsyslog.service was not restarted; fix it, then: systemctl restart rsyslog"
     else
@@ -1302,16 +2089,17 @@ do_install() {
   fi
   detect_arch
   TARGET="$ARCH-unknown-linux-gnu"
-  if [ -z "$ROOT" ] && [ "$WATCHDOG" -eq 1 ] && [ ! -e "$CONF_PATH" ] &&
-    ! command -v rsyslogd >/dev/null 2>&1 && [ ! -x /usr/sbin/rsyslogd ]; then
-    warn "no rsyslogd on this host: the watchdog and the logrotate takeover are left out, as with --no-watchdog (install rsyslog first to have them)"
-    WATCHDOG=0
-    ROTATE=0
-  fi
-  # Everything is fetched and verified before anything is written.
-  if get_binary; then
-    choose_hop
-    if [ ! -e "$ROOT$CONF_PATH" ]; then write_config "$WORK_DIR/agent.json"; fi
+  detect_os
+  detect_selinux
+  describe_os
+  # Everything is fetched and verified before anything is written; rsyslog's
+  # packages are fetched before they are installed.
+  if get_binary; then have_binary=1; else have_binary=0; fi
+  ensure_rsyslog
+  choose_hop
+  if [ "$NO_RSYSLOG" -eq 0 ] && rsyslog_reads_journal; then JOURNAL_HOP=1; fi
+  if [ ! -e "$ROOT$CONF_PATH" ]; then write_config "$WORK_DIR/agent.json"; fi
+  if [ "$have_binary" -eq 1 ]; then
     if [ -z "$ROOT" ] && [ "$DRY_RUN" -eq 0 ]; then
       # Run from where it goes (not TMPDIR, which may be noexec), before the rename.
       if put_file "$WORK_DIR/agent" "$BIN_PATH" 755 check_binary; then BIN_CHANGED=1; fi
@@ -1319,32 +2107,47 @@ do_install() {
       if put_file "$WORK_DIR/agent" "$BIN_PATH" 755; then BIN_CHANGED=1; fi
     fi
   else
-    choose_hop
-    if [ ! -e "$ROOT$CONF_PATH" ]; then write_config "$WORK_DIR/agent.json"; fi
     say "would install: $ROOT$BIN_PATH (0755)"
+    written "$BIN_PATH"
     changed
   fi
   emit_unit >"$WORK_DIR/unit" || die "cannot write $WORK_DIR/unit"
   if put_file "$WORK_DIR/unit" "$UNIT_PATH" 644; then UNIT_CHANGED=1; fi
-  if [ "$HOP" = relp ]; then
-    emit_rsyslog_relp >"$WORK_DIR/rsyslog" || die "cannot write $WORK_DIR/rsyslog"
+  if [ "$NO_RSYSLOG" -eq 1 ]; then
+    say "skipped: the rsyslog snippets (no rsyslog here)"
   else
-    emit_rsyslog_tcp >"$WORK_DIR/rsyslog" || die "cannot write $WORK_DIR/rsyslog"
+    if [ "$HOP" = relp ]; then
+      emit_rsyslog_relp >"$WORK_DIR/rsyslog" || die "cannot write $WORK_DIR/rsyslog"
+    else
+      emit_rsyslog_tcp >"$WORK_DIR/rsyslog" || die "cannot write $WORK_DIR/rsyslog"
+    fi
+    if put_file "$WORK_DIR/rsyslog" "$RSYSLOG_PATH" 644; then RSYSLOG_CHANGED=1; fi
+    install_probe
+    install_journal_hop
   fi
-  if put_file "$WORK_DIR/rsyslog" "$RSYSLOG_PATH" 644; then RSYSLOG_CHANGED=1; fi
-  install_probe
   install_config
   put_dir "$SPOOL_DIR" 750
   install_logrotate
+  case "$HOP" in
+    relp) selinux_label_port "$RELP_PORT" ;;
+    tcp) selinux_label_port "$TCP_PORT" ;;
+  esac
+  selinux_restorecon
+  if [ -n "$ROOT" ]; then
+    host_next "systemctl daemon-reload && systemctl enable --now $UNIT_NAME"
+    if [ "$JOURNAL_HOP" -eq 1 ]; then host_next "systemctl restart systemd-journald"; fi
+    if [ "$NO_RSYSLOG" -eq 0 ]; then host_next "systemctl restart rsyslog"; fi
+  fi
 
   if [ "$DRY_RUN" -eq 1 ]; then
+    if [ -n "$ROOT" ]; then say "would leave for the host: $HOST_NEXT"; fi
     say "dry run: nothing was changed ($CHANGES change(s) planned)"
     return 0
   fi
   if [ -n "$ROOT" ]; then
-    say "staged into $ROOT; nothing was started. On the host: systemctl daemon-reload && systemctl enable --now $UNIT_NAME && systemctl restart rsyslog"
+    say "staged into $ROOT; nothing was started or installed. On the host: $HOST_NEXT"
   elif [ "$NO_START" -eq 1 ]; then
-    say "not started (--no-start). Next: systemctl daemon-reload && systemctl enable --now $UNIT_NAME && systemctl restart rsyslog; then: agent status"
+    say "not started (--no-start). Next: systemctl daemon-reload && systemctl enable --now $UNIT_NAME$([ "$JOURNAL_HOP" -eq 1 ] && echo " && systemctl restart systemd-journald")$([ "$NO_RSYSLOG" -eq 0 ] && echo " && systemctl restart rsyslog"); then: agent status"
   elif ! manages_services; then
     say "systemd is not running on this host (no /run/systemd/system): start the agent with your init system: $BIN_PATH run --config $CONF_PATH; then: agent status"
   else
@@ -1366,6 +2169,7 @@ report_outside() {
 # --- uninstall -----------------------------------------------------------------
 
 do_uninstall() {
+  detect_os
   if manages_services && [ -e "$UNIT_PATH" ]; then
     systemctl disable --now --quiet "$UNIT_NAME" || warn "systemctl disable --now $UNIT_NAME failed; removing the files anyway"
     say "stopped and disabled: $UNIT_NAME"
@@ -1377,11 +2181,28 @@ do_uninstall() {
   # Left by "systemctl enable" when a staged root was enabled offline.
   if [ -e "$ROOT$WANTS_LINK" ] || [ -L "$ROOT$WANTS_LINK" ]; then remove "$WANTS_LINK" || true; fi
   restore_logrotate
-  if [ ! -e "$ROOT$DISTRO_LOGROTATE" ] && [ -e "$ROOT/etc/logrotate.d" ]; then
-    say "note: rsyslog's log files are not rotated: $ROOT$DISTRO_LOGROTATE is not there (restore it, e.g. apt-get install --reinstall -o Dpkg::Options::=--force-confmiss rsyslog)"
+  un_removes_rsyslog=0
+  if [ -n "$(state_values package)" ]; then un_removes_rsyslog=1; fi
+  if [ "$un_removes_rsyslog" -eq 0 ] && have_rsyslogd && [ -e "$ROOT/etc/logrotate.d" ]; then
+    un_any=0
+    for un_name in $DISTRO_LOGROTATE_NAMES; do
+      if [ -e "$ROOT$un_name" ]; then un_any=1; fi
+    done
+    if [ "$un_any" -eq 0 ]; then
+      say "note: rsyslog's log files are not rotated: neither of $DISTRO_LOGROTATE_NAMES is there (restore it, e.g. apt-get install --reinstall -o Dpkg::Options::=--force-confmiss rsyslog, or dnf reinstall rsyslog)"
+    fi
   fi
   if remove "$RSYSLOG_PATH"; then un_rsyslog=1; fi
-  if remove "$PROBE_PATH"; then un_rsyslog=1; fi
+  if [ -e "$ROOT$PROBE_PATH" ] || [ -L "$ROOT$PROBE_PATH" ]; then
+    if remove "$PROBE_PATH"; then un_rsyslog=1; fi
+  else
+    remove "$PROBE_PATH" || true
+  fi
+  JOURNAL_HOP=0
+  install_journal_hop
+  if [ "$RSYSLOG_CHANGED" -eq 1 ]; then un_rsyslog=1; fi
+  selinux_unlabel
+  remove_packages
   if [ "$PURGE" -eq 1 ]; then
     remove_tree "$CONF_DIR"
     remove_tree "$SPOOL_DIR"
@@ -1391,9 +2212,13 @@ do_uninstall() {
   fi
   if manages_services; then
     if [ "$UNIT_CHANGED" -eq 1 ] || [ "$DROPIN_CHANGED" -eq 1 ]; then systemctl daemon-reload; fi
-    if [ "$un_rsyslog" -eq 1 ] && systemctl is-active --quiet rsyslog.service; then
+    if [ "$JOURNALD_CHANGED" -eq 1 ]; then
+      systemctl restart systemd-journald.service || warn "systemctl restart systemd-journald failed"
+      outside "restarted: systemd-journald.service (without $JOURNALD_DROPIN)"
+    fi
+    if [ "$un_rsyslog" -eq 1 ] && have_rsyslogd && systemctl is-active --quiet rsyslog.service; then
       systemctl restart rsyslog.service
-      outside "restarted: rsyslog.service (without $RSYSLOG_PATH and $PROBE_PATH)"
+      outside "restarted: rsyslog.service (without syslog-agent's snippets)"
     fi
   fi
   if [ "$DRY_RUN" -eq 1 ]; then
@@ -1402,6 +2227,7 @@ do_uninstall() {
     say "nothing to do: syslog-agent is not installed"
   else
     if [ -n "$OUTSIDE" ]; then say "changed outside syslog-agent's own files:$OUTSIDE"; fi
+    if [ -n "$ROOT" ] && [ -n "$HOST_NEXT" ]; then say "on the host: $HOST_NEXT"; fi
     say "syslog-agent removed"
   fi
 }
@@ -1420,6 +2246,7 @@ main() {
   trap 'cleanup; exit 143' TERM
   WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/syslog-agent-install.XXXXXX") || die "cannot create a temporary directory in ${TMPDIR:-/tmp}: set TMPDIR to a writable directory"
   if [ "$DRY_RUN" -eq 1 ]; then say "dry run: showing what would be done"; fi
+  state_read
   if [ "$UNINSTALL" -eq 1 ]; then
     do_uninstall
   else

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { stripJsonc } from "./_jsonc.ts";
 import type { Config } from "./config.ts";
 import { ConfigError } from "./config_error.ts";
 import { parseConfig } from "./parse_config.ts";
@@ -60,6 +61,8 @@ export async function loadConfig(path: string): Promise<Config> {
 /** Whether the agent runs commands with `config`, or its `text` names one. */
 function runsCommands(config: Config, text: string): boolean {
   if (config.rsyslogd.mode !== "off") return true;
-  const rsyslogd = (JSON.parse(text.replace(/^\uFEFF/, "")) as { rsyslogd?: object }).rsyslogd;
+  const rsyslogd = (JSON.parse(stripJsonc(text.replace(/^\uFEFF/, ""))) as {
+    rsyslogd?: object;
+  }).rsyslogd;
   return rsyslogd !== undefined && ("command" in rsyslogd || "restartCommand" in rsyslogd);
 }

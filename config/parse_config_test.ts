@@ -3,6 +3,7 @@ import type { Address, Config } from "./config.ts";
 import { ConfigError } from "./config_error.ts";
 import { devConfig } from "./dev_config.ts";
 import { parseConfig } from "./parse_config.ts";
+import { loadConfig } from "./load_config.ts";
 import { probeTargetText } from "./probe_target.ts";
 
 /** The problems `parseConfig` reports for `json` (a value or raw text). */
@@ -531,4 +532,19 @@ Deno.test("a config with comments and trailing commas, as deno.json accepts; a s
   assert.deepEqual(problems(`{\n  "log": {} /* never closed\n}\n`), [
     "config: /etc/syslog-agent/agent.json: invalid JSON at line 2 column 13: a /* comment that is never closed",
   ]);
+});
+
+Deno.test("loadConfig reads a commented config whose rsyslogd is off (no commands to vet)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/agent.json`;
+    await Deno.writeTextFile(
+      path,
+      '// the installer\'s comments\n{ "log": { "level": "info" }, }\n',
+    );
+    const config = await loadConfig(path);
+    assert.equal(config.rsyslogd.mode, "off");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -1,6 +1,7 @@
 /**
- * `deno task embed`: copies the systemd unit and the rsyslog and logrotate
- * snippets (both hops and the probe socket) from `packaging/` into `install.sh`. The installer is piped from
+ * `deno task embed`: copies the systemd unit, the rsyslog snippets (both hops,
+ * the probe socket, the journal socket), the journald drop-in and the logrotate
+ * files from `packaging/` into `install.sh`. The installer is piped from
  * curl, so it cannot read them from the repository: it carries them as
  * here-documents, which must stay byte-identical to the files (a test installs
  * into a temporary root and compares). `--check` changes nothing and exits 1
@@ -32,6 +33,8 @@ export const EMBEDDED: readonly { path: string; fn: string }[] = [
   { path: "packaging/rsyslog/90-syslog-agent.conf", fn: "emit_rsyslog_tcp" },
   { path: "packaging/rsyslog/90-syslog-agent-relp.conf", fn: "emit_rsyslog_relp" },
   { path: "packaging/rsyslog/91-syslog-agent-probe.conf", fn: "emit_rsyslog_probe" },
+  { path: "packaging/rsyslog/89-syslog-agent-journal.conf", fn: "emit_rsyslog_journal" },
+  { path: "packaging/journald/syslog-agent.conf", fn: "emit_journald_dropin" },
   { path: "packaging/logrotate/syslog-agent", fn: "emit_logrotate" },
   { path: "packaging/logrotate/logrotate.service.conf", fn: "emit_logrotate_dropin" },
 ];

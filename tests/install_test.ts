@@ -54,8 +54,57 @@ const DEFAULT_CONFIG = {
   },
 };
 
+/** The packaging files install.sh embeds for hosts whose rsyslog reads the journal (RHEL, Fedora). */
+const JOURNAL_EMBEDDED: [string, string][] = [
+  ["packaging/rsyslog/89-syslog-agent-journal.conf", "/etc/rsyslog.d/89-syslog-agent-journal.conf"],
+  ["packaging/journald/syslog-agent.conf", "/etc/systemd/journald.conf.d/syslog-agent.conf"],
+];
+
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const dec = new TextDecoder();
+
+/**
+ * JSON with `//` and `/* *\/` comments and trailing commas (what install.sh
+ * writes as agent.json, and the agent reads), parsed: comments and trailing
+ * commas dropped outside strings, then `JSON.parse`.
+ */
+function parseJsonc(text: string): unknown {
+  let out = "";
+  let pendingComma = "";
+  for (let i = 0; i < text.length;) {
+    const c = text[i]!;
+    if (c === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      out += pendingComma + text.slice(i, j + 1);
+      pendingComma = "";
+      i = j + 1;
+    } else if (text.startsWith("//", i)) {
+      const nl = text.indexOf("\n", i);
+      i = nl < 0 ? text.length : nl;
+    } else if (text.startsWith("/*", i)) {
+      const end = text.indexOf("*/", i + 2);
+      assert.ok(end >= 0, "a /* comment that is never closed");
+      i = end + 2;
+    } else if (c === ",") {
+      out += pendingComma;
+      pendingComma = ",";
+      i++;
+    } else if (c === "]" || c === "}") {
+      pendingComma = "";
+      out += c;
+      i++;
+    } else {
+      if (!/\s/.test(c)) {
+        out += pendingComma;
+        pendingComma = "";
+      }
+      out += c;
+      i++;
+    }
+  }
+  return JSON.parse(out);
+}
 
 interface Output {
   code: number;
@@ -155,14 +204,29 @@ async function documentedFiles(): Promise<Row[]> {
     const [path, madeBy, mode, uninstall, purge] = m.slice(1).map((s) => (s ?? "").trim());
     rows.push({ path: path!, madeBy: madeBy!, mode: mode!, uninstall: uninstall!, purge: purge! });
   }
-  const ours = rows.filter((r) => r.madeBy.startsWith("install.sh"));
+  const ours = rows.filter((r) => r.madeBy.startsWith("install.sh") && !conditional(r));
   // The binary, EMBEDDED's 5 files, agent.json, /etc/syslog-agent/ and /var/spool/syslog-agent/.
   assert.equal(
     ours.length,
     EMBEDDED.length + 4,
     `README's table does not list the ${EMBEDDED.length + 4} install.sh files:\n${section}`,
   );
+  // Only on some hosts: JOURNAL_EMBEDDED's files, the state file and its directory.
+  const some = rows.filter((r) => r.madeBy.startsWith("install.sh") && conditional(r));
+  assert.deepEqual(
+    some.map((r) => r.path).sort(),
+    [...JOURNAL_EMBEDDED.map(([, dest]) => dest), STATE_FILE, "/var/lib/syslog-agent/"].sort(),
+    `README's table does not list the files install.sh writes on some hosts only:\n${section}`,
+  );
   return ours;
+}
+
+/** Where install.sh records what it changed on the host beyond its own files. */
+const STATE_FILE = "/var/lib/syslog-agent/install-state";
+
+/** A row of the table for a file install.sh writes on some hosts only ("install.sh, where …"). */
+function conditional(r: Row): boolean {
+  return /^install\.sh, (where|when) /.test(r.madeBy);
 }
 
 /** Every path under `root` (as absolute paths inside the root), with its type and mode. */
@@ -249,7 +313,7 @@ Deno.test(
 
       // The config from --collector a:1 --collector b:2 --protocol tcp is valid.
       const conf = `${root}/etc/syslog-agent/agent.json`;
-      assert.deepEqual(JSON.parse(await Deno.readTextFile(conf)), {
+      assert.deepEqual(parseJsonc(await Deno.readTextFile(conf)), {
         ...DEFAULT_CONFIG,
         collectors: [{ address: "a:1", protocol: "tcp" }, { address: "b:2", protocol: "tcp" }],
       });
@@ -688,7 +752,7 @@ Deno.test(
         await Deno.readFile(`${relpRoot}/etc/rsyslog.d/90-syslog-agent.conf`),
         await Deno.readFile(RELP_SNIPPET),
       );
-      const relpConf = JSON.parse(
+      const relpConf = parseJsonc(
         await Deno.readTextFile(`${relpRoot}/etc/syslog-agent/agent.json`),
       );
       assert.deepEqual(relpConf, {
@@ -724,7 +788,9 @@ Deno.test(
         await Deno.readFile(RSYSLOG_SNIPPET),
       );
       assert.deepEqual(
-        JSON.parse(await Deno.readTextFile(`${tcpRoot}/etc/syslog-agent/agent.json`)).inputs,
+        (parseJsonc(await Deno.readTextFile(`${tcpRoot}/etc/syslog-agent/agent.json`)) as {
+          inputs: unknown;
+        }).inputs,
         DEFAULT_CONFIG.inputs,
       );
 
@@ -742,7 +808,9 @@ Deno.test(
         "--no-watchdog",
       ]);
       assert.equal(off.code, 0, show(off));
-      const offConf = JSON.parse(await Deno.readTextFile(`${offRoot}/etc/syslog-agent/agent.json`));
+      const offConf = parseJsonc(
+        await Deno.readTextFile(`${offRoot}/etc/syslog-agent/agent.json`),
+      ) as { rsyslogd?: unknown };
       assert.equal(offConf.rsyslogd, undefined);
       assert.equal(await exists(`${offRoot}/etc/rsyslog.d/91-syslog-agent-probe.conf`), false);
       assert.equal(await exists(`${offRoot}/etc/logrotate.d/syslog-agent`), false);
@@ -1187,7 +1255,10 @@ Deno.test(
       const bin = await fakeAgent(dir);
       const inst = await install(["--root", root, "--binary", bin, "--collector", "a:1"]);
       assert.equal(inst.code, 0, show(inst));
-      const installed = JSON.parse(await Deno.readTextFile(`${root}/etc/syslog-agent/agent.json`));
+      const installed = parseJsonc(
+        await Deno.readTextFile(`${root}/etc/syslog-agent/agent.json`),
+        // deno-lint-ignore no-explicit-any
+      ) as any;
 
       // The same config and snippets, on this test's ports and paths.
       const collector = await RsyslogCollector.start(`${dir}/collector`);
@@ -1329,18 +1400,28 @@ action(type="omfile" file="${local}" asyncWriting="off" flushOnTXEnd="on")
 
 const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
-/** A fake systemctl that records its calls and keeps enabled/active state in files. */
+/**
+ * A fake systemctl that records its calls and keeps enabled/active state in
+ * files; rsyslog.service counts as active unless `$FAKE_STATE/rsyslog-absent`
+ * exists (a host without rsyslog) and it was not started.
+ */
 const FAKE_SYSTEMCTL = `#!/bin/sh
 state=$FAKE_STATE
 echo "systemctl $*" >>"$state/calls"
+now=0
+case " $* " in *" --now "*) now=1 ;; esac
 for a in "$@"; do case "$a" in --*) ;; *) set -- "$@" "$a" ;; esac; shift; done
 verb=$1
 unit=\${2:-}
 case "$verb" in
   is-enabled) [ -e "$state/enabled-$unit" ] ;;
-  is-active) [ "$unit" = rsyslog.service ] || [ -e "$state/active-$unit" ] ;;
-  enable) touch "$state/enabled-$unit" ;;
+  is-active)
+    [ -e "$state/active-$unit" ] || { [ "$unit" = rsyslog.service ] && [ ! -e "$state/rsyslog-absent" ]; } ;;
+  enable)
+    touch "$state/enabled-$unit"
+    if [ "$now" = 1 ]; then touch "$state/active-$unit"; fi ;;
   start | restart) touch "$state/active-$unit" ;;
+  stop) rm -f "$state/active-$unit" ;;
   disable) rm -f "$state/enabled-$unit" "$state/active-$unit" ;;
   daemon-reload) ;;
   *) echo "fake systemctl: unexpected $verb" >&2; exit 1 ;;
@@ -1628,3 +1709,631 @@ chmod 755 "$T/fakebin/apt-get"`,
     });
   },
 });
+
+// --- the commented config -------------------------------------------------------
+
+/** `deno run main.ts check-config PATH`: what the agent itself says of a config file. */
+function checkConfig(path: string): Promise<Output> {
+  return run(Deno.execPath(), ["run", "--allow-all", MAIN, "check-config", path]);
+}
+
+Deno.test(
+  "install.sh writes agent.json with comments saying what each part is for and which install.sh flag changes it; the agent's check-config takes it as written (RELP hop, --no-relp, --no-watchdog, --no-rsyslog-install); a comment never decides the hop on a re-run",
+  opts,
+  async () => {
+    await withTemp(async (dir) => {
+      const bin = await fakeAgent(dir);
+      const cases: { name: string; args: string[]; want: RegExp[]; keys: string[] }[] = [
+        {
+          name: "relp",
+          args: [],
+          want: [/--collector/, /--protocol/, /--no-relp/, /--no-watchdog/, /over RELP/],
+          keys: ["inputs", "collectors", "rsyslogd"],
+        },
+        {
+          name: "tcp",
+          args: ["--no-relp"],
+          want: [/over plain\n.*TCP/, /install rsyslog-relp/, /--no-watchdog/],
+          keys: ["inputs", "collectors", "rsyslogd"],
+        },
+        {
+          name: "no-watchdog",
+          args: ["--no-watchdog"],
+          want: [/--collector/, /--no-relp/],
+          keys: ["inputs", "collectors"],
+        },
+        {
+          name: "no-rsyslog",
+          args: ["--no-rsyslog-install"],
+          want: [/No rsyslog on this host \(install\.sh --no-rsyslog-install\)/, /--collector/],
+          keys: ["inputs", "collectors"],
+        },
+      ];
+      for (const c of cases) {
+        const root = `${dir}/${c.name}`;
+        if (c.name !== "no-rsyslog") {
+          // A host with rsyslog and its RELP module.
+          await Deno.mkdir(`${root}/usr/lib/x86_64-linux-gnu/rsyslog`, { recursive: true });
+          await Deno.writeTextFile(`${root}/usr/lib/x86_64-linux-gnu/rsyslog/omrelp.so`, "");
+          await Deno.mkdir(`${root}/usr/sbin`, { recursive: true });
+          await Deno.copyFile("/bin/true", `${root}/usr/sbin/rsyslogd`);
+        }
+        const r = await install([
+          "--root",
+          root,
+          "--binary",
+          bin,
+          "--collector",
+          "a:1",
+          "--collector",
+          "b:2",
+          ...c.args,
+        ]);
+        assert.equal(r.code, 0, `${c.name}: ${show(r)}`);
+        const path = `${root}/etc/syslog-agent/agent.json`;
+        const text = await Deno.readTextFile(path);
+        const comments = text.split("\n").filter((l) => /^\s*\/\//.test(l)).length;
+        assert.ok(comments >= 8, `${c.name}: ${comments} comment lines:\n${text}`);
+        assert.match(text, /,\n\s*\]/, `${c.name}: no trailing comma:\n${text}`);
+        for (const w of c.want) assert.match(text, w, `${c.name}:\n${text}`);
+        const parsed = parseJsonc(text) as Record<string, unknown>;
+        assert.deepEqual(Object.keys(parsed), c.keys, `${c.name}:\n${text}`);
+        // The round trip: the agent reads what the installer wrote, comments and all.
+        const check = await checkConfig(path);
+        assert.equal(check.code, 0, `${c.name}: ${show(check)}\n${text}`);
+        assert.match(check.stdout + check.stderr, /: ok$/m, show(check));
+        if (c.name === "no-rsyslog") {
+          assert.match(
+            r.stderr,
+            /no rsyslogd on this host, and --no-rsyslog-install: .*receive NOTHING unless something sends to its inputs \(127\.0\.0\.1:5514 over TCP or UDP\)/,
+          );
+          assert.match(r.stdout, /^skipped: the rsyslog snippets \(no rsyslog here\)$/m);
+          assert.equal(await exists(`${root}/etc/rsyslog.d`), false, show(r));
+          assert.equal(await exists(`${root}/etc/logrotate.d/syslog-agent`), false, show(r));
+        }
+      }
+      // The TCP config's comment names a RELP input and 127.0.0.1:2514: a re-run
+      // (omrelp present, no --no-relp) still reads the inputs, not the comment.
+      const again = await install(["--root", `${dir}/tcp`, "--binary", bin]);
+      assert.equal(again.code, 0, show(again));
+      assert.match(again.stdout, /^note: rsyslog's RELP module is here, but .* has no RELP input/m);
+      assert.deepEqual(
+        await Deno.readFile(`${dir}/tcp/etc/rsyslog.d/90-syslog-agent.conf`),
+        await Deno.readFile(RSYSLOG_SNIPPET),
+      );
+      assert.match(again.stdout, /^nothing to do/m, show(again));
+    });
+  },
+);
+
+// --- the RHEL family ------------------------------------------------------------
+
+/** /etc/os-release of a Rocky Linux 9 host (RHEL family: ID_LIKE names rhel). */
+const ROCKY_OS_RELEASE = `NAME="Rocky Linux"
+VERSION="9.4 (Blue Onyx)"
+ID="rocky"
+ID_LIKE="rhel centos fedora"
+VERSION_ID="9.4"
+PRETTY_NAME="Rocky Linux 9.4 (Blue Onyx)"
+`;
+
+/**
+ * rsyslog.conf as RHEL 8 and 9 ship it, cut down to what matters here:
+ * imjournal reads the journal, imuxsock stays off journald's syslog socket,
+ * rsyslog.d is read before the file rules.
+ */
+const RHEL_RSYSLOG_CONF = `global(workDirectory="/var/lib/rsyslog")
+module(load="builtin:omfile" Template="RSYSLOG_TraditionalFileFormat")
+module(load="imuxsock" SysSock.Use="off")
+module(load="imjournal" UsePid="system" StateFile="imjournal.state")
+include(file="/etc/rsyslog.d/*.conf" mode="optional")
+*.info;mail.none;authpriv.none;cron.none /var/log/messages
+authpriv.* /var/log/secure
+mail.* -/var/log/maillog
+cron.* /var/log/cron
+uucp,news.crit /var/log/spooler
+`;
+
+/** /etc/logrotate.d/syslog as RHEL 8's rsyslog package has it (RHEL 9's rsyslog-logrotate names it rsyslog). */
+const RHEL8_LOGROTATE = `/var/log/cron
+/var/log/maillog
+/var/log/messages
+/var/log/secure
+/var/log/spooler
+{
+    missingok
+    sharedscripts
+    postrotate
+        /usr/bin/systemctl kill -s HUP rsyslog.service >/dev/null 2>&1 || true
+    endscript
+}
+`;
+
+/**
+ * Stand-ins for a RHEL host's commands in `dir/stubs` (bin/: dnf, semanage,
+ * restorecon, getenforce; rsyslogd, which the dnf stand-in installs), each
+ * appending "NAME ARGS" to `$FAKE_STATE/calls`. dnf install puts rsyslogd,
+ * omrelp.so, rsyslog.conf and /etc/logrotate.d/syslog in place as the
+ * packages do, and fails its download when `$FAKE_STATE/offline` exists;
+ * semanage keeps the ports it labeled in `$FAKE_STATE/semanage-ports`.
+ */
+async function rhelStubs(dir: string): Promise<void> {
+  const stubs = `${dir}/stubs`;
+  await Deno.mkdir(`${stubs}/bin`, { recursive: true });
+  await Deno.writeTextFile(`${stubs}/rsyslog.conf`, RHEL_RSYSLOG_CONF);
+  await Deno.writeTextFile(`${stubs}/logrotate-syslog`, RHEL8_LOGROTATE);
+  await Deno.writeTextFile(`${stubs}/os-release`, ROCKY_OS_RELEASE);
+  const head = (name: string) => `#!/bin/sh\necho "${name}\${*:+ $*}" >>"$FAKE_STATE/calls"\n`;
+  const scripts: Record<string, string> = {
+    rsyslogd: head("rsyslogd") +
+      `case "$1" in -v) echo "rsyslogd  8.2102.0-117.el9 (aka 2021.02) compiled with:" ;; esac\n`,
+    getenforce: head("getenforce") + "echo Enforcing\n",
+    restorecon: head("restorecon"),
+    semanage: head("semanage") + `ports="$FAKE_STATE/semanage-ports"
+touch "$ports"
+case "$1 $2" in
+  "port -l")
+    printf '%-28s %-8s %s\\n' syslog_tls_port_t tcp '10514, 6514' syslogd_port_t tcp '20514, 601' \\
+      unreserved_port_t tcp '61000-65535, 1024-32767'
+    cat "$ports" ;;
+  "port -a") printf '%-28s %-8s %s\\n' "$4" "$6" "$7" >>"$ports" ;;
+  "port -d") grep -v " $7\\$" "$ports" >"$ports.new"; mv "$ports.new" "$ports" ;;
+esac
+`,
+    dnf: head("dnf") + `T=$(dirname "$FAKE_STATE")
+case " $* " in
+  *" --downloadonly "*)
+    if [ -e "$FAKE_STATE/offline" ]; then
+      echo "Errors during downloading metadata for repository 'baseos': Curl error (6): Could not resolve host" >&2
+      exit 1
+    fi ;;
+  *" install "*)
+    cp "$T/stubs/bin/rsyslogd" "$T/fakebin/rsyslogd"
+    mkdir -p /usr/lib64/rsyslog /etc/rsyslog.d /etc/logrotate.d
+    : >/usr/lib64/rsyslog/omrelp.so
+    cp "$T/stubs/rsyslog.conf" /etc/rsyslog.conf
+    cp "$T/stubs/logrotate-syslog" /etc/logrotate.d/syslog ;;
+  *" remove "*)
+    rm -f "$T/fakebin/rsyslogd" /usr/lib64/rsyslog/omrelp.so /etc/rsyslog.conf /etc/logrotate.d/syslog
+    rmdir /etc/rsyslog.d /usr/lib64/rsyslog 2>/dev/null || true ;;
+esac
+`,
+  };
+  for (const [name, text] of Object.entries(scripts)) {
+    await Deno.writeTextFile(`${stubs}/bin/${name}`, text);
+    await Deno.chmod(`${stubs}/bin/${name}`, 0o755);
+  }
+}
+
+/** A staged RHEL-like root: os-release, rsyslog (RELP module in /usr/lib64), SELinux enforcing. */
+async function rhelRoot(root: string, stubs: string): Promise<void> {
+  for (
+    const d of ["etc/logrotate.d", "etc/rsyslog.d", "etc/selinux", "usr/sbin", "usr/lib64/rsyslog"]
+  ) {
+    await Deno.mkdir(`${root}/${d}`, { recursive: true });
+  }
+  await Deno.writeTextFile(`${root}/etc/os-release`, ROCKY_OS_RELEASE);
+  await Deno.writeTextFile(`${root}/etc/rsyslog.conf`, RHEL_RSYSLOG_CONF);
+  await Deno.writeTextFile(`${root}/etc/logrotate.d/syslog`, RHEL8_LOGROTATE);
+  await Deno.writeTextFile(
+    `${root}/etc/selinux/config`,
+    "SELINUX=enforcing\nSELINUXTYPE=targeted\n",
+  );
+  await Deno.copyFile(`${stubs}/bin/rsyslogd`, `${root}/usr/sbin/rsyslogd`);
+  await Deno.chmod(`${root}/usr/sbin/rsyslogd`, 0o755);
+  await Deno.writeTextFile(`${root}/usr/lib64/rsyslog/omrelp.so`, "");
+}
+
+Deno.test(
+  "install.sh --root on a staged RHEL-family root (Rocky 9 os-release, rsyslog with imjournal, /etc/logrotate.d/syslog, SELinux enforcing): every file it writes, the host commands it prints and runs none of, --dry-run, --uninstall; rsyslogd -N1 takes the snippets in RHEL's rsyslog.conf",
+  opts,
+  async () => {
+    await withTemp(async (dir) => {
+      await rhelStubs(dir);
+      const bin = await fakeAgent(dir);
+      const root = `${dir}/root`;
+      await rhelRoot(root, `${dir}/stubs`);
+      await Deno.mkdir(`${dir}/state`);
+      // The stand-ins first on PATH: nothing may run them against the build host.
+      const env = {
+        PATH: `${dir}/stubs/bin:${Deno.env.get("PATH")}`,
+        FAKE_STATE: `${dir}/state`,
+      };
+      const calls = async () =>
+        (await Deno.readTextFile(`${dir}/state/calls`).catch(() => "")).split("\n").filter((l) =>
+          l !== ""
+        );
+      const before = await walk(root);
+
+      const dry = await install(
+        ["--root", root, "--binary", bin, "--collector", "a:1", "--dry-run"],
+        env,
+      );
+      assert.equal(dry.code, 0, show(dry));
+      assert.deepEqual([...(await walk(root)).keys()].sort(), [...before.keys()].sort());
+      for (
+        const line of [
+          /^system: Rocky Linux 9\.4 \(Blue Onyx\) \(ID=rocky ID_LIKE="rhel centos fedora" VERSION_ID=9\.4\): rhel family, packages with dnf, SELinux Enforcing$/m,
+          /^local hop: rsyslogd -> agent over RELP/m,
+          /^would install: .*\/etc\/rsyslog\.d\/89-syslog-agent-journal\.conf/m,
+          /^would install: .*\/etc\/systemd\/journald\.conf\.d\/syslog-agent\.conf/m,
+          /^would move aside: .*\/etc\/logrotate\.d\/syslog to .*\/etc\/logrotate\.d\/syslog\.syslog-agent\.disabled/m,
+          /^would leave for the host: semanage port -a -t syslogd_port_t -p tcp 2514 && restorecon -R \/usr\/local\/bin\/agent .* && systemctl restart systemd-journald && systemctl restart rsyslog$/m,
+          /^dry run: nothing was changed/m,
+        ]
+      ) assert.match(dry.stdout, line, show(dry));
+
+      const r = await install(["--root", root, "--binary", bin, "--collector", "a:1"], env);
+      assert.equal(r.code, 0, show(r));
+      assert.deepEqual(await calls(), [], "a host command ran under --root");
+      // Every file it wrote, and nothing else.
+      const after = await walk(root);
+      const added = [...after].filter(([p, e]) => !e.dir && !before.has(p)).map(([p]) => p).sort();
+      assert.deepEqual(added, [
+        "/etc/logrotate.d/syslog-agent",
+        "/etc/logrotate.d/syslog.syslog-agent.disabled",
+        "/etc/rsyslog.d/89-syslog-agent-journal.conf",
+        "/etc/rsyslog.d/90-syslog-agent.conf",
+        "/etc/rsyslog.d/91-syslog-agent-probe.conf",
+        "/etc/syslog-agent/agent.json",
+        "/etc/systemd/journald.conf.d/syslog-agent.conf",
+        "/etc/systemd/system/logrotate.service.d/syslog-agent.conf",
+        "/etc/systemd/system/syslog-agent.service",
+        "/usr/local/bin/agent",
+      ], show(r));
+      for (
+        const [src, dest] of [
+          ...JOURNAL_EMBEDDED,
+          ["packaging/rsyslog/90-syslog-agent-relp.conf", "/etc/rsyslog.d/90-syslog-agent.conf"],
+          [
+            "packaging/rsyslog/91-syslog-agent-probe.conf",
+            "/etc/rsyslog.d/91-syslog-agent-probe.conf",
+          ],
+          ["packaging/logrotate/syslog-agent", "/etc/logrotate.d/syslog-agent"],
+        ]
+      ) {
+        assert.deepEqual(
+          await Deno.readFile(`${root}${dest}`),
+          await Deno.readFile(`${REPO}${src}`),
+          `${dest} differs from ${src}`,
+        );
+      }
+      // RHEL's entry moved aside (no dpkg: renamed, a comment-only file in its place).
+      assert.equal(
+        await Deno.readTextFile(`${root}/etc/logrotate.d/syslog.syslog-agent.disabled`),
+        RHEL8_LOGROTATE,
+      );
+      assert.match(
+        await Deno.readTextFile(`${root}/etc/logrotate.d/syslog`),
+        /^# syslog-agent: moved aside by install\.sh\n/,
+      );
+      assert.doesNotMatch(r.stderr, /also rotated/, "RHEL's files are in ours");
+      const conf = parseJsonc(await Deno.readTextFile(`${root}/etc/syslog-agent/agent.json`));
+      assert.deepEqual(conf, {
+        ...DEFAULT_CONFIG,
+        inputs: [...DEFAULT_CONFIG.inputs, { type: "relp", address: "127.0.0.1:2514" }],
+      });
+      const checked = await checkConfig(`${root}/etc/syslog-agent/agent.json`);
+      assert.equal(checked.code, 0, show(checked));
+      // What the host still needs, in order, printed and not run.
+      const next = r.stdout.match(
+        /^staged into .*; nothing was started or installed\. On the host: (.*)$/m,
+      );
+      assert.ok(next, show(r));
+      assert.deepEqual(next[1]!.split(" && "), [
+        "semanage port -a -t syslogd_port_t -p tcp 2514",
+        "restorecon -R /usr/local/bin/agent /etc/systemd/system/syslog-agent.service /etc/rsyslog.d/90-syslog-agent.conf /etc/rsyslog.d/91-syslog-agent-probe.conf /etc/rsyslog.d/89-syslog-agent-journal.conf /etc/systemd/journald.conf.d/syslog-agent.conf /etc/syslog-agent /etc/syslog-agent/agent.json /var/spool/syslog-agent /etc/logrotate.d/syslog /etc/logrotate.d/syslog-agent /etc/systemd/system/logrotate.service.d/syslog-agent.conf",
+        "systemctl daemon-reload",
+        "systemctl enable --now syslog-agent.service",
+        "systemctl restart systemd-journald",
+        "systemctl restart rsyslog",
+      ]);
+      assert.match(
+        r.stdout,
+        /^ {2}changed: journald forwards to its syslog socket \(ForwardToSyslog=yes/m,
+      );
+
+      // rsyslogd (this host's, a real one) takes RHEL's rsyslog.conf with the staged snippets.
+      const work = `${dir}/rsyslog-work`;
+      await Deno.mkdir(work);
+      const rhelConf = `${dir}/rhel-rsyslog.conf`;
+      await Deno.writeTextFile(
+        rhelConf,
+        RHEL_RSYSLOG_CONF.replace("/var/lib/rsyslog", work)
+          .replace("/etc/rsyslog.d/", `${root}/etc/rsyslog.d/`)
+          .replaceAll("/var/log/", `${work}/`),
+      );
+      const n1 = await run("rsyslogd", ["-N1", "-f", rhelConf]);
+      assert.equal(n1.code, 0, show(n1));
+      assert.doesNotMatch(n1.stderr, /error/i, show(n1));
+
+      // Again: nothing to do. Then --uninstall: RHEL's entry back byte for byte.
+      const again = await install(["--root", root, "--binary", bin], env);
+      assert.equal(again.code, 0, show(again));
+      assert.match(again.stdout, /^nothing to do/m, show(again));
+      const un = await install(["--root", root, "--uninstall"], env);
+      assert.equal(un.code, 0, show(un));
+      assert.equal(await Deno.readTextFile(`${root}/etc/logrotate.d/syslog`), RHEL8_LOGROTATE);
+      for (const p of added.filter((p) => !p.startsWith("/etc/syslog-agent/"))) {
+        assert.equal(await exists(`${root}${p}`), false, `${p} after --uninstall`);
+      }
+      assert.equal(await exists(`${root}/etc/systemd/journald.conf.d`), false);
+      assert.deepEqual(await calls(), [], "a host command ran under --root");
+    });
+  },
+);
+
+/** The steps that make the private mount namespace of onSystemdHost a Rocky Linux 9 host without rsyslog. */
+const AS_RHEL_HOST_WITHOUT_RSYSLOG =
+  `cp "$T"/stubs/bin/dnf "$T"/stubs/bin/semanage "$T"/stubs/bin/restorecon "$T"/stubs/bin/getenforce "$T/fakebin/" &&
+rm -f /etc/os-release && cp "$T/stubs/os-release" /etc/os-release &&
+rm -rf /etc/logrotate.d/rsyslog /etc/rsyslog.conf /etc/rsyslog.d &&
+mount -t tmpfs tmpfs /var/lib &&
+for d in /usr/sbin /usr/lib64; do
+  mkdir -p "$T/ov$d/u" "$T/ov$d/w" &&
+  mount -t overlay overlay -o "lowerdir=$d,upperdir=$T/ov$d/u,workdir=$T/ov$d/w" "$d" || exit 1
+done &&
+rm -f /usr/sbin/rsyslogd &&
+mount -t tmpfs tmpfs /usr/lib/x86_64-linux-gnu/rsyslog &&
+touch "$FAKE_STATE/rsyslog-absent"`;
+
+/** What a host's installer paths look like: each that exists, one a line. */
+const LIST_PATHS =
+  "ls -d /usr/local/bin/agent /etc/systemd/system/syslog-agent.service /etc/syslog-agent /var/spool/syslog-agent /etc/rsyslog.d/* /etc/logrotate.d/syslog* /etc/systemd/system/logrotate.service.d /etc/systemd/journald.conf.d/* /var/lib/syslog-agent/* 2>/dev/null; true";
+
+Deno.test({
+  name:
+    "install.sh on a RHEL-family host without rsyslog (Rocky 9 os-release, dnf, SELinux enforcing; private mount namespace, stand-ins recording every call): offline it stops before changing anything and names the command; --dry-run; it installs rsyslog and rsyslog-relp, enables rsyslog, labels port 2514 syslogd_port_t, restorecons what it wrote, forwards the journal around imjournal; a second run changes nothing; --uninstall undoes each and removes the packages" +
+    (HAS_OMRELP ? "" : ` (ignored: no ${RSYSLOG_MODULES} on this host to hide)`),
+  ignore: !HAS_OMRELP,
+  ...opts,
+  fn: async () => {
+    await withTemp(async (dir) => {
+      await rhelStubs(dir);
+      const bin = await fakeAgentWithReload(dir, `agent-${TARGET}`);
+      const answer = `${dir}/state/reload-answer`;
+      const { results } = await onSystemdHost(dir, [
+        ["as-rhel", { sh: AS_RHEL_HOST_WITHOUT_RSYSLOG }],
+        ["offline-on", { sh: 'touch "$FAKE_STATE/offline"' }],
+        ["offline", ["--binary", bin, "--collector", "127.0.0.1:1"]],
+        ["offline-paths", { sh: LIST_PATHS }],
+        ["offline-off", { sh: 'rm "$FAKE_STATE/offline"' }],
+        ["dry-run", ["--binary", bin, "--collector", "127.0.0.1:1", "--dry-run"]],
+        ["install", ["--binary", bin, "--collector", "127.0.0.1:1"]],
+        ["paths", { sh: `${LIST_PATHS}; cat /var/lib/syslog-agent/install-state` }],
+        ["set-answer", { sh: `echo 'reloaded: no changes to apply' >${q(answer)}` }],
+        ["again", ["--binary", bin]],
+        ["uninstall", ["--uninstall"]],
+        ["after", { sh: LIST_PATHS }],
+      ]);
+      const step = (name: string, code = 0) => {
+        const r = results.get(name);
+        assert.ok(r);
+        assert.equal(r.code, code, `${name}: ${show(r)}`);
+        return r;
+      };
+      step("as-rhel");
+
+      // Offline: dnf cannot fetch; nothing changed, and it says what to run.
+      const offline = step("offline", 1);
+      assert.deepEqual(offline.calls, [
+        "getenforce",
+        "dnf install -y -q --downloadonly rsyslog rsyslog-relp",
+      ], show(offline));
+      assert.match(
+        offline.stderr,
+        /cannot fetch rsyslog rsyslog-relp with dnf: .*Could not resolve host/,
+      );
+      assert.match(
+        offline.stderr,
+        /^nothing was changed\. .* run: dnf install rsyslog rsyslog-relp$/m,
+      );
+      assert.match(offline.stderr, /--no-rsyslog-install/);
+      assert.equal(step("offline-paths").stdout, "", "files were written though offline");
+
+      const dry = step("dry-run");
+      assert.deepEqual(dry.calls, ["getenforce", "semanage port -l"], show(dry));
+      for (
+        const line of [
+          /^would install: packages rsyslog rsyslog-relp \(dnf; rsyslogd is missing; --uninstall removes them again\)$/m,
+          /^would run: systemctl enable --now rsyslog\.service$/m,
+          /^local hop: rsyslogd -> agent over RELP/m,
+          /^would install: \/etc\/rsyslog\.d\/89-syslog-agent-journal\.conf/m,
+          /^would run: semanage port -a -t syslogd_port_t -p tcp 2514/m,
+          /^would run: restorecon -R \/usr\/local\/bin\/agent /m,
+        ]
+      ) assert.match(dry.stdout, line, show(dry));
+
+      const install = step("install");
+      const restorecon = install.calls.find((c) => c.startsWith("restorecon "));
+      assert.deepEqual(install.calls, [
+        "getenforce",
+        "dnf install -y -q --downloadonly rsyslog rsyslog-relp",
+        "dnf install -y -q rsyslog rsyslog-relp",
+        "systemctl enable --now --quiet rsyslog.service",
+        "semanage port -l",
+        "semanage port -a -t syslogd_port_t -p tcp 2514",
+        restorecon,
+        "systemctl daemon-reload",
+        "systemctl is-enabled --quiet syslog-agent.service",
+        "systemctl enable --quiet syslog-agent.service",
+        "systemctl is-active --quiet syslog-agent.service",
+        "systemctl start syslog-agent.service",
+        "systemctl restart systemd-journald.service",
+        "systemctl is-active --quiet rsyslog.service",
+        "rsyslogd -N1",
+        "systemctl restart rsyslog.service",
+      ], show(install));
+      assert.deepEqual(restorecon!.split(" ").slice(2).sort(), [
+        "/etc/logrotate.d/syslog",
+        "/etc/logrotate.d/syslog-agent",
+        "/etc/rsyslog.d/89-syslog-agent-journal.conf",
+        "/etc/rsyslog.d/90-syslog-agent.conf",
+        "/etc/rsyslog.d/91-syslog-agent-probe.conf",
+        "/etc/syslog-agent",
+        "/etc/syslog-agent/agent.json",
+        "/etc/systemd/journald.conf.d/syslog-agent.conf",
+        "/etc/systemd/system/logrotate.service.d/syslog-agent.conf",
+        "/etc/systemd/system/syslog-agent.service",
+        "/usr/local/bin/agent",
+        "/var/lib/syslog-agent",
+        "/var/spool/syslog-agent",
+      ]);
+      for (
+        const line of [
+          /^ {2}installed packages: rsyslog rsyslog-relp \(dnf; rsyslogd was missing; --uninstall removes them\)$/m,
+          /^ {2}enabled and started: rsyslog\.service$/m,
+          /^ {2}labeled \(SELinux\): tcp port 2514 as syslogd_port_t/m,
+          /^ {2}moved aside: \/etc\/logrotate\.d\/syslog to \/etc\/logrotate\.d\/syslog\.syslog-agent\.disabled/m,
+          /^ {2}changed: journald forwards to its syslog socket/m,
+          /^ {2}restarted: systemd-journald\.service/m,
+          /^ {2}restarted: rsyslog\.service/m,
+          /^relabeled \(SELinux\): restorecon -R /m,
+          /^done\. Check it with: agent status$/m,
+        ]
+      ) assert.match(install.stdout, line, show(install));
+      const paths = step("paths").stdout;
+      for (
+        const p of [
+          "/etc/rsyslog.d/89-syslog-agent-journal.conf",
+          "/etc/rsyslog.d/90-syslog-agent.conf",
+          "/etc/rsyslog.d/91-syslog-agent-probe.conf",
+          "/etc/logrotate.d/syslog.syslog-agent.disabled",
+          "/etc/systemd/journald.conf.d/syslog-agent.conf",
+          "/var/lib/syslog-agent/install-state",
+        ]
+      ) assert.match(paths, new RegExp(`^${p}$`, "m"), paths);
+      assert.match(
+        paths,
+        /^package dnf rsyslog\npackage dnf rsyslog-relp\nselinux-port tcp 2514$/m,
+        paths,
+      );
+
+      const again = step("again");
+      assert.deepEqual(again.calls, [
+        "getenforce",
+        "semanage port -l",
+        "systemctl is-enabled --quiet syslog-agent.service",
+        "systemctl is-active --quiet syslog-agent.service",
+        "agent reload reload --config /etc/syslog-agent/agent.json",
+      ], show(again));
+      assert.match(
+        again.stdout,
+        /^unchanged: SELinux lets rsyslogd connect to tcp port 2514 \(syslogd_port_t\)$/m,
+      );
+      assert.match(again.stdout, /^nothing to do/m, show(again));
+
+      const uninstall = step("uninstall");
+      assert.deepEqual(uninstall.calls, [
+        "systemctl disable --now --quiet syslog-agent.service",
+        "semanage port -d -t syslogd_port_t -p tcp 2514",
+        "dnf remove -y -q rsyslog rsyslog-relp",
+        "systemctl daemon-reload",
+        "systemctl restart systemd-journald.service",
+      ], show(uninstall));
+      // RHEL's entry is back before the package that owns it goes.
+      const out = uninstall.stdout;
+      assert.ok(
+        out.indexOf("restored: /etc/logrotate.d/syslog (from") <
+          out.indexOf(
+            "removed packages: rsyslog rsyslog-relp (dnf; install.sh had installed them)",
+          ),
+        show(uninstall),
+      );
+      assert.match(out, /^ {2}unlabeled \(SELinux\): tcp port 2514 \(semanage port -d\)$/m);
+      assert.deepEqual(step("after").stdout.trim().split("\n").sort(), [
+        "/etc/syslog-agent",
+        "/var/spool/syslog-agent",
+      ]);
+    });
+  },
+});
+
+Deno.test(
+  "the journal hop with a real rsyslogd: what 89-syslog-agent-journal.conf marks (imjournal's syslog, journal and stdout messages) is not forwarded by 90-syslog-agent.conf, the rest is; journald's socket feeds the agent only, never the local files",
+  opts,
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "agent-journal-" });
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    let received = "";
+    const accepting = (async () => {
+      for await (const conn of listener) {
+        (async () => {
+          for await (const chunk of conn.readable) received += dec.decode(chunk);
+        })().catch(() => {});
+      }
+    })().catch(() => {});
+    let client: Awaited<ReturnType<typeof startRsyslogd>> | undefined;
+    let sender: Deno.DatagramConn | undefined;
+    try {
+      // imtcp stands in for imjournal (which needs a journal): the same rule,
+      // keyed on imtcp, with $!_TRANSPORT set as imjournal sets it.
+      const journal =
+        (await Deno.readTextFile(`${REPO}packaging/rsyslog/89-syslog-agent-journal.conf`))
+          .replace('$inputname == "imjournal"', '$inputname == "imtcp"')
+          .replace("/run/systemd/journal/syslog", `${dir}/journal.sock`);
+      assert.notEqual(journal.indexOf(`${dir}/journal.sock`), -1);
+      const forward = (await Deno.readTextFile(RSYSLOG_SNIPPET)).replace(
+        'port="5514"',
+        `port="${listener.addr.port}"`,
+      );
+      const local = `${dir}/local.log`;
+      const inPort = await freePort();
+      client = await startRsyslogd({
+        dir,
+        conf: `global(workDirectory="${dir}" net.enableDNS="off")
+module(load="imuxsock" SysSock.Use="off")
+module(load="imtcp")
+input(type="imtcp" address="127.0.0.1" port="${inPort}")
+if $msg contains "transport=" then {
+  set $!_TRANSPORT = field($msg, 61, 2);
+}
+${journal}
+${forward}
+*.* action(type="omfile" file="${local}" asyncWriting="off" flushOnTXEnd="on")
+`,
+        readyPort: inPort,
+      });
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: inPort });
+      const lines = ["syslog", "journal", "stdout", "kernel", "audit"].map((t) =>
+        `<14>Dec  1 10:00:00 host app: marked-test transport=${t}\n`
+      );
+      lines.push("<14>Dec  1 10:00:00 host app: marked-test plain\n");
+      await conn.write(new TextEncoder().encode(lines.join("")));
+      conn.close();
+      await waitFor(() => exists(`${dir}/journal.sock`), {
+        timeoutMs: 10_000,
+        what: "the journal socket",
+      });
+      sender = Deno.listenDatagram({ transport: "unixpacket", path: `${dir}/sender` });
+      await sender.send(
+        new TextEncoder().encode("<14>Dec  1 10:00:00 host app[1]: via-journald-socket"),
+        { transport: "unixpacket", path: `${dir}/journal.sock` },
+      );
+      await waitFor(() => received.includes("via-journald-socket") && received.includes("plain"), {
+        timeoutMs: 15_000,
+        what: `the journal socket's message and the unmarked one at the agent: ${received}`,
+      });
+      const localLines = await waitFor(async () => {
+        const l = await readLines(local);
+        return l.filter((x) => x.includes("marked-test")).length === 6 && l;
+      }, { timeoutMs: 15_000, what: "all six imtcp messages in the local file" });
+      const forwarded = ["syslog", "journal", "stdout", "kernel", "audit"].filter((t) =>
+        received.includes(`transport=${t}`)
+      );
+      assert.deepEqual(forwarded, ["kernel", "audit"], received);
+      assert.deepEqual(localLines.filter((l) => l.includes("via-journald-socket")), []);
+      console.log(
+        `summary: journal hop: forwarded from "imjournal" only transport=${
+          forwarded.join(",")
+        } and the unmarked message; the journal socket's message reached the agent and not the local file`,
+      );
+    } finally {
+      sender?.close();
+      await client?.stop();
+      listener.close();
+      await accepting;
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+);

@@ -5,6 +5,10 @@
 # appends "PASS name: detail" or "FAIL name: detail" to $OUT/checks.txt,
 # which tests/host/run.sh prints and counts.
 #
+# $SHARE/variant says which host this is: "rsyslog" (Debian 12 with rsyslog
+# and rsyslog-relp: every check below) or "default" (Debian 12 as it installs
+# by default, without rsyslog: default_main, checks named default/…).
+#
 # Two phases on one disk: the first boot installs and runs every check up to
 # the power cut, which resets the guest (sysrq b) while the agent takes
 # messages over RELP; the second boot checks that every message the agent
@@ -39,10 +43,13 @@ export DENO_DIR=$STATE/deno-tools DENO_NO_UPDATE_CHECK=1 SYSTEMD_PAGER=
 
 mkdir -p "$STATE" "$OUT"
 phase=$(cat "$STATE/phase" 2>/dev/null || echo 1)
+VARIANT=$(cat "$SHARE/variant" 2>/dev/null || echo rsyslog)
+NAME_PREFIX=""
+if [ "$VARIANT" = default ]; then NAME_PREFIX="default/"; fi
 
 # --- reporting --------------------------------------------------------------
 record() {
-  local result=$1 name=$2
+  local result=$1 name=$NAME_PREFIX$2
   shift 2
   printf '%s %s: %s\n' "$result" "$name" "$*" >>"$CHECKS"
   printf 'host-suite: %s %s: %s\n' "$result" "$name" "$*"
@@ -118,21 +125,34 @@ probe_passes_after() {
   [ -n "$c" ] && [ "$c" -gt "$1" ] && [ "$(metric rsyslogd_up)" = 1 ]
 }
 
-# config_patch JSON: JSON's keys merged into the agent's config (jq's *).
-config_patch() { jq --argjson p "$1" '. * $p' "$CONF" >"$CONF.tmp" && mv "$CONF.tmp" "$CONF"; }
+# plain_conf: the agent's config (JSON with comments, as install.sh writes it)
+# as plain JSON, for jq.
+plain_conf() { /usr/local/bin/deno run --allow-read "$TOOLS" plain-json "$CONF"; }
+# config_patch JSON: JSON's keys merged into the agent's config (jq's *); the
+# comments go.
+config_patch() {
+  local plain
+  plain=$(plain_conf) && jq --argjson p "$1" '. * $p' <<<"$plain" >"$CONF.tmp" && mv "$CONF.tmp" "$CONF"
+}
+# commented_conf: how many comment lines the installed config has, and what
+# agent check-config says of it as installed.
+commented_conf() {
+  echo "$(grep -c '^ *//' "$CONF") comment lines, agent check-config: $(/usr/local/bin/agent check-config "$CONF" 2>&1 | tail -n 1)"
+}
 
 # A listing of what install and uninstall may touch, to compare before and after.
 snapshot() {
   {
-    find /etc /usr/local/bin /usr/local/sbin /var/spool -xdev \
+    find /etc /usr/local/bin /usr/local/sbin /var/spool /var/lib/syslog-agent -xdev \
       -path /etc/systemd/system/syslog-agent.service.d -prune -o \
       -printf '%p %y %m %u:%g %l\n' 2>/dev/null | sort
     find /etc /usr/local/bin /usr/local/sbin -xdev -type f -print0 2>/dev/null |
       sort -z | xargs -0 sha256sum
     dpkg-divert --list | sort
+    dpkg-query -W -f='${db:Status-Abbrev} ${Package} ${Version}\n' | awk '$1 == "ii"' | sort
     systemctl is-enabled rsyslog.service syslog.socket logrotate.timer 2>&1
     echo "/dev/log -> $(readlink /dev/log)"
-  } | grep -v -e '^/etc/ld.so.cache' -e ' /etc/ld.so.cache$'
+  } | grep -v -e '^/etc/ld.so.cache' -e ' /etc/ld.so.cache$' -e ' /etc/systemd/system/syslog-agent.service.d/'
 }
 
 # What this install.sh needs for a loopback mirror: plain http allowed, and
@@ -265,7 +285,11 @@ check_install() {
 # an acknowledged local hop, and agent status ok (probe passing) once the first canary is back.
 check_default_install() {
   local problems=() state="" json
-  [ "$(jq -r .rsyslogd.mode "$CONF")" = external ] || problems+=("rsyslogd.mode $(jq -r .rsyslogd.mode "$CONF")")
+  local mode conf
+  mode=$(plain_conf | jq -r .rsyslogd.mode)
+  [ "$mode" = external ] || problems+=("rsyslogd.mode $mode")
+  conf=$(commented_conf)
+  grep -q '^[1-9][0-9]* comment lines, agent check-config: .*: ok$' <<<"$conf" || problems+=("agent.json: $conf")
   dpkg-divert --list /etc/logrotate.d/rsyslog 2>/dev/null | grep -q syslog-agent ||
     problems+=("/etc/logrotate.d/rsyslog not diverted")
   grep -qs 'omrelp' /etc/rsyslog.d/*syslog-agent*.conf || problems+=("local hop not RELP")
@@ -276,7 +300,7 @@ check_default_install() {
   }
   wait_until 40 status_ok || problems+=("agent status: ${state:-no answer} $(jq -c .reasons <<<"$json" 2>/dev/null)")
   if [ "${#problems[@]}" -eq 0 ]; then
-    pass default-install "install.sh --collector only: rsyslogd.mode external, the distribution's logrotate entry diverted, local hop over RELP, agent status: $state"
+    pass default-install "install.sh --collector only: rsyslogd.mode external, the distribution's logrotate entry diverted, local hop over RELP, agent.json $conf, agent status: $state"
   else
     fail default-install "${problems[*]}"
   fi
@@ -313,7 +337,7 @@ check_compile_flags() {
 # install's, when install.sh does not set it) with a quick probe.
 configure_external() {
   local probe
-  probe=$(jq -c '.rsyslogd.probe.target // empty' "$CONF")
+  probe=$(plain_conf | jq -c '.rsyslogd.probe.target // empty')
   config_patch "{\"rsyslogd\":{\"mode\":\"external\",\"probe\":{\"intervalMs\":1000,\"timeoutMs\":1000,\"failures\":3${probe:+,\"target\":$probe}}}}"
 }
 
@@ -658,8 +682,8 @@ powercut_start() {
   local tag acked
   tag="hs-power-$(cat "$STATE/nonce")"
   config_patch "{\"spool\":{\"mode\":\"always\",\"sync\":\"always\"}}"
-  jq --arg a "127.0.0.1:$PC_PORT" '.inputs = ((.inputs // [{"type":"tcp","address":"127.0.0.1:5514"},{"type":"udp","address":"127.0.0.1:5514"}]) + [{"type":"relp","address":$a}])' \
-    "$CONF" >"$CONF.tmp" && mv "$CONF.tmp" "$CONF"
+  plain_conf | jq --arg a "127.0.0.1:$PC_PORT" '.inputs = ((.inputs // [{"type":"tcp","address":"127.0.0.1:5514"},{"type":"udp","address":"127.0.0.1:5514"}]) + [{"type":"relp","address":$a}])' \
+    >"$CONF.tmp" && mv "$CONF.tmp" "$CONF"
   systemctl restart "$UNIT"
   : >"$OUT/powercut-acked"
   systemd-run --quiet --unit=hs-power -E DENO_DIR="$DENO_DIR" \
@@ -708,7 +732,7 @@ check_uninstall() {
   logger -t host-suite "hs-final-$(cat "$STATE/nonce")" &&
     wait_until 10 sh -c "grep -q hs-final-$(cat "$STATE/nonce") /var/log/syslog" && logged=0
   check uninstall "$([ "$rc" -eq 0 ] && [ "$diff_lines" -eq 0 ] && [ "$logged" -eq 0 ] && echo 0 || echo 1)" \
-    "install.sh --uninstall --purge: exit $rc; /etc, /usr/local, /var/spool, diversions, unit states, /dev/log against before the install: $diff_lines lines differ$([ "$diff_lines" -gt 0 ] && echo " (first: $(grep -m 2 '^[<>]' "$OUT/uninstall.diff" | tr '\n' ' '))"); logger -> rsyslogd -> /var/log/syslog $([ "$logged" -eq 0 ] && echo works || echo fails)"
+    "install.sh --uninstall --purge: exit $rc; /etc, /usr/local, /var/spool, /var/lib/syslog-agent, diversions, installed packages, unit states, /dev/log against before the install: $diff_lines lines differ$([ "$diff_lines" -gt 0 ] && echo " (first: $(grep -m 2 '^[<>]' "$OUT/uninstall.diff" | tr '\n' ' '))"); logger -> rsyslogd -> /var/log/syslog $([ "$logged" -eq 0 ] && echo works || echo fails)"
 }
 
 finish() {
@@ -717,7 +741,192 @@ finish() {
   sync
 }
 
+# --- the default variant: Debian 12 as it installs by default, without rsyslog ----
+REPO=$SHARE/repo
+TCP_SINK_PORT=10603
+# What the guest purges to be a default Debian 12 (run.sh's REPO_PACKAGES).
+RSYSLOG_PACKAGES=(rsyslog rsyslog-relp librelp0 libestr0 libfastjson4 liblognorm5)
+
+installed_list() { dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' | awk '$1 == "ii" { print $2 }' | sort; }
+
+# default_setup: one release on the mirror, a TCP collector, then rsyslog
+# purged, syslog.socket stopped and no package source but the one added later.
+default_setup() {
+  local t0 before removed
+  t0=$(now_ms)
+  : >"$COLLECTED"
+  head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$STATE/nonce"
+  mkdir -p "$STATE/mirror" "$STATE/releases" "$DENO_CACHE"
+  cp "$PROJ/install.sh" "$STATE/mirror/install.sh"
+  mkdir -p "$STATE/src"
+  tar -C "$STATE/src" -xf "$SHARE/tree.tar"
+  openssl genpkey -algorithm ed25519 -out "$STATE/test-key.pem" 2>/dev/null
+  openssl pkey -in "$STATE/test-key.pem" -pubout -out "$STATE/test-key.pub"
+  make_release "$(sed -n 's/^export const VERSION = "\(.*\)";/\1/p' "$PROJ/ground/version.ts")" new
+  chmod -R a+rX "$DENO_CACHE" "$STATE/releases"
+  start_helpers
+  systemctl stop hs-tcp-sink.service 2>/dev/null || true
+  systemd-run --quiet --unit=hs-tcp-sink -E DENO_DIR="$DENO_DIR" \
+    /usr/local/bin/deno run --allow-all "$TOOLS" tcp-sink "$TCP_SINK_PORT" "$COLLECTED"
+  mkdir -p "$(dirname "$DROPIN")"
+  printf '[Service]\nEnvironment=DENO_DIR=%s\n' "$DENO_CACHE" >"$DROPIN"
+  install_opts
+  # Debian 12 as it installs by default: no rsyslog (and none of the libraries
+  # only it needs), syslog.socket not listening, no package lists.
+  before=$(installed_list)
+  DEBIAN_FRONTEND=noninteractive apt-get purge -y -q "${RSYSLOG_PACKAGES[@]}" >"$OUT/purge.log" 2>&1
+  removed=$(comm -23 <(echo "$before") <(installed_list) | tr '\n' ' ')
+  systemctl stop syslog.socket 2>/dev/null || true
+  rm -f /var/log/syslog /var/log/messages /var/log/auth.log /var/log/kern.log /var/log/user.log /var/log/daemon.log
+  mkdir -p "$STATE/apt-sources"
+  mv /etc/apt/sources.list "$STATE/apt-sources/" 2>/dev/null || true
+  find /etc/apt/sources.list.d -mindepth 1 -maxdepth 1 -exec mv {} "$STATE/apt-sources/" \;
+  apt-get clean
+  rm -rf /var/lib/apt/lists/*
+  info "guest: $(sed -n 's/^PRETTY_NAME="\(.*\)"/\1/p' /etc/os-release), $(systemctl --version | head -n 1), kernel $(uname -r); purged: ${removed:-nothing}; syslog.socket $(systemctl is-active syslog.socket); no package source; $(command -v rsyslogd >/dev/null && echo "rsyslogd still there" || echo "no rsyslogd")"
+  info "setup (release, cache, mirror, collector, rsyslog purged) took $(secs_since "$t0") s"
+}
+
+# check_offline: no package source can give rsyslog: install.sh fails before
+# changing anything and names the command.
+check_offline() {
+  local rc=0 diff_lines
+  snapshot >"$STATE/before-offline.txt"
+  run_install new --collector "127.0.0.1:$TCP_SINK_PORT" || rc=$?
+  cp "$OUT/install-new.log" "$OUT/install-offline.log"
+  snapshot >"$STATE/after-offline.txt"
+  diff_lines=$(diff "$STATE/before-offline.txt" "$STATE/after-offline.txt" | grep -c '^[<>]' || true)
+  check offline "$([ "$rc" -ne 0 ] && [ "$diff_lines" -eq 0 ] && grep -q 'nothing was changed' "$OUT/install-offline.log" && grep -q 'apt-get update && apt-get install rsyslog rsyslog-relp' "$OUT/install-offline.log" && echo 0 || echo 1)" \
+    "install.sh with no package source for rsyslog: exit $rc, $diff_lines lines of /etc, /usr/local, /var/spool, packages differ; it said: $(grep -m 1 '^install.sh: cannot fetch' "$OUT/install-offline.log" | cut -c1-120) … $(grep -m 1 '^nothing was changed' "$OUT/install-offline.log")"
+}
+
+check_default_variant_install() {
+  local rc=0 t0 problems=() conf pkgs
+  echo "deb [trusted=yes] file:$REPO ./" >/etc/apt/sources.list.d/host-suite.list
+  snapshot >"$STATE/before.txt"
+  t0=$(now_ms)
+  run_install new --collector "127.0.0.1:$TCP_SINK_PORT" || rc=$?
+  [ "$rc" -eq 0 ] || problems+=("install.sh exited $rc: $(tail -n 3 "$OUT/install-new.log" | tr '\n' ' ')")
+  pkgs=$(sed -n 's/^ *installed packages: \(.*\) (apt-get;.*/\1/p' "$OUT/install-new.log" | head -n 1)
+  [ -n "$pkgs" ] || problems+=("no \"installed packages\" line")
+  grep -q '^ *enabled and started: rsyslog.service' "$OUT/install-new.log" || problems+=("rsyslog.service not enabled and started by install.sh")
+  is_active_running || problems+=("agent $(unit_prop "$UNIT" ActiveState)/$(unit_prop "$UNIT" SubState)")
+  [ "$(systemctl is-active rsyslog.service)" = active ] || problems+=("rsyslog.service $(systemctl is-active rsyslog.service)")
+  [ "$(systemctl is-enabled rsyslog.service 2>&1)" = enabled ] || problems+=("rsyslog.service $(systemctl is-enabled rsyslog.service 2>&1)")
+  [ "$(systemctl is-active syslog.socket)" = active ] || problems+=("syslog.socket $(systemctl is-active syslog.socket)")
+  grep -qs 'omrelp' /etc/rsyslog.d/90-syslog-agent.conf || problems+=("local hop not RELP")
+  conf=$(commented_conf)
+  grep -q '^[1-9][0-9]* comment lines, agent check-config: .*: ok$' <<<"$conf" || problems+=("agent.json: $conf")
+  if [ "${#problems[@]}" -eq 0 ]; then
+    pass install "install.sh with only --collector (and the mirror's flags) on Debian 12 without rsyslog, in $(secs_since "$t0") s: installed $pkgs with apt-get from the guest's file: repository, rsyslog.service enabled and active, syslog.socket active, local hop over RELP, agent.json $conf, agent active (running)"
+    return 0
+  fi
+  fail install "${problems[*]}"
+  return 1
+}
+
+# status_is_ok: agent status --json says ok, rsyslogd running, probe passing
+# (STATUS_JSON and STATUS_STATE keep what it said).
+status_is_ok() {
+  STATUS_JSON=$(/usr/local/bin/agent status --json 2>/dev/null) || true
+  STATUS_STATE=$(jq -r '"\(.state) rsyslogd \(.rsyslogd.state) probe \(.rsyslogd.probe.ok)"' <<<"$STATUS_JSON" 2>/dev/null)
+  [ "$STATUS_STATE" = "ok rsyslogd running probe true" ]
+}
+
+check_default_status() {
+  if wait_until 60 status_is_ok; then
+    pass status "agent status: $STATUS_STATE ($(/usr/local/bin/agent status 2>&1 | head -n 1))"
+  else
+    fail status "agent status: ${STATUS_STATE:-no answer} $(jq -c .reasons <<<"$STATUS_JSON" 2>/dev/null)"
+  fi
+}
+
+# A message logged while the agent is stopped waits in rsyslogd's action queue
+# and arrives once the agent is back.
+check_while_stopped() {
+  local tag t0 inlog=1
+  tag="hs-stopped-$(cat "$STATE/nonce")"
+  systemctl stop "$UNIT"
+  logger -t host-suite "$tag seq=1"
+  wait_until 20 grep -q "$tag" /var/log/syslog && inlog=0
+  if delivered "$tag" 1; then
+    fail while-stopped "the message reached the collector while the agent was stopped"
+    systemctl start "$UNIT"
+    return
+  fi
+  t0=$(now_ms)
+  systemctl start "$UNIT"
+  if [ "$inlog" -eq 0 ] && wait_until 60 delivered "$tag" 1; then
+    pass while-stopped "logger while syslog-agent.service was stopped: in /var/log/syslog at once, at the collector $(secs_since "$t0") s after systemctl start"
+  else
+    fail while-stopped "in /var/log/syslog: $([ "$inlog" -eq 0 ] && echo yes || echo no); at the collector 60 s after start: $(delivery "$tag" 1)"
+  fi
+}
+
+# Rotation as Debian runs it: logrotate.service (forced), with postrotate "agent rotate".
+check_default_logrotate() {
+  local rc=0 pid0 pid1 tag t0 diverted lr
+  diverted=$(dpkg-divert --list /etc/logrotate.d/rsyslog)
+  mkdir -p /etc/systemd/system/logrotate.service.d
+  printf '[Service]\nExecStart=\nExecStart=/usr/sbin/logrotate -f /etc/logrotate.conf\n' \
+    >/etc/systemd/system/logrotate.service.d/host-suite.conf
+  systemctl daemon-reload
+  wait_until 30 probe_passes_after 0
+  pid0=$(rsyslogd_pid)
+  tag="hs-rotate-$(cat "$STATE/nonce")"
+  logger -t host-suite "$tag seq=1"
+  wait_until 30 delivered "$tag" 1
+  t0=$(now_ms)
+  systemctl start logrotate.service || rc=$?
+  lr=$(journal_since "$t0" -u logrotate.service | grep -i 'rotate' | tail -n 2 | tr '\n' ' ')
+  logger -t host-suite "$tag seq=2"
+  pid1=$(rsyslogd_pid)
+  if [ "$rc" -eq 0 ] && [ -n "$diverted" ] && [ -e /var/log/syslog.1 ] && [ "$pid0" = "$pid1" ] &&
+    wait_until 30 delivered "$tag" 2 && wait_until 10 grep -q "$tag seq=2" /var/log/syslog; then
+    pass logrotate "systemctl start logrotate.service (logrotate -f): exit 0, /var/log/syslog rotated to syslog.1, rsyslogd $pid0 HUPed and still running, a message after the rotation in the new /var/log/syslog and at the collector; $diverted${lr:+; journal: $lr}"
+  else
+    fail logrotate "exit $rc; diversion: ${diverted:-none}; syslog.1 $([ -e /var/log/syslog.1 ] && echo present || echo missing); rsyslogd $pid0 -> $pid1; $(delivery "$tag" 2); journal: $lr"
+  fi
+  rm -f /etc/systemd/system/logrotate.service.d/host-suite.conf
+  rmdir /etc/systemd/system/logrotate.service.d 2>/dev/null
+  systemctl daemon-reload
+}
+
+check_default_uninstall() {
+  local rc=0 diff_lines left logged=1
+  rm -f "$DROPIN"
+  rmdir "$(dirname "$DROPIN")" 2>/dev/null
+  systemctl daemon-reload
+  sh "$STATE/mirror/install.sh" --uninstall --purge >"$OUT/uninstall.log" 2>&1 || rc=$?
+  snapshot >"$STATE/after.txt"
+  diff "$STATE/before.txt" "$STATE/after.txt" >"$OUT/uninstall.diff"
+  diff_lines=$(grep -c '^[<>]' "$OUT/uninstall.diff" || true)
+  left=$(installed_list | grep -xE "$(IFS='|'; echo "${RSYSLOG_PACKAGES[*]}")" | tr '\n' ' ')
+  logger -t host-suite "hs-final-$(cat "$STATE/nonce")" &&
+    wait_until 10 sh -c "journalctl -b -t host-suite --no-pager -o cat | grep -q hs-final-$(cat "$STATE/nonce")" && logged=0
+  check uninstall "$([ "$rc" -eq 0 ] && [ "$diff_lines" -eq 0 ] && [ -z "$left" ] && [ "$logged" -eq 0 ] && echo 0 || echo 1)" \
+    "install.sh --uninstall --purge: exit $rc; $(grep -m 1 'removed packages:' "$OUT/uninstall.log" | sed 's/^ *//'); still installed of ${RSYSLOG_PACKAGES[*]}: ${left:-none}; /etc, /usr/local, /var/spool, /var/lib/syslog-agent, diversions, installed packages, unit states, /dev/log against before the install: $diff_lines lines differ$([ "$diff_lines" -gt 0 ] && echo " (first: $(grep -m 2 '^[<>]' "$OUT/uninstall.diff" | tr '\n' ' '))"); syslog.socket $(systemctl is-active syslog.socket); logger -> journal $([ "$logged" -eq 0 ] && echo works || echo fails)"
+}
+
+default_main() {
+  default_setup
+  check_offline
+  if check_default_variant_install; then
+    check_default_status
+    check_logger
+    check_while_stopped
+    check_default_logrotate
+    check_denials
+  fi
+  check_default_uninstall
+}
+
 # --- main ---------------------------------------------------------------------
+if [ "$VARIANT" = default ]; then
+  default_main
+  finish
+  exit 0
+fi
 if [ "$phase" = 1 ]; then
   phase1_setup
   check_install && echo yes >"$STATE/installed"

@@ -5,6 +5,8 @@
  * ```
  * tools.ts serve DIR PORT                      static files on 127.0.0.1:PORT (the loopback mirror)
  * tools.ts sink PORT FILE                      a RELP collector: each message a line in FILE, acked once written
+ * tools.ts tcp-sink PORT FILE                  a TCP collector (octet-counted or LF framing): each message a line in FILE
+ * tools.ts plain-json FILE                     FILE (JSON with comments and trailing commas, as agent.json) as plain JSON
  * tools.ts relp-send PORT TAG RATE ACKED       numbered messages over RELP; the acked count appended to ACKED
  * tools.ts tcp-send PORT TAG COUNT RATE        numbered LF-framed messages over TCP (into rsyslogd's imtcp)
  * tools.ts permissions PID                     what the agent does that Deno's permissions may refuse: exit 1 if one is
@@ -131,6 +133,98 @@ async function sink(port: number, file: string): Promise<void> {
   }
 }
 
+/** A plain TCP collector: octet-counted (`LEN SP MSG`) or LF-framed messages, each a line in `file`. */
+async function tcpSink(port: number, file: string): Promise<void> {
+  const out = await Deno.open(file, { append: true, create: true });
+  const listener = Deno.listen({ hostname: "127.0.0.1", port });
+  console.log(`tcp-sink: TCP on 127.0.0.1:${port}, messages to ${file}`);
+  for await (const conn of listener) {
+    (async () => {
+      let buf: Uint8Array = new Uint8Array(0);
+      const chunk = new Uint8Array(64 * 1024);
+      try {
+        for (;;) {
+          const n = await conn.read(chunk);
+          if (n === null) break;
+          buf = concat(buf, chunk.subarray(0, n));
+          let lines = "";
+          for (;;) {
+            if (buf.length === 0) break;
+            if (buf[0]! >= 0x30 && buf[0]! <= 0x39) {
+              const sp = buf.indexOf(0x20);
+              if (sp < 0) break;
+              const len = Number(decoder.decode(buf.subarray(0, sp)));
+              if (buf.length < sp + 1 + len) break;
+              lines += decoder.decode(buf.subarray(sp + 1, sp + 1 + len)).replaceAll("\n", " ") +
+                "\n";
+              buf = buf.slice(sp + 1 + len);
+            } else {
+              const lf = buf.indexOf(0x0a);
+              if (lf < 0) break;
+              lines += decoder.decode(buf.subarray(0, lf)) + "\n";
+              buf = buf.slice(lf + 1);
+            }
+          }
+          if (lines !== "") {
+            const bytes = encoder.encode(lines);
+            for (let off = 0; off < bytes.length;) off += await out.write(bytes.subarray(off));
+          }
+        }
+      } catch (e) {
+        console.log(`tcp-sink: connection ended: ${e instanceof Error ? e.message : e}`);
+      } finally {
+        try {
+          conn.close();
+        } catch {
+          // Closed already.
+        }
+      }
+    })();
+  }
+}
+
+/**
+ * `text` (JSON with `//` and `/* *\/` comments and trailing commas, as
+ * install.sh writes agent.json) as plain JSON text, for jq.
+ */
+function plainJson(text: string): string {
+  let out = "";
+  let comma = "";
+  for (let i = 0; i < text.length;) {
+    const c = text[i]!;
+    if (c === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      out += comma + text.slice(i, j + 1);
+      comma = "";
+      i = j + 1;
+    } else if (text.startsWith("//", i)) {
+      const nl = text.indexOf("\n", i);
+      i = nl < 0 ? text.length : nl;
+    } else if (text.startsWith("/*", i)) {
+      const end = text.indexOf("*/", i + 2);
+      if (end < 0) throw new Error("plain-json: a /* comment that is never closed");
+      i = end + 2;
+    } else if (c === ",") {
+      out += comma;
+      comma = ",";
+      i++;
+    } else if (c === "]" || c === "}") {
+      comma = "";
+      out += c;
+      i++;
+    } else {
+      if (!/\s/.test(c)) {
+        out += comma;
+        comma = "";
+      }
+      out += c;
+      i++;
+    }
+  }
+  return JSON.stringify(JSON.parse(out), null, 2) + "\n";
+}
+
 /**
  * Sends `TAG seq=N` (N from 1) over RELP at `rate` per second until killed,
  * at most 128 unanswered; each time the acknowledged count grows, appends it
@@ -231,6 +325,12 @@ async function main(args: string[]): Promise<number> {
       return await new Promise<number>(() => {});
     case "sink":
       await sink(Number(a[0]), a[1]!);
+      return 0;
+    case "tcp-sink":
+      await tcpSink(Number(a[0]), a[1]!);
+      return 0;
+    case "plain-json":
+      await Deno.stdout.write(encoder.encode(plainJson(await Deno.readTextFile(a[0]!))));
       return 0;
     case "relp-send":
       await relpSend(Number(a[0]), a[1]!, Number(a[2]), a[3]!);
