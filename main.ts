@@ -17,7 +17,7 @@ import {
   statusCommand,
   tapCommand,
 } from "./cli/mod.ts";
-import { errorLine, VERSION } from "./ground/mod.ts";
+import { errorLine, errorText, VERSION } from "./ground/mod.ts";
 
 function usageError(message: string): never {
   console.error(errorLine(`agent: ${message}; see "agent help"`));
@@ -35,7 +35,7 @@ async function main(args: string[]): Promise<number> {
       }
       return parsed;
     } catch (e) {
-      usageError(`${command}: ${e instanceof Error ? e.message : e}`);
+      usageError(`${command}: ${errorText(e)}`);
     }
   };
   switch (command) {
@@ -137,7 +137,7 @@ async function main(args: string[]): Promise<number> {
       try {
         grep = typeof values.grep === "string" ? new RegExp(values.grep) : undefined;
       } catch (e) {
-        usageError(`spool: --grep: ${e instanceof Error ? e.message : e}`);
+        usageError(`spool: --grep: ${errorText(e)}`);
       }
       const config = await loadConfig(
         configPath(typeof values.config === "string" ? values.config : undefined),
@@ -212,7 +212,7 @@ if (import.meta.main) {
       console.error(errorLine(e.message));
       Deno.exit(3);
     }
-    console.error(errorLine(`agent: ${e instanceof Error ? e.message : e}`));
+    console.error(errorLine(`agent: ${errorText(e)}`));
     Deno.exit(1);
   }
 }

@@ -6,7 +6,7 @@
  */
 
 import { type Address, type Config, ConfigError, type InputConfig } from "../config/mod.ts";
-import { type Clock, type Logger, systemClock, VERSION } from "../ground/mod.ts";
+import { type Clock, errorText, type Logger, systemClock, VERSION } from "../ground/mod.ts";
 import {
   buildStatus,
   type ControlHandlers,
@@ -425,8 +425,4 @@ interface InputPlan {
   fresh: Input[];
   /** Running inputs the new config no longer has. */
   retired: Input[];
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

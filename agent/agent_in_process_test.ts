@@ -5,13 +5,10 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { Agent } from "./agent.ts";
 import { type Config, parseConfig } from "../config/mod.ts";
-import { Logger } from "../ground/mod.ts";
-import { SdNotify } from "../control/mod.ts";
-import { FakeClock } from "../ground/fake_clock.ts";
-import { renderMetrics } from "../control/mod.ts";
-import { MemoryNetwork, SlowSyncFs, waitFor } from "../testkit/mod.ts";
+import { FakeClock, Logger } from "../ground/mod.ts";
+import { renderMetrics, SdNotify } from "../control/mod.ts";
+import { MemoryNetwork, octets, SlowSyncFs, waitFor } from "../testkit/mod.ts";
 
-const enc = new TextEncoder();
 const quiet = new Logger({ level: "error", format: "text", journal: false, write: () => {} });
 
 interface Rig {
@@ -74,12 +71,7 @@ async function withAgent(
     sent: 0,
     async send(n) {
       const conn = await Deno.connect({ transport: "unix", path: rig.socket });
-      let text = "";
-      for (let i = 0; i < n; i++) {
-        const m = `<13>host app: seq=${rig.sent++}`;
-        text += `${enc.encode(m).length} ${m}`;
-      }
-      await conn.write(enc.encode(text));
+      await conn.write(octets(Array.from({ length: n }, () => `<13>host app: seq=${rig.sent++}`)));
       conn.close();
     },
     async received() {

@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, throws as assertThrows } from "node:assert/strict";
-import { parseConfig } from "../config/parse_config.ts";
+import { parseConfig } from "../config/mod.ts";
 import { planReload } from "./plan_reload.ts";
 
 const cfg = (json: unknown) => parseConfig(JSON.stringify(json), "test");

@@ -18,9 +18,9 @@
  */
 
 import { parseArgs } from "node:util";
-import { Agent } from "../agent/agent.ts";
-import { parseConfig } from "../config/parse_config.ts";
-import { Logger } from "../ground/logger.ts";
+import { Agent } from "../agent/mod.ts";
+import { parseConfig } from "../config/mod.ts";
+import { Logger } from "../ground/mod.ts";
 import { FakeCollector, freePort, managedRsyslogConf } from "../testkit/mod.ts";
 
 const { values } = parseArgs({ args: Deno.args, options: { kills: { type: "string" } } });

@@ -9,6 +9,7 @@ import {
   type Batch,
   type BatchSource,
   type Clock,
+  Queue,
   type SpoolPosition,
   systemClock,
 } from "../ground/mod.ts";
@@ -81,8 +82,8 @@ export class TieredBuffer implements BatchSource {
   #clock: Clock;
   /** Given back by a forwarder: out first, whatever the path. */
   #front: Batch[] = [];
-  #mem: Batch[] = [];
-  #memHead = 0;
+  /** The memory tier, oldest first. */
+  #mem = new Queue<Batch>();
   #memSize = 0;
   #memCount = 0;
   #spooling: boolean;
@@ -120,9 +121,8 @@ export class TieredBuffer implements BatchSource {
    */
   setDeliverable(deliverable: boolean): void {
     this.#deliverable = deliverable;
-    if (!deliverable && !this.#spooling && this.#spool.usable && this.#memHead < this.#mem.length) {
-      this.#spooling = true;
-      for (const b of this.#drainMemory()) this.#spool.append(b);
+    if (!deliverable && !this.#spooling && this.#spool.usable && this.#mem.length > 0) {
+      this.#startSpooling();
     }
   }
 
@@ -175,8 +175,7 @@ export class TieredBuffer implements BatchSource {
       !this.#spooling &&
       (!this.#deliverable || this.#memSize + batch.data.length > this.#memoryBytes)
     ) {
-      this.#spooling = true;
-      for (const b of this.#drainMemory()) this.#spool.append(b);
+      this.#startSpooling();
     }
     if (this.#spooling) {
       this.#spool.append(batch);
@@ -196,24 +195,19 @@ export class TieredBuffer implements BatchSource {
     for (;;) {
       const given = this.#front.shift();
       if (given !== undefined) return given;
-      if (this.#memHead < this.#mem.length) {
-        const batch = this.#mem[this.#memHead]!;
-        this.#mem[this.#memHead++] = undefined as unknown as Batch;
-        if (this.#memHead > 1024 && this.#memHead * 2 > this.#mem.length) {
-          this.#mem = this.#mem.slice(this.#memHead);
-          this.#memHead = 0;
-        }
+      const batch = this.#mem.shift();
+      if (batch !== undefined) {
         this.#memSize -= batch.data.length;
         this.#memCount -= batch.count;
         return batch;
       }
       if (this.#spooling) {
-        const batch = await this.#spool.read();
-        if (batch !== undefined) return batch;
+        const read = await this.#spool.read();
+        if (read !== undefined) return read;
         // The spool is read empty: back to memory unless every batch must go through it.
         if (!this.#always && this.#deliverable && !this.#spool.hasUnread) this.#spooling = false;
       }
-      if (this.#front.length > 0 || this.#memHead < this.#mem.length) continue;
+      if (this.#front.length > 0 || this.#mem.length > 0) continue;
       if (this.#interrupted) {
         this.#interrupted = false;
         return undefined;
@@ -245,10 +239,7 @@ export class TieredBuffer implements BatchSource {
    */
   settled(since: SpoolMark): Promise<boolean> {
     if (!this.#spool.usable) return Promise.resolve(true);
-    if (!this.#spooling) {
-      this.#spooling = true;
-      for (const b of this.#drainMemory()) this.#spool.append(b);
-    }
+    if (!this.#spooling) this.#startSpooling();
     return this.#spool.settled(since);
   }
 
@@ -323,24 +314,23 @@ export class TieredBuffer implements BatchSource {
     this.#mem.push(batch);
     this.#memSize += batch.data.length;
     this.#memCount += batch.count;
-    while (this.#memSize > this.#memoryBytes && this.#memHead < this.#mem.length - 1) {
-      const old = this.#mem[this.#memHead]!;
-      this.#mem[this.#memHead++] = undefined as unknown as Batch;
+    while (this.#memSize > this.#memoryBytes && this.#mem.length > 1) {
+      const old = this.#mem.shift()!;
       this.#memSize -= old.data.length;
       this.#memCount -= old.count;
       this.#onDrop(old.count);
     }
-    if (this.#memHead > 1024 && this.#memHead * 2 > this.#mem.length) {
-      this.#mem = this.#mem.slice(this.#memHead);
-      this.#memHead = 0;
-    }
     this.#notify();
   }
 
+  /** From now on batches go through the spool, behind what memory holds. */
+  #startSpooling(): void {
+    this.#spooling = true;
+    for (const b of this.#drainMemory()) this.#spool.append(b);
+  }
+
   #drainMemory(): Batch[] {
-    const batches = this.#mem.slice(this.#memHead);
-    this.#mem = [];
-    this.#memHead = 0;
+    const batches = this.#mem.takeAll();
     this.#memSize = 0;
     this.#memCount = 0;
     return batches;

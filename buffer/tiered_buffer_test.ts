@@ -1,13 +1,9 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { TieredBuffer } from "./tiered_buffer.ts";
-import type { Batch } from "../ground/batch.ts";
-import { Spool } from "../spool/spool.ts";
-import type { SpoolConfig } from "../config/config.ts";
-import { Logger } from "../ground/logger.ts";
-import { waitFor } from "../testkit/mod.ts";
-
-const enc = new TextEncoder();
-const dec = new TextDecoder();
+import { type Batch, Logger } from "../ground/mod.ts";
+import { Spool } from "../spool/mod.ts";
+import type { SpoolConfig } from "../config/mod.ts";
+import { batchMessages, octetBatch, sleep, waitFor } from "../testkit/mod.ts";
 
 function config(dir: string, mode: SpoolConfig["mode"]): SpoolConfig {
   return {
@@ -26,27 +22,13 @@ const log = new Logger({ level: "error", format: "text", journal: false, write: 
 
 /** A batch of `n` messages numbered from `from`. */
 function batchOf(from: number, n: number): Batch {
-  let text = "";
-  for (let i = from; i < from + n; i++) {
-    const m = `<13>host app: seq=${i} ${"q".repeat(50)}`;
-    text += `${enc.encode(m).length} ${m}`;
-  }
-  return { data: enc.encode(text), count: n };
+  return octetBatch(
+    Array.from({ length: n }, (_, i) => `<13>host app: seq=${from + i} ${"q".repeat(50)}`),
+  );
 }
 
 function seqs(batch: Batch): number[] {
-  const out: number[] = [];
-  const d = batch.data;
-  let p = 0;
-  while (p < d.length) {
-    let len = 0;
-    while (d[p] !== 0x20) len = len * 10 + d[p++]! - 0x30;
-    p++;
-    out.push(Number(/seq=(\d+)/.exec(dec.decode(d.subarray(p, p + len)))![1]));
-    p += len;
-  }
-  assertEquals(out.length, batch.count);
-  return out;
+  return batchMessages(batch).map((m) => Number(/seq=(\d+)/.exec(m)![1]));
 }
 
 /** Takes (and acks) until neither memory nor the spool holds anything. */
@@ -122,7 +104,7 @@ Deno.test("buffer: fallback keeps order across memory -> spool -> memory", async
     assert(!spool.hasUnread);
     // The forwarder asks for more and finds the spool read empty: memory again.
     const waiting = queue.take();
-    await new Promise((r) => setTimeout(r, 0));
+    await sleep(0);
     push(10);
     const fromMemory = (await waiting)!;
     assertEquals(fromMemory.end, undefined, "taken from memory");
@@ -245,7 +227,7 @@ Deno.test("buffer: take() waits for a push; interrupt() makes it return undefine
       return b;
     });
     await Promise.resolve();
-    await new Promise((r) => setTimeout(r, 0));
+    await sleep(0);
     assert(!settled, "take() waits while the queue is empty");
     queue.push(batchOf(0, 3));
     assertEquals(seqs((await pending)!), [0, 1, 2]);

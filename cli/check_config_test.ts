@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { checkConfig } from "./check_config.ts";
-import { configPath } from "../config/config_path.ts";
+import { configPath } from "../config/mod.ts";
 
 /** Runs `checkConfig` and returns its exit code and lines. */
 async function check(path: string | undefined): Promise<[number, string[]]> {

@@ -6,6 +6,7 @@
 
 import { controlRequest, UnreachableError } from "../control/mod.ts";
 import type { RotateResult } from "../watchdog/mod.ts";
+import { errorText } from "../ground/mod.ts";
 
 /** A rotate may have to wait for a HUP, a kill deadline and a restart: give it this long. */
 const ROTATE_TIMEOUT_MS = 60_000;
@@ -26,7 +27,7 @@ export async function rotateCommand(
     answer = await controlRequest(socket, { command: "rotate" }, ROTATE_TIMEOUT_MS);
   } catch (e) {
     if (e instanceof UnreachableError) throw e;
-    err(e instanceof Error ? e.message : String(e));
+    err(errorText(e));
     return 1;
   }
   if (answer.restarted) err(`agent: rotate: ${answer.message}`);

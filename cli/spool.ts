@@ -8,6 +8,8 @@
 
 import { controlRequest, type SpoolFiles, UnreachableError } from "../control/mod.ts";
 import { scanSpool, type SpoolScan, type SpoolView, viewSpool } from "../spool/mod.ts";
+import { errorText } from "../ground/mod.ts";
+import { bytes, count, duration } from "./_format.ts";
 
 const decoder = new TextDecoder();
 
@@ -55,7 +57,7 @@ export async function spoolCommand(o: SpoolCommandOptions): Promise<number> {
     view = await viewSpool(dir, through);
   } catch (e) {
     throw new Error(
-      `spool: cannot read ${dir} (${e instanceof Error ? e.message : e}); pass --dir DIR`,
+      `spool: cannot read ${dir} (${errorText(e)}); pass --dir DIR`,
     );
   }
   const source = through !== undefined
@@ -73,10 +75,12 @@ export async function spoolCommand(o: SpoolCommandOptions): Promise<number> {
     out(`spool        ${dir} (${source})`);
     out(`segments     ${s.segments}, ${bytes(s.bytesOnDisk)}`);
     out(
-      `messages     ${n(s.messages)} not yet delivered, ${bytes(s.bytes)}` +
+      `messages     ${count(s.messages)} not yet delivered, ${bytes(s.bytes)}` +
         (s.messages === 0
           ? ""
-          : `, oldest ${age(s.oldestAgeSeconds)}, newest ${age(s.newestAgeSeconds)}`),
+          : `, oldest ${duration(s.oldestAgeSeconds)} ago, newest ${
+            duration(s.newestAgeSeconds)
+          } ago`),
     );
     out(
       `checkpoint   ${
@@ -85,7 +89,7 @@ export async function spoolCommand(o: SpoolCommandOptions): Promise<number> {
           : `segment ${view.checkpoint.segment} at ${view.checkpoint.offset}`
       }`,
     );
-    out(`dead letters ${n(dead)}${dead === 0 ? "" : " (agent spool cat --dead-letter)"}`);
+    out(`dead letters ${count(dead)}${dead === 0 ? "" : " (agent spool cat --dead-letter)"}`);
     out(
       `damage       ${
         scan.damage.length === 0 ? "none" : `${scan.damage.length} (agent spool verify)`
@@ -190,22 +194,4 @@ async function deadLetterLines(dir: string): Promise<string[]> {
 
 async function deadLetters(dir: string): Promise<number> {
   return (await deadLetterLines(dir)).length;
-}
-
-function n(v: number): string {
-  return Math.round(v).toLocaleString("en-US");
-}
-
-function bytes(v: number): string {
-  if (v < 1024) return `${v} B`;
-  if (v < 1024 * 1024) return `${(v / 1024).toFixed(1)} KiB`;
-  if (v < 1024 ** 3) return `${(v / 1024 / 1024).toFixed(1)} MiB`;
-  return `${(v / 1024 ** 3).toFixed(2)} GiB`;
-}
-
-function age(secs: number): string {
-  if (secs < 60) return `${secs}s ago`;
-  if (secs < 3600) return `${Math.floor(secs / 60)}m${secs % 60}s ago`;
-  if (secs < 86400) return `${Math.floor(secs / 3600)}h${Math.floor(secs % 3600 / 60)}m ago`;
-  return `${Math.floor(secs / 86400)}d${Math.floor(secs % 86400 / 3600)}h ago`;
 }

@@ -5,6 +5,8 @@
  */
 
 import { controlRequest, type StatusAnswer, UnreachableError } from "../control/mod.ts";
+import { errorText } from "../ground/mod.ts";
+import { bytes, count, duration } from "./_format.ts";
 
 /** Exit codes of `agent status` (Nagios/Icinga plugin convention). */
 export const STATUS_EXIT = { ok: 0, degraded: 1, critical: 2, unreachable: 3 } as const;
@@ -39,7 +41,7 @@ export async function statusCommand(opts: StatusOptions): Promise<number> {
       // The human view shows rates; --json prints the spec's document, without them.
       status = await controlRequest(opts.socket, { command: "status", detail: !opts.json });
     } catch (e) {
-      err(`${e instanceof Error ? e.message : e}\n`);
+      err(`${errorText(e)}\n`);
       return e instanceof UnreachableError ? STATUS_EXIT.unreachable : STATUS_EXIT.critical;
     }
     if (opts.json) {
@@ -92,7 +94,7 @@ export function renderStatus(s: StatusAnswer, color: boolean): string {
       const why = m.state !== "up" && m.lastError ? ` ${m.lastError}` : "";
       const name = m.name === "" ? "" : ` (${m.name})`;
       lines.push(
-        `              - ${m.address}${name} ${state}, ${n(m.forwarded)} forwarded (${
+        `              - ${m.address}${name} ${state}, ${count(m.forwarded)} forwarded (${
           (m.share * 100).toFixed(0)
         }%), ${bytes(m.unconfirmedBytes)} unconfirmed${why}`,
       );
@@ -111,47 +113,31 @@ export function renderStatus(s: StatusAnswer, color: boolean): string {
   }
   const sp = s.spool;
   lines.push(
-    `spool       ${n(sp.messages)} messages, ${bytes(sp.bytes)}, oldest ${sp.oldestAgeSeconds}s, ` +
-      `dropped ${n(sp.dropped)}, expired ${n(sp.expired)}, corrupt ${n(sp.corrupt)}`,
+    `spool       ${count(sp.messages)} messages, ${
+      bytes(sp.bytes)
+    }, oldest ${sp.oldestAgeSeconds}s, ` +
+      `dropped ${count(sp.dropped)}, expired ${count(sp.expired)}, corrupt ${count(sp.corrupt)}`,
   );
   lines.push(
-    `durability  ${n(sp.lag.messages)} messages (${bytes(sp.lag.bytes)}) not yet durable, oldest ${
-      sp.lag.ageSeconds.toFixed(3)
-    }s`,
+    `durability  ${count(sp.lag.messages)} messages (${
+      bytes(sp.lag.bytes)
+    }) not yet durable, oldest ${sp.lag.ageSeconds.toFixed(3)}s`,
   );
   if (s.rates) {
     lines.push(
-      `rates       ${n(s.rates.received)}/s in, ${n(s.rates.forwarded)}/s out, ${
-        n(s.rates.dropped)
+      `rates       ${count(s.rates.received)}/s in, ${count(s.rates.forwarded)}/s out, ${
+        count(s.rates.dropped)
       }/s dropped (last minute)`,
     );
   }
   const c = s.counters;
   lines.push(
-    `counters    received ${n(c.received)}, forwarded ${n(c.forwarded)}, dropped ${
-      n(c.dropped)
-    }, malformed ${n(c.malformed)}, truncated ${n(c.truncated)}`,
+    `counters    received ${count(c.received)}, forwarded ${count(c.forwarded)}, dropped ${
+      count(c.dropped)
+    }, malformed ${count(c.malformed)}, truncated ${count(c.truncated)}`,
   );
   lines.push(
     `agent       ${s.agent.version}, pid ${s.agent.pid}, up ${duration(s.agent.uptimeSeconds)}`,
   );
   return lines.join("\n") + "\n";
-}
-
-function n(v: number): string {
-  return Math.round(v).toLocaleString("en-US");
-}
-
-function bytes(v: number): string {
-  if (v < 1024) return `${v} B`;
-  if (v < 1024 * 1024) return `${(v / 1024).toFixed(1)} KiB`;
-  if (v < 1024 ** 3) return `${(v / 1024 / 1024).toFixed(1)} MiB`;
-  return `${(v / 1024 ** 3).toFixed(2)} GiB`;
-}
-
-function duration(secs: number): string {
-  if (secs < 60) return `${secs}s`;
-  if (secs < 3600) return `${Math.floor(secs / 60)}m${secs % 60}s`;
-  if (secs < 86400) return `${Math.floor(secs / 3600)}h${Math.floor(secs % 3600 / 60)}m`;
-  return `${Math.floor(secs / 86400)}d${Math.floor(secs % 86400 / 3600)}h`;
 }

@@ -5,6 +5,7 @@
  */
 
 import { type TapLine, type TapRequest, UnreachableError } from "../control/mod.ts";
+import { closeQuietly } from "../ground/mod.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -49,11 +50,7 @@ export async function tapCommand(o: TapOptions): Promise<number> {
     throw new UnreachableError(o.socket, e);
   }
   const stop = () => {
-    try {
-      conn.close();
-    } catch {
-      // Closed already.
-    }
+    closeQuietly(conn);
   };
   // Ctrl-C: stop printing and end our side; the agent answers with its `end` line (what
   // it skipped), read within a second.

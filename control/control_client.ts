@@ -6,6 +6,7 @@
  */
 
 import type { ControlAnswers, ControlRequest, ControlResponse } from "./control_protocol.ts";
+import { closeQuietly, concat, errorText } from "../ground/mod.ts";
 
 /** The agent could not be reached: not running, or the socket is not ours to use. */
 export class UnreachableError extends Error {
@@ -16,9 +17,7 @@ export class UnreachableError extends Error {
         ? "is the agent running? (systemctl status syslog-agent)"
         : cause instanceof Deno.errors.PermissionDenied
         ? "permission denied: run as root or as a member of the control group"
-        : cause instanceof Error
-        ? cause.message
-        : String(cause);
+        : errorText(cause);
     super(`agent: cannot reach the agent at ${socket}: ${why}`);
     this.name = "UnreachableError";
   }
@@ -81,11 +80,7 @@ export async function controlRequest<R extends ControlRequest>(
     return response.result;
   } finally {
     clearTimeout(timer);
-    try {
-      conn.close();
-    } catch {
-      // Already closed.
-    }
+    closeQuietly(conn);
   }
 }
 
@@ -116,14 +111,4 @@ function parseResponse<C extends ControlRequest["command"]>(
   throw new Error(
     `agent: the answer from ${socket} is not a control response ({"ok": …}): ${shown}; is something other than the agent listening there?`,
   );
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
 }

@@ -16,6 +16,7 @@
 import type { RotateResult } from "../watchdog/mod.ts";
 import type { TapEvent } from "../relay/mod.ts";
 import type { Status } from "./status.ts";
+import { errorText } from "../ground/mod.ts";
 
 /** `{"command": "status"}`: the spec's status document; `detail: true` adds {@linkcode Rates}. */
 export interface StatusRequest {
@@ -261,7 +262,7 @@ export function parseControlRequest(line: string): ParsedControlRequest {
           new RegExp(String(fields.match ?? ""));
         } catch (e) {
           return fail(
-            `tap: "match" is not a regular expression: ${e instanceof Error ? e.message : e}`,
+            `tap: "match" is not a regular expression: ${errorText(e)}`,
           );
         }
       }

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Logger } from "../ground/mod.ts";
+import { errorText, LF, type Logger } from "../ground/mod.ts";
 import { Connections, listenUnix, removeSocket, type Touch } from "../relay/mod.ts";
 import {
   type ControlAnswers,
@@ -32,7 +32,6 @@ const MAX_REQUEST = 64 * 1024;
 const MAX_CONNECTIONS = 64;
 /** A connection that sends no complete request for this long is closed. */
 const IDLE_MS = 60_000;
-const LF = 0x0a;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -97,7 +96,7 @@ export class ControlServer {
         gid === undefined ? { mode: 0o660 } : { mode: 0o660, gid },
       );
     } catch (e) {
-      const why = e instanceof Error ? e.message : String(e);
+      const why = errorText(e);
       throw new Error(
         `control: cannot create the socket ${this.#path}: ${why}${
           / not a socket; remove it$/.test(why) ? "" : `; check that ${dir} is writable`
@@ -142,7 +141,7 @@ export class ControlServer {
         }
       }
     } catch (e) {
-      this.#log.debug(`control: connection ended: ${e instanceof Error ? e.message : e}`);
+      this.#log.debug(`control: connection ended: ${errorText(e)}`);
     }
   }
 
@@ -155,7 +154,7 @@ export class ControlServer {
         result: await dispatch(this.#handlers, parsed.request.command, parsed.request),
       };
     } catch (e) {
-      return { ok: false, error: e instanceof Error ? e.message : String(e) };
+      return { ok: false, error: errorText(e) };
     }
   }
 
@@ -169,7 +168,7 @@ export class ControlServer {
     try {
       session = await this.#handlers.tap(request);
     } catch (e) {
-      await this.#reply(conn, { ok: false, error: e instanceof Error ? e.message : String(e) });
+      await this.#reply(conn, { ok: false, error: errorText(e) });
       return;
     }
     // The client's end (or anything it sends) ends the tap.
@@ -219,7 +218,7 @@ export class ControlServer {
         JSON.stringify({ end: true, sent, skipped } satisfies TapLine) + "\n",
       );
     } catch (e) {
-      this.#log.debug(`control: tap ended: ${e instanceof Error ? e.message : e}`);
+      this.#log.debug(`control: tap ended: ${errorText(e)}`);
     } finally {
       session.close();
     }

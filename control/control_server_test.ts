@@ -3,10 +3,10 @@ import { type ControlHandlers, ControlServer } from "./control_server.ts";
 import { controlRequest } from "./control_client.ts";
 import type { StatusAnswer } from "./control_protocol.ts";
 import { buildStatus } from "./status.ts";
-import { Logger } from "../ground/logger.ts";
-import { Counters } from "../relay/counters.ts";
-import { Taps } from "../relay/taps.ts";
-import type { RotateResult } from "../watchdog/watchdog.ts";
+import { Logger } from "../ground/mod.ts";
+import { Counters, Taps } from "../relay/mod.ts";
+import type { RotateResult } from "../watchdog/mod.ts";
+import { sleep } from "../testkit/mod.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -533,6 +533,6 @@ Deno.test("control server: a tap whose reader is slower than the relay skips and
 
 /** Waits (a few ms of real time at most) until no tap is open. */
 async function waitForClosed(): Promise<void> {
-  for (let i = 0; i < 200 && taps.inputs; i++) await new Promise((r) => setTimeout(r, 5));
+  for (let i = 0; i < 200 && taps.inputs; i++) await sleep(5);
   assertEquals(taps.inputs, false, "the tap closed with its client");
 }

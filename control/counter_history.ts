@@ -27,7 +27,7 @@ interface Sample {
  * @example
  * ```ts
  * import { CounterHistory } from "./counter_history.ts";
- * import { FakeClock } from "../ground/fake_clock.ts";
+ * import { FakeClock } from "../ground/mod.ts";
  * import { Counters } from "../relay/mod.ts";
  *
  * const clock = new FakeClock(0);

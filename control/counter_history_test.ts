@@ -1,6 +1,6 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { CounterHistory } from "./counter_history.ts";
-import { FakeClock } from "../ground/fake_clock.ts";
+import { FakeClock } from "../ground/mod.ts";
 import { Counters } from "../relay/mod.ts";
 
 Deno.test("counter history: rates over the last minute, drops of the last minute only", async () => {

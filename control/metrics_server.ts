@@ -5,6 +5,7 @@
  */
 
 import type { Address } from "../config/mod.ts";
+import { errorText } from "../ground/mod.ts";
 
 /**
  * Serves `render()` at `/metrics` on `address`; 404 elsewhere.
@@ -33,7 +34,7 @@ export function serveMetrics(address: Address, render: () => string): Deno.HttpS
   } catch (e) {
     throw new Error(
       `control.metrics ${address.text}: cannot listen: ${
-        e instanceof Error ? e.message : String(e)
+        errorText(e)
       }; free the port, change control.metrics, or set it to "" to turn metrics off`,
     );
   }

@@ -1,7 +1,7 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { Notifier, type NotifySink, stuckLimitMs } from "./notifier.ts";
 import { STUCK_GRACE_MS } from "../config/mod.ts";
-import { FakeClock } from "../ground/fake_clock.ts";
+import { FakeClock } from "../ground/mod.ts";
 
 class FakeNotify implements NotifySink {
   readonly enabled = true;

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { closeQuietly, sleep, systemClock } from "../ground/mod.ts";
+
 const encoder = new TextEncoder();
 
 /**
@@ -64,7 +66,7 @@ export class SdNotify {
         return undefined;
       } catch (e) {
         error = e instanceof Error ? e : new Error(String(e));
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(systemClock, 50);
       }
     }
     return error;
@@ -72,11 +74,7 @@ export class SdNotify {
 
   /** Closes the socket. */
   close(): void {
-    try {
-      this.#socket?.close();
-    } catch {
-      // Already closed.
-    }
+    closeQuietly(this.#socket);
     this.#socket = undefined;
   }
 }

@@ -1,6 +1,6 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { buildStatus, type StatusInput } from "./status.ts";
-import { Counters } from "../relay/counters.ts";
+import { Counters } from "../relay/mod.ts";
 
 function input(over: Partial<StatusInput> = {}): StatusInput {
   const now = Date.parse("2026-12-01T00:00:00Z");

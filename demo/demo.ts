@@ -5,7 +5,8 @@
  * @module
  */
 
-import { controlRequest, type Status } from "../control/mod.ts";
+import { controlRequest } from "../control/mod.ts";
+import { errorText } from "../ground/mod.ts";
 import {
   agentArgv,
   findProgram,
@@ -15,7 +16,9 @@ import {
   managedRsyslogConf,
   processesUsing,
   RsyslogCollector,
+  rsyslogdRejects,
   SeqFileTally,
+  sleep,
   spawnLogged,
   type UnixDgramSender,
 } from "../testkit/mod.ts";
@@ -27,6 +30,9 @@ import {
   standInScript,
 } from "./_demo_conf.ts";
 import { APP_TAG, demoApp } from "./_demo_app.ts";
+import { AgentWatch, POLL_MS } from "./_agent_watch.ts";
+import { reportText } from "./_report.ts";
+import { fmt, Timeline } from "./_timeline.ts";
 
 /** Options of {@linkcode demo}; the defaults are what `agent demo` uses. */
 export interface DemoOptions {
@@ -57,7 +63,6 @@ const AFTER_DRAIN_S = 2;
 const APP_STOP_LATEST_S = 40;
 /** Everything sent must be at the collector within this long after the application stops. */
 const DELIVERY_DEADLINE_S = 20;
-const POLL_MS = 50;
 
 const encoder = new TextEncoder();
 
@@ -126,53 +131,36 @@ interface RunOptions {
   rate: number;
 }
 
-/** One run of the demo: its processes, what it has seen, and its output. */
+/**
+ * One run of the demo: it starts the processes, drives the incident's
+ * timeline, and stops everything again; what it says goes through its
+ * {@linkcode Timeline}, what the agent's status shows through its
+ * {@linkcode AgentWatch}.
+ */
 class DemoRun {
-  #o: RunOptions;
-  #t0 = performance.now();
-  #l!: DemoLayout;
+  #opts: RunOptions;
+  #timeline: Timeline;
+  /** Its files and ports; set once the work dir is made. */
+  #layout!: DemoLayout;
   #collector: RsyslogCollector | undefined;
   #agent: LoggedChild | undefined;
   #app: UnixDgramSender | undefined;
   #tally!: SeqFileTally;
+  #watch!: AgentWatch;
   #problems: string[] = [];
-
-  // What the status polls have seen.
-  #status: Status | undefined;
-  #polling: Promise<void> | undefined;
-  #stopPolling = false;
-  #collectorUp = false;
-  #rsPid = 0;
-  #rsExit = "";
-  #rsExitSeenAt = 0;
-  #spoolSince = 0;
-  #spooledMs = 0;
-  #spoolPeak = 0;
-  #episodePeak = 0;
-  #drainStartedAt = 0;
-  /** From the collector's SIGKILL until everything is drained. */
-  #outageFrom = 0;
-  /** While the rotation runs. */
-  #rotating = false;
   /** When the application started. */
   #appFrom = 0;
-  #outageTo = 0;
-  /** After a reconnect: messages sent before it, all of which must reach the collector. */
-  #drainTarget = 0;
-  #lastDrainMs = 0;
+  /** When the collector was SIGKILLed: the outage lasts until everything is drained. */
+  #outageFrom = 0;
 
-  // The progress line.
-  #progressTimer: ReturnType<typeof setInterval> | undefined;
-  #progressShown = false;
-  #rate = { at: 0, sent: 0, forwarded: 0, appRate: 0, outRate: 0 };
-
-  constructor(o: RunOptions) {
-    this.#o = o;
+  constructor(opts: RunOptions) {
+    this.#opts = opts;
+    this.#timeline = new Timeline(opts.write, opts.terminal);
   }
 
   async run(): Promise<number> {
-    const o = this.#o;
-    this.#print(
+    const timeline = this.#timeline;
+    timeline.print(
       `agent demo: the incident, replayed on this machine (about 20 s; Ctrl-C stops it cleanly)\n` +
         `  The incident: rsyslogd died on a logrotate HUP; clients forwarded over TCP; the collector\n` +
         `  went away; every application calling syslog() hung. Here the agent sits between rsyslogd\n` +
@@ -180,31 +168,39 @@ class DemoRun {
     );
     const dir = await Deno.makeTempDir({ prefix: "agent-demo-" });
     try {
-      this.#l = demoLayout(dir, o.rsyslogd, await freePort(), await freePort());
+      this.#layout = demoLayout(dir, this.#opts.rsyslogd, await freePort(), await freePort());
     } catch (e) {
       await Deno.remove(dir, { recursive: true });
-      this.#print(`agent demo: ${e instanceof Error ? e.message : e}\n`);
+      timeline.print(`agent demo: ${errorText(e)}\n`);
       return 1;
     }
-    this.#tally = new SeqFileTally(this.#l.received, `${APP_TAG}[`);
+    const layout = this.#layout;
+    this.#tally = new SeqFileTally(layout.received, `${APP_TAG}[`);
+    this.#watch = new AgentWatch({
+      timeline,
+      controlSocket: layout.controlSocket,
+      tally: this.#tally,
+      sent: () => this.#app?.sent ?? 0,
+      signal: this.#opts.signal,
+    });
     let code = 1;
     let keep = false;
     try {
       code = await this.#replay();
       keep = code !== 0;
     } catch (e) {
-      this.#progressOff();
+      timeline.stopProgress();
       if (e instanceof Interrupted) {
-        this.#print(
-          `\n${this.#elapsed()}  ${e.message}: stopping the application, the agent (which stops rsyslogd) and the collector\n`,
+        timeline.print(
+          `\n${timeline.elapsed()}  ${e.message}: stopping the application, the agent (which stops rsyslogd) and the collector\n`,
         );
         code = e.reason === "SIGTERM" ? 143 : 130;
       } else {
-        this.#print(`\nagent demo: ${e instanceof Error ? e.message : e}\n`);
-        const log = await Deno.readTextFile(this.#l.agentLog).catch(() => "");
+        timeline.print(`\nagent demo: ${errorText(e)}\n`);
+        const log = await Deno.readTextFile(layout.agentLog).catch(() => "");
         if (log !== "") {
-          this.#print(
-            `--- the end of ${this.#l.agentLog}:\n${
+          timeline.print(
+            `--- the end of ${layout.agentLog}:\n${
               log.trimEnd().split("\n").slice(-12).join("\n")
             }\n`,
           );
@@ -220,52 +216,54 @@ class DemoRun {
 
   /** The demo proper; resolves to 0 when nothing went missing. */
   async #replay(): Promise<number> {
-    const l = this.#l;
+    const layout = this.#layout;
+    const timeline = this.#timeline;
+    const watch = this.#watch;
     await this.#writeFiles();
-    this.#line(`work dir ${l.dir} (removed at the end)`);
+    timeline.line(`work dir ${layout.dir} (removed at the end)`);
 
     // The collector.
     await this.#startCollector();
-    this.#line(
-      `collector: rsyslogd listening on 127.0.0.1:${l.collectorPort} (pid ${
+    timeline.line(
+      `collector: rsyslogd listening on 127.0.0.1:${layout.collectorPort} (pid ${
         this.#collector!.pid
       }); keeps every message it receives`,
     );
 
     // The agent, which starts the rsyslogd it supervises.
-    const [cmd, ...args] = agentArgv(["run", "--config", l.agentConf]);
-    this.#agent = spawnLogged({ cmd: cmd!, args, logPath: l.agentLog, setsid: true });
+    const [cmd, ...args] = agentArgv(["run", "--config", layout.agentConf]);
+    this.#agent = spawnLogged({ cmd: cmd!, args, logPath: layout.agentLog, setsid: true });
     const st = await this.#until(
       async () => {
-        const s = await this.#poll().catch(() => undefined);
+        const s = await watch.poll().catch(() => undefined);
         return s !== undefined && s.rsyslogd.state === "running" && s.rsyslogd.probe.ok &&
           s.collectors[0]?.state === "up" && s;
       },
       30_000,
       "the agent to start and rsyslogd to pass its probe",
     );
-    this.#rsPid = st.rsyslogd.pid;
-    this.#collectorUp = true;
-    this.#line(
-      `agent: pid ${this.#agent.pid}: input tcp 127.0.0.1:${l.agentPort}, collector 127.0.0.1:${l.collectorPort}, spool ${l.spool}`,
+    watch.rsyslogdPid = st.rsyslogd.pid;
+    watch.collectorUp = true;
+    timeline.line(
+      `agent: pid ${this.#agent.pid}: input tcp 127.0.0.1:${layout.agentPort}, collector 127.0.0.1:${layout.collectorPort}, spool ${layout.spool}`,
     );
-    this.#line(
+    timeline.line(
       `rsyslogd: pid ${st.rsyslogd.pid}, run and watched by the agent (child mode); a canary came back through it in ${st.rsyslogd.probe.latencyMs} ms`,
     );
-    this.#note(
+    timeline.note(
       "a stand-in: the real rsyslogd, under a shell that exits on SIGHUP, reproducing the HUP crash of rsyslog 4.6.2",
     );
 
     // The application.
-    const app = this.#app = demoApp(l.socket, `${l.dir}/app.sock`, this.#o.rate);
+    const app = this.#app = demoApp(layout.socket, `${layout.dir}/app.sock`, this.#opts.rate);
     app.start();
     const t0 = this.#appFrom = performance.now();
-    this.#line(
+    timeline.line(
       `application: logging ${
-        fmt(this.#o.rate)
+        fmt(this.#opts.rate)
       } numbered messages a second into rsyslogd's socket (as syslog() does into /dev/log)`,
     );
-    this.#polling = this.#pollLoop();
+    watch.start();
     this.#progressOn();
 
     // 1. logrotate's HUP kills rsyslogd; the agent brings it back.
@@ -278,30 +276,30 @@ class DemoRun {
     const killed = collector.pid;
     this.#outageFrom = performance.now();
     await collector.kill();
-    this.#line(
+    timeline.line(
       `collector: SIGKILL (pid ${killed}): the collector is gone; the application keeps logging`,
     );
     await this.#sleep(COLLECTOR_DOWN_S * 1000);
 
     // 3. The collector comes back; the spool drains.
     await this.#startCollector();
-    this.#line(
-      `collector: back on 127.0.0.1:${l.collectorPort} (pid ${
+    timeline.line(
+      `collector: back on 127.0.0.1:${layout.collectorPort} (pid ${
         this.#collector!.pid
       }); the agent retries with backoff (250 ms doubling to 10 s)`,
     );
     const latest = t0 + APP_STOP_LATEST_S * 1000;
     await this.#until(
       () =>
-        (this.#collectorUp && this.#spoolSince === 0 && this.#drainTarget === 0 &&
-          this.#lastDrainMs > 0) || performance.now() > latest,
+        (watch.collectorUp && watch.spoolSince === 0 && watch.drainTarget === 0 &&
+          watch.lastDrainMs > 0) || performance.now() > latest,
       APP_STOP_LATEST_S * 1000,
       "the spool to drain",
     );
     await this.#sleepUntil(Math.min(latest, performance.now() + AFTER_DRAIN_S * 1000));
     await app.stop();
     this.#check();
-    this.#line(`application: stopped after ${fmt(app.sent)} messages`);
+    timeline.line(`application: stopped after ${fmt(app.sent)} messages`);
 
     // Everything sent must arrive.
     const sent = app.sent;
@@ -318,9 +316,9 @@ class DemoRun {
     });
     await this.#tally.update();
     const missing = this.#tally.tally.missing(sent, 10);
-    if (all) this.#line(`collector: all ${fmt(sent)} messages are in`);
+    if (all) timeline.line(`collector: all ${fmt(sent)} messages are in`);
     else {
-      this.#line(
+      timeline.line(
         `collector: ${fmt(missing.count)} of ${
           fmt(sent)
         } messages still missing after ${DELIVERY_DEADLINE_S} s (first: ${
@@ -328,60 +326,70 @@ class DemoRun {
         })`,
       );
     }
-    this.#stopPolling = true;
-    await this.#polling;
-    this.#progressOff();
-    const final = await this.#poll().catch(() => this.#status);
+    await watch.stop();
+    timeline.stopProgress();
+    const final = await watch.poll().catch(() => watch.status);
     if ((final?.rsyslogd.restarts ?? 0) === 0) {
       this.#problem("rsyslogd did not die of the HUP: the incident was not reproduced");
     }
-    this.#report(sent, missing.count, final);
+    const spoolingFor = watch.spoolSince === 0 ? 0 : performance.now() - watch.spoolSince;
+    timeline.print(reportText({
+      sent,
+      missing: missing.count,
+      status: final,
+      app,
+      tally: this.#tally.tally,
+      rate: this.#opts.rate,
+      appFrom: this.#appFrom,
+      outageFrom: this.#outageFrom,
+      outageTo: watch.drainedAt,
+      spooledMs: watch.spooledMs + spoolingFor,
+      spoolPeak: watch.spoolPeak,
+      lastDrainMs: watch.lastDrainMs,
+      baselineMs: ROTATE_AT_S * 1000,
+      problems: this.#problems,
+      dir: layout.dir,
+    }, timeline));
     return missing.count === 0 && this.#problems.length === 0 ? 0 : 1;
   }
 
   async #writeFiles(): Promise<void> {
-    const l = this.#l;
-    await Deno.mkdir(`${l.dir}/log`, { recursive: true });
+    const layout = this.#layout;
+    await Deno.mkdir(`${layout.dir}/log`, { recursive: true });
     await Deno.writeTextFile(
-      l.rsyslogConf,
+      layout.rsyslogConf,
       managedRsyslogConf({
-        dir: l.dir,
-        agentPort: l.agentPort,
-        socket: l.socket,
-        file: l.logFile,
+        dir: layout.dir,
+        agentPort: layout.agentPort,
+        socket: layout.socket,
+        file: layout.logFile,
         comment: "agent demo: the host's rsyslogd, managed by the agent",
       }),
     );
-    await Deno.writeTextFile(l.standIn, standInScript(l));
-    await Deno.writeTextFile(l.agentConf, agentConfig(l, await controlGroup()));
-    const out = await new Deno.Command(l.rsyslogd, {
-      args: ["-N1", "-f", l.rsyslogConf],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (!out.success) {
-      const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    await Deno.writeTextFile(layout.standIn, standInScript(layout));
+    await Deno.writeTextFile(layout.agentConf, agentConfig(layout, await controlGroup()));
+    const rejected = await rsyslogdRejects(layout.rsyslogd, layout.rsyslogConf);
+    if (rejected !== undefined) {
       throw new Error(
-        `${l.rsyslogd} rejects the demo's config ${l.rsyslogConf} (exit ${out.code}): ${text.trim()}`,
+        `${layout.rsyslogd} rejects the demo's config ${layout.rsyslogConf} (exit ${rejected.code}): ${rejected.output}`,
       );
     }
-    if (this.#o.logrotate !== "") {
+    if (this.#opts.logrotate !== "") {
       await Deno.writeTextFile(
-        l.logrotateConf,
-        logrotateConf(l, agentArgv(["rotate", "--socket", l.controlSocket])),
+        layout.logrotateConf,
+        logrotateConf(layout, agentArgv(["rotate", "--socket", layout.controlSocket])),
       );
     }
   }
 
   /** Starts the collector, or starts it again on its port; resolves once it listens. */
   async #startCollector(): Promise<void> {
-    const l = this.#l;
+    const layout = this.#layout;
     this.#check();
     if (this.#collector === undefined) {
-      this.#collector = await this.#abortable(RsyslogCollector.start(l.collectorDir, {
-        port: l.collectorPort,
-        rsyslogd: l.rsyslogd,
+      this.#collector = await this.#abortable(RsyslogCollector.start(layout.collectorDir, {
+        port: layout.collectorPort,
+        rsyslogd: layout.rsyslogd,
         setsid: true,
       }));
     } else {
@@ -391,37 +399,38 @@ class DemoRun {
 
   /** logrotate -f with `agent rotate` as postrotate, or rotate through the control socket. */
   async #rotate(): Promise<void> {
-    this.#rotating = true;
+    this.#watch.rotating = true;
     try {
       await this.#rotateOnce();
     } finally {
-      this.#rotating = false;
+      this.#watch.rotating = false;
     }
   }
 
   async #rotateOnce(): Promise<void> {
-    const l = this.#l;
-    if (this.#o.logrotate === "") {
-      this.#line(
+    const layout = this.#layout;
+    const timeline = this.#timeline;
+    if (this.#opts.logrotate === "") {
+      timeline.line(
         `rotate: logrotate is not installed ("apt-get install logrotate"): asking the agent to rotate through its control socket`,
       );
       try {
         const r = await this.#abortable(
-          controlRequest(l.controlSocket, { command: "rotate" }, 60_000),
+          controlRequest(layout.controlSocket, { command: "rotate" }, 60_000),
         ) as { message: string };
-        this.#line(`rotate: done: ${r.message}`);
+        timeline.line(`rotate: done: ${r.message}`);
       } catch (e) {
         if (e instanceof Interrupted) throw e;
-        this.#problem(`rotate failed: ${e instanceof Error ? e.message : e}`);
+        this.#problem(`rotate failed: ${errorText(e)}`);
       }
       return;
     }
-    this.#line(
-      `logrotate -f: rotates ${l.logFile}; its postrotate runs "agent rotate" (the agent sends the HUP)`,
+    timeline.line(
+      `logrotate -f: rotates ${layout.logFile}; its postrotate runs "agent rotate" (the agent sends the HUP)`,
     );
     const out = await this.#abortable(
-      new Deno.Command(this.#o.logrotate, {
-        args: ["-v", "-f", "-s", l.logrotateState, l.logrotateConf],
+      new Deno.Command(this.#opts.logrotate, {
+        args: ["-v", "-f", "-s", layout.logrotateState, layout.logrotateConf],
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
@@ -429,277 +438,67 @@ class DemoRun {
     );
     const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
     // What happened to rsyslogd goes on the timeline before logrotate's result.
-    await this.#poll().then((s) => this.#observe(s), () => {});
+    await this.#watch.poll().then((s) => this.#watch.observe(s), () => {});
     const said = text.split("\n").filter((line) => /^agent: rotate: /.test(line))
       .map((line) => line.replace(/^agent: rotate: /, ""));
     if (out.success) {
-      this.#line(`logrotate: done (exit 0); agent rotate: ${said.join("; ") || "ok"}`);
+      timeline.line(`logrotate: done (exit 0); agent rotate: ${said.join("; ") || "ok"}`);
     } else {
       const errors = text.split("\n").filter((line) => /error|agent:/i.test(line)).slice(0, 4);
       this.#problem(`logrotate failed (exit ${out.code}): ${errors.join("; ")}`);
     }
   }
 
-  // --- watching the agent -----------------------------------------------------
-
-  async #poll(): Promise<Status> {
-    const s = await controlRequest(this.#l.controlSocket, { command: "status" }, 2000) as Status;
-    this.#status = s;
-    return s;
-  }
-
-  async #pollLoop(): Promise<void> {
-    while (!this.#stopPolling && !this.#o.signal.aborted) {
-      try {
-        this.#observe(await this.#poll());
-        await this.#watchDrain();
-      } catch {
-        // The agent is busy or gone: #until notices a dead agent.
-      }
-      await new Promise((r) => setTimeout(r, POLL_MS));
-    }
-  }
-
-  /** Turns what changed since the last status into timeline lines. */
-  #observe(s: Status): void {
-    const now = performance.now();
-    const r = s.rsyslogd;
-    if (r.lastExit !== "" && r.lastExit !== this.#rsExit) {
-      this.#rsExit = r.lastExit;
-      this.#rsExitSeenAt = now;
-      this.#line(`rsyslogd: ${r.lastExit}${this.#rotating ? ": it died of the HUP" : ""}`);
-    }
-    if (r.state === "running" && r.probe.ok && r.pid !== 0 && r.pid !== this.#rsPid) {
-      const down = this.#rsExitSeenAt === 0
-        ? ""
-        : `, about ${((now - this.#rsExitSeenAt) / 1000).toFixed(1)} s after it died`;
-      this.#line(
-        `agent: restarted rsyslogd as pid ${r.pid}${down}; a canary came back through it: logging works again`,
-      );
-      this.#rsPid = r.pid;
-    }
-    const c = s.collectors[0];
-    if (c !== undefined) {
-      const up = c.state === "up";
-      if (this.#collectorUp && !up) {
-        this.#line(
-          `agent: collector ${c.address} ${c.state}${
-            c.lastError === "" ? "" : ` (${c.lastError})`
-          }: the spool takes over`,
-        );
-      } else if (!this.#collectorUp && up) {
-        this.#drainStartedAt = now;
-        this.#drainTarget = this.#app?.sent ?? 0;
-        this.#line(
-          `agent: collector ${c.address} up again: draining the spool (${
-            fmt(this.#episodePeak)
-          } messages at its peak), oldest first, while new ones keep coming`,
-        );
-      }
-      this.#collectorUp = up;
-    }
-    const n = s.spool.messages;
-    if (n > 0) {
-      if (this.#spoolSince === 0) {
-        this.#spoolSince = now;
-        this.#episodePeak = 0;
-      }
-      this.#episodePeak = Math.max(this.#episodePeak, n);
-      this.#spoolPeak = Math.max(this.#spoolPeak, n);
-    } else if (this.#spoolSince !== 0) {
-      const ms = now - this.#spoolSince;
-      this.#spooledMs += ms;
-      this.#spoolSince = 0;
-      this.#line(
-        `agent: spool read empty after ${(ms / 1000).toFixed(1)} s (peak ${
-          fmt(this.#episodePeak)
-        } messages); new messages go straight to the collector again`,
-      );
-    }
-  }
-
-  /** After a reconnect: says when everything sent before it is at the collector. */
-  async #watchDrain(): Promise<void> {
-    if (this.#drainTarget === 0) return;
-    await this.#tally.update();
-    if (this.#tally.tally.missing(this.#drainTarget).count > 0) return;
-    this.#outageTo = performance.now();
-    this.#lastDrainMs = this.#outageTo - this.#drainStartedAt;
-    this.#line(
-      `collector: has all ${fmt(this.#drainTarget)} messages sent before the reconnect, ${
-        (this.#lastDrainMs / 1000).toFixed(1)
-      } s after it: the spool is drained`,
-    );
-    this.#drainTarget = 0;
-  }
-
-  // --- output -------------------------------------------------------------------
-
-  #elapsed(): string {
-    return `${this.#at(performance.now()).padStart(6)}`;
-  }
-
-  /** A `performance.now()` time as seconds into the demo. */
-  #at(t: number): string {
-    return `${((t - this.#t0) / 1000).toFixed(1)}s`;
-  }
-
-  #print(text: string): void {
-    this.#o.write(text);
-  }
-
-  /** A timeline line, above the progress line. */
-  #line(text: string): void {
-    this.#clearProgress();
-    this.#print(`${this.#elapsed()}  ${text}\n`);
-    this.#drawProgress();
-  }
-
-  /** A line continuing the previous one. */
-  #note(text: string): void {
-    this.#clearProgress();
-    this.#print(`        ${text}\n`);
-    this.#drawProgress();
-  }
-
   #problem(text: string): void {
     this.#problems.push(text);
-    this.#line(`PROBLEM: ${text}`);
+    this.#timeline.line(`PROBLEM: ${text}`);
   }
 
+  /** The progress line: the application's and the agent's rates, the spool, who is up. */
   #progressOn(): void {
-    this.#rate = {
+    const watch = this.#watch;
+    let rates = {
       at: performance.now(),
       sent: 0,
-      forwarded: this.#status?.counters.forwarded ?? 0,
+      forwarded: watch.status?.counters.forwarded ?? 0,
       appRate: 0,
       outRate: 0,
     };
-    const every = this.#o.terminal ? 250 : 2000;
-    this.#progressTimer = setInterval(() => {
-      this.#measureRates();
-      if (this.#o.terminal) {
-        this.#clearProgress();
-        this.#drawProgress();
-      } else {
-        this.#print(`${this.#elapsed()}  · ${this.#progressText()}\n`);
-      }
-    }, every);
-    this.#drawProgress();
-  }
-
-  #progressOff(): void {
-    if (this.#progressTimer !== undefined) clearInterval(this.#progressTimer);
-    this.#progressTimer = undefined;
-    this.#clearProgress();
-  }
-
-  #measureRates(): void {
-    const now = performance.now();
-    const secs = (now - this.#rate.at) / 1000;
-    if (secs < 0.2) return;
-    const sent = this.#app?.sent ?? 0;
-    const forwarded = this.#status?.counters.forwarded ?? this.#rate.forwarded;
-    this.#rate = {
-      at: now,
-      sent,
-      forwarded,
-      appRate: (sent - this.#rate.sent) / secs,
-      outRate: Math.max(0, forwarded - this.#rate.forwarded) / secs,
-    };
-  }
-
-  #progressText(): string {
-    const s = this.#status;
-    const app = this.#app;
-    const collector = s?.collectors[0]?.state ?? "?";
-    return `app ${fmt(this.#rate.appRate)}/s · out ${fmt(this.#rate.outRate)}/s · spool ${
-      fmt(s?.spool.messages ?? 0)
-    } · rsyslogd ${s?.rsyslogd.state ?? "?"} · collector ${collector} · worst send ${
-      (app?.worstSendMs ?? 0).toFixed(1)
-    } ms`;
-  }
-
-  #drawProgress(): void {
-    if (!this.#o.terminal || this.#progressTimer === undefined) return;
-    this.#print(`${this.#elapsed()}  ${this.#progressText()}`.slice(0, terminalWidth()));
-    this.#progressShown = true;
-  }
-
-  #clearProgress(): void {
-    if (!this.#progressShown) return;
-    this.#print("\r\x1b[2K");
-    this.#progressShown = false;
-  }
-
-  #report(sent: number, missing: number, s: Status | undefined): void {
-    const app = this.#app!;
-    const t = this.#tally.tally;
-    if (this.#spoolSince !== 0) this.#spooledMs += performance.now() - this.#spoolSince;
-    const r = s?.rsyslogd;
-    const baseline = app.worstSendBetween(this.#appFrom, this.#appFrom + ROTATE_AT_S * 1000);
-    const outageWorst = app.worstSendBetween(this.#outageFrom, this.#outageTo || performance.now());
-    const lines = [
-      "",
-      "report",
-      `  sent:        ${fmt(sent)} messages (${fmt(this.#o.rate)}/s for ${
-        app.seconds.toFixed(1)
-      } s), by the application through rsyslogd and the agent`,
-      `  delivered:   ${fmt(t.unique > sent ? sent : t.unique)} at the collector`,
-      `  duplicates:  ${fmt(t.duplicates)}${
-        t.duplicates > 0
-          ? " (resent from the agent's replay window after the collector's crash: at-least-once)"
-          : ""
-      }`,
-      `  missing:     ${fmt(missing)}`,
-      `  application: worst wait in one send(): ${app.worstSendMs.toFixed(1)} ms (at ${
-        this.#at(app.worstSendAt)
-      }); before anything failed: ${baseline.toFixed(1)} ms; while the collector was down: ${
-        outageWorst.toFixed(1)
-      } ms`,
-      ...(app.worstSendMs > 50
-        ? [
-          `               (load average ${loadAverage()} on ${navigator.hardwareConcurrency} CPUs: waiting for a CPU counts too)`,
-        ]
-        : []),
-      `               ${
-        fmt(app.refused)
-      } sends refused while rsyslogd restarted (socket gone; retried, a message held back at most ${
-        (app.worstHeldMs / 1000).toFixed(2)
-      } s)`,
-      `  rsyslogd:    ${r?.restarts ?? "?"} restart(s) by the agent${
-        r && r.lastExit !== "" ? ` (last exit: ${r.lastExit})` : ""
-      }`,
-      `  spooled:     ${(this.#spooledMs / 1000).toFixed(1)} s, peak ${
-        fmt(this.#spoolPeak)
-      } messages${
-        this.#lastDrainMs > 0 ? `; drained in ${(this.#lastDrainMs / 1000).toFixed(1)} s` : ""
-      }; dropped ${fmt(s?.counters.dropped ?? 0)}`,
-    ];
-    for (const p of this.#problems) lines.push(`  problem:     ${p}`);
-    lines.push(
-      missing === 0 && this.#problems.length === 0
-        ? `result: nothing lost; rsyslogd was brought back after the HUP killed it; ${
-          outageWorst < 50
-            ? "the application never waited on the collector"
-            : `the application's longest send() while the collector was down took ${
-              outageWorst.toFixed(0)
-            } ms`
-        }`
-        : `result: FAILED: ${missing > 0 ? `${fmt(missing)} message(s) missing` : ""}${
-          missing > 0 && this.#problems.length > 0 ? "; " : ""
-        }${this.#problems.join("; ")}; logs are kept in ${this.#l.dir}`,
-    );
-    this.#print(lines.join("\n") + "\n");
+    this.#timeline.startProgress({
+      measure: () => {
+        const now = performance.now();
+        const secs = (now - rates.at) / 1000;
+        if (secs < 0.2) return;
+        const sent = this.#app?.sent ?? 0;
+        const forwarded = watch.status?.counters.forwarded ?? rates.forwarded;
+        rates = {
+          at: now,
+          sent,
+          forwarded,
+          appRate: (sent - rates.sent) / secs,
+          outRate: Math.max(0, forwarded - rates.forwarded) / secs,
+        };
+      },
+      text: () => {
+        const s = watch.status;
+        const app = this.#app;
+        const collector = s?.collectors[0]?.state ?? "?";
+        return `app ${fmt(rates.appRate)}/s · out ${fmt(rates.outRate)}/s · spool ${
+          fmt(s?.spool.messages ?? 0)
+        } · rsyslogd ${s?.rsyslogd.state ?? "?"} · collector ${collector} · worst send ${
+          (app?.worstSendMs ?? 0).toFixed(1)
+        } ms`;
+      },
+    });
   }
 
   // --- processes ----------------------------------------------------------------
 
   async #cleanup(keep: boolean): Promise<void> {
-    this.#progressOff();
-    this.#stopPolling = true;
+    this.#timeline.stopProgress();
+    const stopping = this.#watch?.stop();
     await this.#app?.stop().catch(() => {});
-    await this.#polling;
+    await stopping;
     const stopped: string[] = [];
     if (this.#agent !== undefined) {
       const s = await this.#agent.stop(12_000);
@@ -709,14 +508,14 @@ class DemoRun {
       await this.#collector.stop();
       stopped.push("collector");
     }
-    const dir = this.#l?.dir;
+    const dir = this.#layout?.dir;
     if (dir === undefined) return;
     const left = await killLeftovers(dir);
     for (const p of left) {
-      this.#print(`cleanup: killed a leftover process ${p.pid}: ${p.cmdline}\n`);
+      this.#timeline.print(`cleanup: killed a leftover process ${p.pid}: ${p.cmdline}\n`);
     }
     const still = await processesUsing(dir);
-    this.#print(
+    this.#timeline.print(
       `cleanup: stopped ${stopped.join(", ") || "nothing"}; ${
         still.length === 0 ? "nothing left running" : `${still.length} process(es) still running`
       }${keep ? `; logs kept in ${dir}` : ""}\n`,
@@ -728,9 +527,10 @@ class DemoRun {
 
   /** Throws when interrupted, when the agent died, or when the application gave up. */
   #check(): void {
-    if (this.#o.signal.aborted) throw new Interrupted(String(this.#o.signal.reason));
+    const signal = this.#opts.signal;
+    if (signal.aborted) throw new Interrupted(String(signal.reason));
     if (this.#agent?.exited()) {
-      throw new Error(`the agent exited unexpectedly; its log is ${this.#l.agentLog}`);
+      throw new Error(`the agent exited unexpectedly; its log is ${this.#layout.agentLog}`);
     }
     const failed = this.#app?.error;
     if (failed) {
@@ -749,7 +549,7 @@ class DemoRun {
       this.#check();
       const left = when - performance.now();
       if (left <= 0) return;
-      await new Promise((r) => setTimeout(r, Math.min(left, 100)));
+      await sleep(Math.min(left, 100));
     }
   }
 
@@ -766,16 +566,16 @@ class DemoRun {
       if (v) return v;
       if (performance.now() > deadline) {
         throw new Error(
-          `timed out after ${ms / 1000} s waiting for ${what}; see the logs in ${this.#l.dir}`,
+          `timed out after ${ms / 1000} s waiting for ${what}; see the logs in ${this.#layout.dir}`,
         );
       }
-      await new Promise((r) => setTimeout(r, POLL_MS));
+      await sleep(POLL_MS);
     }
   }
 
   /** `p`, or Interrupted as soon as the demo is interrupted. */
   #abortable<T>(p: Promise<T>): Promise<T> {
-    const signal = this.#o.signal;
+    const signal = this.#opts.signal;
     return new Promise<T>((resolve, reject) => {
       const onAbort = () => reject(new Interrupted(String(signal.reason)));
       if (signal.aborted) return onAbort();
@@ -800,28 +600,6 @@ async function controlGroup(): Promise<string> {
 
 async function isFile(path: string): Promise<boolean> {
   return (await Deno.stat(path).catch(() => undefined))?.isFile === true;
-}
-
-function loadAverage(): string {
-  try {
-    return Deno.readTextFileSync("/proc/loadavg").split(" ")[0] ?? "?";
-  } catch {
-    return "?";
-  }
-}
-
-function fmt(n: number): string {
-  return Math.round(n).toLocaleString("en-US");
-}
-
-/** Columns for the progress line: the terminal's, less one (120 when it does not say). */
-function terminalWidth(): number {
-  try {
-    const { columns } = Deno.consoleSize();
-    return columns > 1 ? columns - 1 : 120;
-  } catch {
-    return 120;
-  }
 }
 
 function writeStdout(text: string): void {

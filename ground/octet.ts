@@ -1,33 +1,47 @@
 /**
- * Octet-counting helpers (RFC 6587 3.4.1) shared by the ingest and the spool.
+ * Octet counting (RFC 6587 3.4.1, `LEN SP MSG`): its bytes, and the walk over
+ * frames known to be well-formed, shared by the ingest, the spool, the links
+ * and the taps.
  *
  * @module
  */
 
-const SP = 0x20;
-const ZERO = 0x30;
+/** The space after an octet count (and between RELP's header fields). */
+export const SP = 0x20;
+/** Line feed: the end of an LF-framed message (and of a RELP frame). */
+export const LF = 0x0a;
+/** The digit `0`. */
+export const ZERO = 0x30;
+/** The digit `9`. */
+export const NINE = 0x39;
+
+/** Writes `n` (a whole number) in decimal at `buf[at..]`; returns the offset after it. */
+export function writeDecimal(buf: Uint8Array, at: number, n: number): number {
+  let digits = 1;
+  for (let v = n; v >= 10; v = Math.floor(v / 10)) digits++;
+  for (let i = digits - 1, v = n; i >= 0; i--, v = Math.floor(v / 10)) {
+    buf[at + i] = ZERO + (v % 10);
+  }
+  return at + digits;
+}
 
 /** Writes `LEN SP` for a message of `len` bytes at `buf[at..]`; returns the offset after it. */
 export function writeOctetHeader(buf: Uint8Array, at: number, len: number): number {
-  let digits = 1;
-  for (let v = len; v >= 10; v = Math.floor(v / 10)) digits++;
-  for (let i = digits - 1, v = len; i >= 0; i--, v = Math.floor(v / 10)) {
-    buf[at + i] = ZERO + (v % 10);
-  }
-  buf[at + digits] = SP;
-  return at + digits + 1;
+  const p = writeDecimal(buf, at, len);
+  buf[p] = SP;
+  return p + 1;
 }
 
 /**
  * Calls `visit` with the body of each frame of a run of frames known to be
  * well-formed (the framer checked them, or the ingest made them), and where
- * the frame's `LEN` starts.
+ * the frame's `LEN` starts; a `visit` that returns `false` ends the walk.
  */
 export function eachFrame(
   data: Uint8Array,
   start: number,
   end: number,
-  visit: (bodyStart: number, bodyEnd: number, frameStart: number) => void,
+  visit: (bodyStart: number, bodyEnd: number, frameStart: number) => boolean | void,
 ): void {
   let p = start;
   while (p < end) {
@@ -35,7 +49,7 @@ export function eachFrame(
     let len = 0;
     while (data[p] !== SP) len = len * 10 + data[p++]! - ZERO;
     p++;
-    visit(p, p + len, frameStart);
+    if (visit(p, p + len, frameStart) === false) return;
     p += len;
   }
 }
@@ -47,7 +61,7 @@ export function octetToLf(data: Uint8Array): Uint8Array {
   eachFrame(data, 0, data.length, (s, e) => {
     out.set(data.subarray(s, e), n);
     n += e - s;
-    out[n++] = 0x0a;
+    out[n++] = LF;
   });
   return out.subarray(0, n);
 }

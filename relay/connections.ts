@@ -4,7 +4,7 @@
  * @module
  */
 
-import { closeQuietly, errorText, type Logger } from "../ground/mod.ts";
+import { closeQuietly, errorText, type Logger, sleep, systemClock } from "../ground/mod.ts";
 import { DRAIN_MAX_MS, DRAIN_QUIET_MS } from "../config/mod.ts";
 
 /** Options of {@linkcode Connections}. */
@@ -138,7 +138,7 @@ export class Connections {
       if (this.#conns.size === 0) return;
       if (now - start >= maxMs + DRAIN_CUT_MS) break;
       if (now - start >= maxMs) this.#finishing = true;
-      await new Promise((r) => setTimeout(r, 5));
+      await sleep(systemClock, 5);
     }
     this.close();
   }
@@ -168,7 +168,7 @@ export class Connections {
         this.#opts.log.warn(
           `${this.#opts.name}: accept failed: ${errorText(e)}`,
         );
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(systemClock, 100);
         continue;
       }
       if (this.#conns.size >= this.#opts.max) {

@@ -1,7 +1,6 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { DrainPacer } from "./drain_pacer.ts";
-import { FakeClock } from "../ground/fake_clock.ts";
-import type { Batch } from "../ground/mod.ts";
+import { type Batch, FakeClock } from "../ground/mod.ts";
 
 const never = new AbortController().signal;
 

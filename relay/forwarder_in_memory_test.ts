@@ -10,11 +10,16 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import { Counters, Forwarder, RelpFrameParser, type Resolver, type SrvTarget } from "./mod.ts";
 import { TieredBuffer } from "../buffer/mod.ts";
 import { Spool } from "../spool/mod.ts";
-import { type Batch, Logger } from "../ground/mod.ts";
+import { FakeClock, Logger } from "../ground/mod.ts";
 import { type CollectorConfig, parseConfig, type SpoolConfig } from "../config/mod.ts";
-import { FakeClock } from "../ground/fake_clock.ts";
-import { type MemoryListener, MemoryNetwork, type MemoryNetworkOptions } from "../testkit/mod.ts";
-import { waitFor } from "../testkit/wait_for.ts";
+import {
+  type MemoryListener,
+  MemoryNetwork,
+  type MemoryNetworkOptions,
+  octetBatch,
+  sleep,
+  waitFor,
+} from "../testkit/mod.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -124,12 +129,7 @@ class Rig {
   /** Pushes `batches` batches of `size` numbered messages. */
   push(batches: number, size = 10): void {
     for (let b = 0; b < batches; b++) {
-      let text = "";
-      for (let i = 0; i < size; i++) {
-        const m = message(this.next++);
-        text += `${enc.encode(m).length} ${m}`;
-      }
-      this.buffer.push({ data: enc.encode(text), count: size } satisfies Batch);
+      this.buffer.push(octetBatch(Array.from({ length: size }, () => message(this.next++))));
     }
   }
 
@@ -702,7 +702,7 @@ Deno.test("forwarder in memory: (h) after an outage the spool drains no faster t
     await rig.until(() => rig.state(A) === "up", "A up");
     // The bucket starts with a second's worth, then 5,000 a fake second; a spool read is a
     // batch of up to 256 KiB (about 3,700 of these messages), let out once the bucket has it.
-    const quiet = () => new Promise((r) => setTimeout(r, 20));
+    const quiet = () => sleep(20);
     await rig.until(() => a.frames().length > 0, "the first batch");
     await quiet();
     assert(a.frames().length <= 5_000, `${a.frames().length} before any time passed`);

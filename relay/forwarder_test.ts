@@ -2,21 +2,17 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import { Forwarder } from "./forwarder.ts";
 import { TieredBuffer } from "../buffer/mod.ts";
 import { Counters } from "./counters.ts";
-import type { Batch } from "../ground/batch.ts";
-import { Spool } from "../spool/spool.ts";
-import type {
-  CollectorConfig,
-  Framing,
-  SpoolConfig,
-  TcpCollectorConfig,
-} from "../config/config.ts";
-import { parseAddress } from "../config/address.ts";
-import { Logger } from "../ground/logger.ts";
-import { freePort, waitFor } from "../testkit/mod.ts";
-import { FakeClock } from "../ground/fake_clock.ts";
-import { closeQuietly } from "../ground/mod.ts";
+import { type Batch, closeQuietly, FakeClock, Logger } from "../ground/mod.ts";
+import { Spool } from "../spool/mod.ts";
+import {
+  type CollectorConfig,
+  type Framing,
+  parseAddress,
+  type SpoolConfig,
+  type TcpCollectorConfig,
+} from "../config/mod.ts";
+import { freePort, octetBatch, octetFrames, waitFor } from "../testkit/mod.ts";
 
-const enc = new TextEncoder();
 const dec = new TextDecoder();
 const MiB = 1024 * 1024;
 
@@ -43,12 +39,7 @@ function message(seq: number, pad = 60): string {
 }
 
 function batchOf(from: number, n: number, pad = 60): Batch {
-  let text = "";
-  for (let i = from; i < from + n; i++) {
-    const m = message(i, pad);
-    text += `${enc.encode(m).length} ${m}`;
-  }
-  return { data: enc.encode(text), count: n };
+  return octetBatch(Array.from({ length: n }, (_, i) => message(from + i, pad)));
 }
 
 function seqOf(msg: string): number {
@@ -59,24 +50,10 @@ function seqOf(msg: string): number {
 
 /** Sequence numbers of the complete frames in `data` (a cut-off last frame is ignored). */
 function parseStream(data: Uint8Array, framing: Framing): number[] {
+  if (framing !== "lf") return octetFrames(data).map(seqOf);
   const out: number[] = [];
-  let p = 0;
-  if (framing === "lf") {
-    for (;;) {
-      const i = data.indexOf(0x0a, p);
-      if (i < 0) break;
-      out.push(seqOf(dec.decode(data.subarray(p, i))));
-      p = i + 1;
-    }
-    return out;
-  }
-  while (p < data.length) {
-    let q = p;
-    let len = 0;
-    while (q < data.length && data[q] !== 0x20) len = len * 10 + data[q++]! - 0x30;
-    if (q >= data.length || q + 1 + len > data.length) break;
-    out.push(seqOf(dec.decode(data.subarray(q + 1, q + 1 + len))));
-    p = q + 1 + len;
+  for (let p = 0, i = data.indexOf(0x0a); i >= 0; p = i + 1, i = data.indexOf(0x0a, p)) {
+    out.push(seqOf(dec.decode(data.subarray(p, i))));
   }
   return out;
 }

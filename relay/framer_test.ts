@@ -1,7 +1,7 @@
 import { deepStrictEqual, deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { type FrameSink, StreamFramer } from "./framer.ts";
 import { Counters } from "./counters.ts";
-import { seededRandom as prng } from "../testkit/mod.ts";
+import { octetBodies, seededRandom as prng } from "../testkit/mod.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -19,7 +19,7 @@ class RecordingSink implements FrameSink {
     const bytes = src.slice(start, end);
     this.runs.push({ bytes, count });
     this.calls.push("frames");
-    const bodies = parseOctetRun(bytes);
+    const bodies = octetBodies(bytes);
     assertEquals(bodies.length, count, "run count matches its frames");
     this.messages.push(...bodies);
   }
@@ -29,29 +29,6 @@ class RecordingSink implements FrameSink {
     this.messages.push(src.slice(start, end));
     this.calls.push("message");
   }
-}
-
-/** Parses `LEN SP MSG` frames back to back; throws when the bytes are not exactly that. */
-function parseOctetRun(bytes: Uint8Array): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  let p = 0;
-  while (p < bytes.length) {
-    let len = 0;
-    let digits = 0;
-    while (bytes[p] !== 0x20) {
-      const d = bytes[p]!;
-      assert(d >= 0x30 && d <= 0x39, `digit expected at ${p}`);
-      len = len * 10 + d - 0x30;
-      digits++;
-      p++;
-    }
-    assert(digits > 0 && digits <= 9, "1 to 9 digits");
-    p++;
-    assert(p + len <= bytes.length, "frame complete within the run");
-    out.push(bytes.slice(p, p + len));
-    p += len;
-  }
-  return out;
 }
 
 /** Feeds `data` through `framer` in chunks whose sizes `next` chooses. */

@@ -2,45 +2,15 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import { Ingest } from "./ingest.ts";
 import { Counters } from "./counters.ts";
 import { StreamFramer } from "./framer.ts";
-import type { Batch } from "../ground/batch.ts";
-import { waitFor } from "../testkit/mod.ts";
+import type { Batch } from "../ground/mod.ts";
+import { batchMessages, octets, waitFor } from "../testkit/mod.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-/** The messages of a batch; throws unless it is exactly `count` well-formed `LEN SP MSG` frames. */
-function parseBatch(batch: Batch): string[] {
-  const out: string[] = [];
-  const d = batch.data;
-  let p = 0;
-  while (p < d.length) {
-    let len = 0;
-    let digits = 0;
-    while (d[p] !== 0x20) {
-      const c = d[p]!;
-      assert(c >= 0x30 && c <= 0x39, `digit expected at ${p}`);
-      assert(digits > 0 || c !== 0x30, "no leading zero");
-      len = len * 10 + c - 0x30;
-      digits++;
-      p++;
-    }
-    assert(digits > 0, "a length");
-    p++;
-    assert(p + len <= d.length, "frame inside the batch");
-    out.push(dec.decode(d.subarray(p, p + len)));
-    p += len;
-  }
-  assertEquals(out.length, batch.count, "batch.count matches its frames");
-  return out;
-}
-
 function send(ingest: Ingest, msg: string): void {
   const bytes = enc.encode(`xx${msg}yy`);
   ingest.message(bytes, 2, bytes.length - 2);
-}
-
-function octets(msgs: string[]): Uint8Array {
-  return enc.encode(msgs.map((m) => `${enc.encode(m).length} ${m}`).join(""));
 }
 
 Deno.test("ingest: messages and runs come out as well-formed octet-counted batches, in order", async () => {
@@ -57,7 +27,7 @@ Deno.test("ingest: messages and runs come out as well-formed octet-counted batch
   assertEquals(batches.length, 0);
   await waitFor(() => batches.length > 0, { timeoutMs: 2000, what: "the batch" });
   assertEquals(batches.length, 1);
-  assertEquals(parseBatch(batches[0]!), [
+  assertEquals(batchMessages(batches[0]!), [
     "<13>one",
     "<13>two",
     "<13>three\nwith LF",
@@ -70,7 +40,7 @@ Deno.test("ingest: messages and runs come out as well-formed octet-counted batch
   send(ingest, "<13>later");
   ingest.flush();
   assertEquals(batches[0]!.data, before);
-  assertEquals(parseBatch(batches[1]!), ["<13>later"]);
+  assertEquals(batchMessages(batches[1]!), ["<13>later"]);
   assertEquals(counters.received, 6);
 });
 
@@ -85,7 +55,7 @@ Deno.test("ingest: a batch is handed on at once when it reaches the flush size",
     assert(sent < 1000, "flushes by size without waiting for the timer");
   }
   ingest.flush();
-  const all = batches.flatMap(parseBatch);
+  const all = batches.flatMap(batchMessages);
   assertEquals(all, Array.from({ length: sent }, (_, i) => `${msg} ${i}`));
   for (const b of batches.slice(0, 3)) {
     assert(b.data.length >= 128 * 1024, `flushed at ${b.data.length} bytes`);
@@ -109,7 +79,7 @@ Deno.test("ingest: large runs of frames keep order across size flushes", () => {
   }
   ingest.flush();
   assert(batches.length > 1);
-  assertEquals(batches.flatMap(parseBatch), expected);
+  assertEquals(batches.flatMap(batchMessages), expected);
   assertEquals(counters.received, expected.length);
   for (const b of batches) assert(b.data.length <= 128 * 1024 + 65536 + 16);
 });
@@ -130,13 +100,13 @@ Deno.test("ingest: the filter consumes the messages it claims, from runs as well
   ingest.frames(run, 0, run.length, 3);
   ingest.flush();
   assertEquals(seen, ["<13>a", "<13>CANARY 1", "<13>b", "<13>CANARY 2", "<13>c"]);
-  assertEquals(batches.flatMap(parseBatch), ["<13>a", "<13>b", "<13>c"]);
+  assertEquals(batches.flatMap(batchMessages), ["<13>a", "<13>b", "<13>c"]);
   assertEquals(counters.received, 3);
   // Without a filter, runs are copied whole again.
   ingest.filter = undefined;
   ingest.frames(run, 0, run.length, 3);
   ingest.flush();
-  assertEquals(parseBatch(batches[1]!), ["<13>b", "<13>CANARY 2", "<13>c"]);
+  assertEquals(batchMessages(batches[1]!), ["<13>b", "<13>CANARY 2", "<13>c"]);
   assertEquals(batches[1]!.data, run);
 });
 
@@ -157,7 +127,7 @@ Deno.test("ingest: an octet count with leading zeros (0005 hello) leaves as a ca
   framer.commit(input.length);
   ingest.flush();
   assertEquals(dec.decode(batches[0]!.data), "5 <13>a5 hello7 <13>bye5 <13>c");
-  assertEquals(parseBatch(batches[0]!), ["<13>a", "hello", "<13>bye", "<13>c"]);
+  assertEquals(batchMessages(batches[0]!), ["<13>a", "hello", "<13>bye", "<13>c"]);
   assertEquals([counters.received, counters.malformed], [4, 0]);
 });
 
@@ -170,6 +140,6 @@ Deno.test("ingest: consumed canaries are counted", () => {
   const run = octets(["<13>b", "<13>CANARY 2", "<13>c"]);
   ingest.frames(run, 0, run.length, 3);
   ingest.flush();
-  assertEquals(batches.flatMap(parseBatch), ["<13>b", "<13>c"]);
+  assertEquals(batches.flatMap(batchMessages), ["<13>b", "<13>c"]);
   assertEquals([counters.received, counters.canaries], [2, 2]);
 });

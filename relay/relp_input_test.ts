@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { Counters } from "./counters.ts";
 import { Ingest } from "./ingest.ts";
-import { Logger } from "../ground/logger.ts";
+import { Logger } from "../ground/mod.ts";
 import { TieredBuffer } from "../buffer/mod.ts";
 import { RelpFrameParser } from "./relp_frame.ts";
 import { RelpInput } from "./relp_input.ts";
-import { Spool } from "../spool/spool.ts";
-import type { AddressInputConfig, SpoolConfig } from "../config/config.ts";
+import { Spool } from "../spool/mod.ts";
+import type { AddressInputConfig, SpoolConfig } from "../config/mod.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

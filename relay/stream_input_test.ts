@@ -1,6 +1,6 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import type { InputConfig } from "../config/config.ts";
-import { Logger } from "../ground/logger.ts";
+import type { InputConfig } from "../config/mod.ts";
+import { Logger } from "../ground/mod.ts";
 import { Counters } from "./counters.ts";
 import { StreamInput } from "./stream_input.ts";
 

@@ -1,6 +1,6 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { kernelBufferBytes, StreamLink } from "./stream_link.ts";
-import { FakeClock } from "../ground/fake_clock.ts";
+import { FakeClock } from "../ground/mod.ts";
 import { parseConfig, type StreamCollectorConfig } from "../config/mod.ts";
 
 /** A connection that takes every write whole and never sends anything. */

@@ -1,19 +1,15 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { Taps } from "./taps.ts";
+import { octets } from "../testkit/mod.ts";
 
-const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-function frames(...messages: string[]): Uint8Array {
-  return enc.encode(messages.map((m) => `${enc.encode(m).length} ${m}`).join(""));
-}
 
 Deno.test("taps: a text match searches the run and gives each message it is in, not one across a frame's edge", async () => {
   const taps = new Taps();
   const tap = taps.open({ match: "b 1" });
   // "b 1" is in the 2nd and 4th messages, and across the edge of the 1st and 2nd: "aaa b "
   // then the 2nd's octet count "11": only whole messages that contain it count.
-  const data = frames("aaa b ", "xx b 1 yyyy", "zzz", "b 1", "c");
+  const data = octets(["aaa b ", "xx b 1 yyyy", "zzz", "b 1", "c"]);
   assertEquals(dec.decode(data).includes("aaa b 11 "), true);
   taps.offerFrames({ input: "in" }, data, 0, data.length);
   assertEquals((await tap.take()).map((e) => dec.decode(e.message)), ["xx b 1 yyyy", "b 1"]);
@@ -25,7 +21,7 @@ Deno.test("taps: input and collector sides, regular expressions, and a full tap 
   const byInput = taps.open({ input: "a" });
   const byRegex = taps.open({ match: /^m[13]$/ });
   const byCollector = taps.open({ collector: "c:514" });
-  const data = frames("m1", "m2", "m3");
+  const data = octets(["m1", "m2", "m3"]);
   taps.offerFrames({ input: "a" }, data, 0, data.length);
   taps.offerFrames({ input: "b" }, data, 0, data.length);
   taps.offerFrames({ collector: "c:514" }, data, 0, data.length);

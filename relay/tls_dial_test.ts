@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import type { TlsCollectorConfig } from "../config/config.ts";
-import { parseAddress } from "../config/address.ts";
+import { parseAddress, type TlsCollectorConfig } from "../config/mod.ts";
 import { dialTls } from "./tls_dial.ts";
 
 async function openssl(dir: string, args: string[]): Promise<void> {

@@ -11,7 +11,7 @@ import {
   DRAIN_QUIET_MS,
   type InputSettings,
 } from "../config/mod.ts";
-import { type Clock, closeQuietly, errorText, systemClock } from "../ground/mod.ts";
+import { type Clock, closeQuietly, errorText, sleep, systemClock } from "../ground/mod.ts";
 import type { Counters } from "./counters.ts";
 import type { FrameSink } from "./framer.ts";
 
@@ -109,7 +109,7 @@ export class UdpInput {
     let seen = -1;
     while (seen !== this.#counters.received && Date.now() - start < DRAIN_MAX_MS) {
       seen = this.#counters.received;
-      await new Promise((r) => setTimeout(r, DRAIN_QUIET_MS));
+      await sleep(systemClock, DRAIN_QUIET_MS);
     }
     this.close();
   }

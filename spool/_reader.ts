@@ -9,11 +9,13 @@
 import {
   type Batch,
   type Clock,
+  closeQuietly,
+  errorText,
   type Logger,
+  Queue,
   type SpoolPosition,
   writeOctetHeader,
 } from "../ground/mod.ts";
-import { errorText } from "./_error_text.ts";
 import {
   BATCH_HEADER,
   HEADER as HEADER_V1,
@@ -65,8 +67,7 @@ export class Reader {
    * reader takes them from here instead of reading the file back (a write-ahead
    * log read only after a restart, or when the reader falls further behind).
    */
-  #cache: { segment: number; offset: number; data: Uint8Array }[] = [];
-  #cacheHead = 0;
+  #cache = new Queue<{ segment: number; offset: number; data: Uint8Array }>();
   #cacheBytes = 0;
   #closed = false;
   /** The segment whose expired records were last logged (once per segment). */
@@ -121,16 +122,9 @@ export class Reader {
       this.#replayUntil = forwarded;
     }
     // Chunks cached below the read position were read from the file: never to be taken again.
-    const cache = this.#cache;
-    while (this.#cacheHead < cache.length) {
-      const c = cache[this.#cacheHead]!;
-      if (
-        !before({ segment: c.segment, offset: c.offset }, {
-          segment: current.id,
-          offset: this.#rOff,
-        })
-      ) break;
-      cache[this.#cacheHead++] = undefined as unknown as (typeof cache)[number];
+    const at = { segment: current.id, offset: this.#rOff };
+    for (let c = this.#cache.at(0); c !== undefined && before(c, at); c = this.#cache.at(0)) {
+      this.#cache.shift();
       this.#cacheBytes -= c.data.length;
     }
     const seg = this.#segments.list.find((s) => s.id >= to.segment);
@@ -211,9 +205,7 @@ export class Reader {
   /** The spool stops: nothing more is read. */
   close(): void {
     this.#closed = true;
-    try {
-      this.#rFile?.close();
-    } catch { /* already closed */ }
+    closeQuietly(this.#rFile);
     this.#rFile = undefined;
   }
 
@@ -226,17 +218,10 @@ export class Reader {
 
   /** The cached chunk at `offset` of `segment`, taken out; older ones are dropped on the way. */
   #cached(segment: number, offset: number): Uint8Array | undefined {
-    // `this.#cache` each time round: emptied on the way (every entry older), it is a new array.
-    while (this.#cacheHead < this.#cache.length) {
-      const cache = this.#cache;
-      const c = cache[this.#cacheHead]!;
+    for (let c = this.#cache.at(0); c !== undefined; c = this.#cache.at(0)) {
       if (c.segment > segment || (c.segment === segment && c.offset > offset)) return undefined;
-      cache[this.#cacheHead++] = undefined as unknown as (typeof cache)[number];
+      this.#cache.shift();
       this.#cacheBytes -= c.data.length;
-      if (this.#cacheHead === cache.length) {
-        this.#cache = [];
-        this.#cacheHead = 0;
-      }
       if (c.segment === segment && c.offset === offset) return c.data;
     }
     return undefined;

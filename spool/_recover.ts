@@ -6,9 +6,9 @@
  * @module
  */
 
-import type { Clock, Logger, SpoolPosition } from "../ground/mod.ts";
+import { type Clock, errorText, type Logger, type SpoolPosition } from "../ground/mod.ts";
 import { readCheckpoint } from "./_checkpoint.ts";
-import { errorText, isNoSpace } from "./_error_text.ts";
+import { isNoSpace } from "./_no_space.ts";
 import { formatOf, headerBytes, recordBytes, type RecordFormat, scanRecords } from "./_record.ts";
 import type { Segment, Segments } from "./_segments.ts";
 import type { SpoolFs } from "./spool_fs.ts";

@@ -6,8 +6,7 @@
  * @module
  */
 
-import type { Clock, Logger } from "../ground/mod.ts";
-import { errorText } from "./_error_text.ts";
+import { type Clock, errorText, type Logger } from "../ground/mod.ts";
 import type { RecordFormat } from "./_record.ts";
 import type { SpoolFs } from "./spool_fs.ts";
 

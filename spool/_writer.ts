@@ -14,13 +14,19 @@
  * @module
  */
 
-import { type Batch, type Clock, eachFrame, type Logger } from "../ground/mod.ts";
+import {
+  type Batch,
+  type Clock,
+  closeQuietly,
+  eachFrame,
+  errorText,
+  type Logger,
+} from "../ground/mod.ts";
 import {
   SPOOL_BACKLOG_HIGH_BYTES,
   SPOOL_BACKLOG_LOW_BYTES,
   type SpoolConfig,
 } from "../config/mod.ts";
-import { errorText } from "./_error_text.ts";
 import { BATCH_HEADER, completeRecords, writeBatchRecord } from "./_record.ts";
 import type { Segment, Segments } from "./_segments.ts";
 import type { SpoolFile, SpoolFs } from "./spool_fs.ts";
@@ -330,9 +336,7 @@ export class Writer {
   /** Closes the file of segment `id` if it is the one open for writing (it is gone). */
   closeFile(id: number): void {
     if (this.#wFileId !== id) return;
-    try {
-      this.#wFile?.close();
-    } catch { /* gone */ }
+    closeQuietly(this.#wFile);
     this.#wFile = undefined;
     this.#wFileId = -1;
   }
@@ -344,9 +348,7 @@ export class Writer {
   finish(): void {
     this.#finished = true;
     for (let seq = this.#chunksDone + 1; seq <= this.#chunksQueued; seq++) this.#markFailed(seq);
-    try {
-      this.#wFile?.close();
-    } catch { /* already closed */ }
+    closeQuietly(this.#wFile);
     this.#wFile = undefined;
     this.#settle(Infinity);
   }

@@ -6,8 +6,7 @@
  * @module
  */
 
-import type { SpoolPosition } from "../ground/mod.ts";
-import { eachFrame } from "../ground/mod.ts";
+import { eachFrame, errorText, type SpoolPosition } from "../ground/mod.ts";
 import { formatOf, headerBytes, recordBytes, type RecordFormat, scanRecords } from "./_record.ts";
 
 /** A segment file as the inspection sees it. */
@@ -148,7 +147,7 @@ export async function scanSpool(
       out.damage.push({
         name: seg.name,
         kind: "unreadable",
-        at: e instanceof Error ? e.message : String(e),
+        at: errorText(e),
       });
       continue;
     }

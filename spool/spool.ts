@@ -13,13 +13,14 @@
 import {
   type Batch,
   type Clock,
+  errorText,
   type Logger,
   type SpoolPosition,
   systemClock,
 } from "../ground/mod.ts";
 import type { SpoolConfig } from "../config/mod.ts";
 import { Checkpoint } from "./_checkpoint.ts";
-import { errorText, isNoSpace } from "./_error_text.ts";
+import { isNoSpace } from "./_no_space.ts";
 import { Reader } from "./_reader.ts";
 import { recover } from "./_recover.ts";
 import { type Segment, Segments } from "./_segments.ts";

@@ -19,43 +19,25 @@
 
 import { ok as assert } from "node:assert/strict";
 import { Spool } from "./spool.ts";
-import type { SpoolConfig } from "../config/config.ts";
-import type { Batch } from "../ground/batch.ts";
-import { Logger } from "../ground/logger.ts";
-import { type Clock, systemClock } from "../ground/clock.ts";
+import type { SpoolConfig } from "../config/mod.ts";
+import { type Batch, type Clock, Logger, systemClock } from "../ground/mod.ts";
 import { CrashError, ModelFs } from "./_model_fs.ts";
-import { seededRandom as rng } from "../testkit/mod.ts";
+import { batchMessages, octetBatch, seededRandom as rng } from "../testkit/mod.ts";
 
-const enc = new TextEncoder();
-const dec = new TextDecoder();
 const DIR = "/spool";
 const HINT = 1024;
 const NO = (Deno.env.get("SPOOL_MODEL_NO") ?? "").split(",");
 
 function batchOf(seqs: number[], size: (i: number) => number): Batch {
-  let text = "";
-  for (const [i, seq] of seqs.entries()) {
-    const m = `seq=${seq} ${"x".repeat(size(i))}`;
-    text += `${enc.encode(m).length} ${m}`;
-  }
-  return { data: enc.encode(text), count: seqs.length };
+  return octetBatch(seqs.map((seq, i) => `seq=${seq} ${"x".repeat(size(i))}`));
 }
 
 function seqsOf(batch: Batch): number[] {
-  const out: number[] = [];
-  const d = batch.data;
-  let p = 0;
-  while (p < d.length) {
-    let len = 0;
-    while (d[p] !== 0x20) len = len * 10 + d[p++]! - 0x30;
-    p++;
-    const m = /^seq=(\d+) /.exec(dec.decode(d.subarray(p, p + Math.min(len, 24))));
+  return batchMessages(batch).map((text) => {
+    const m = /^seq=(\d+) /.exec(text);
     assert(m, "a message of this test");
-    out.push(Number(m[1]));
-    p += len;
-  }
-  assert(out.length === batch.count, "batch count matches its frames");
-  return out;
+    return Number(m[1]);
+  });
 }
 
 /** What one sequence did, for the summary. */

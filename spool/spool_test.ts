@@ -1,12 +1,16 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { Spool } from "./spool.ts";
 import { denoFs, type SpoolFs } from "./spool_fs.ts";
-import type { SpoolConfig } from "../config/config.ts";
-import type { Batch } from "../ground/batch.ts";
-import { sleep } from "../ground/clock.ts";
-import { FakeClock } from "../ground/fake_clock.ts";
-import { Logger } from "../ground/logger.ts";
-import { FIRST_SEGMENT_ID, segmentBytes, segmentName, waitFor } from "../testkit/mod.ts";
+import type { SpoolConfig } from "../config/mod.ts";
+import { type Batch, FakeClock, Logger, sleep } from "../ground/mod.ts";
+import {
+  batchMessages,
+  FIRST_SEGMENT_ID,
+  octetBatch,
+  segmentBytes,
+  segmentName,
+  waitFor,
+} from "../testkit/mod.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -69,12 +73,7 @@ function seqOf(msg: string): number {
 
 /** A batch of octet-counted frames holding messages `from` to `to - 1`. */
 function batchOf(from: number, to: number): Batch {
-  let text = "";
-  for (let i = from; i < to; i++) {
-    const m = message(i);
-    text += `${enc.encode(m).length} ${m}`;
-  }
-  return { data: enc.encode(text), count: to - from };
+  return octetBatch(range(from, to).map(message));
 }
 
 /** Appends messages `from` to `to - 1` in batches of {@linkcode PER_BATCH}, as reads bring them. */
@@ -84,21 +83,7 @@ function appendPer(spool: Spool, from: number, to: number): void {
 
 /** The sequence numbers of a batch; checks that it is `count` well-formed frames. */
 function seqs(batch: Batch): number[] {
-  const out: number[] = [];
-  const d = batch.data;
-  let p = 0;
-  while (p < d.length) {
-    let len = 0;
-    while (d[p] !== 0x20) {
-      assert(d[p]! >= 0x30 && d[p]! <= 0x39, "digit");
-      len = len * 10 + d[p++]! - 0x30;
-    }
-    p++;
-    out.push(seqOf(dec.decode(d.subarray(p, p + len))));
-    p += len;
-  }
-  assertEquals(out.length, batch.count);
-  return out;
+  return batchMessages(batch).map(seqOf);
 }
 
 function range(from: number, to: number): number[] {
@@ -441,9 +426,7 @@ Deno.test("spool: records written under a larger maxMessageSize are read after a
     const { log } = testLogger();
     let spool = await openRecovered(config(dir, { maxBytes: 8 * 1024 * KiB }), 200_000, log);
     const big = (seq: number) => `seq=${String(seq).padStart(7, "0")} ${"b".repeat(100_000)}`;
-    let text = "";
-    for (let i = 0; i < 20; i++) text += `${enc.encode(big(i)).length} ${big(i)}`;
-    spool.append({ data: enc.encode(text), count: 20 });
+    spool.append(octetBatch(range(0, 20).map(big)));
     await spool.close([]);
     // Before: validated against the new, smaller limit, all 20 were "damaged" and skipped,
     // and the unread count never went down.
@@ -666,15 +649,12 @@ Deno.test("spool: a spool an older agent wrote (one record per message, format 1
     assertEquals(spool.stats().messages, 750);
     // New messages go into segments of the new format, after the old ones.
     spool.append(batchOf(2000, 2010));
-    const seqOfLine = (b: Batch) => {
-      const out: number[] = [];
-      eachFrameOf(b, (m) => {
+    const seqOfLine = (b: Batch) =>
+      batchMessages(b).map((m) => {
         const found = /seq=(\d+)/.exec(m);
         assert(found, m);
-        out.push(Number(found[1]));
+        return Number(found[1]);
       });
-      return out;
-    };
     const got: number[] = [];
     for (;;) {
       const b = await spool.read();
@@ -689,19 +669,6 @@ Deno.test("spool: a spool an older agent wrote (one record per message, format 1
     await spool.close([]);
   });
 });
-
-/** Calls `visit` with each message of `b`, decoded. */
-function eachFrameOf(b: Batch, visit: (message: string) => void): void {
-  const d = b.data;
-  let p = 0;
-  while (p < d.length) {
-    let len = 0;
-    while (d[p] !== 0x20) len = len * 10 + d[p++]! - 0x30;
-    p++;
-    visit(dec.decode(d.subarray(p, p + len)));
-    p += len;
-  }
-}
 
 Deno.test("spool: maxAge drops from the head, unsent and counted, what is older when its turn comes: after an outage and after a restart", async () => {
   await withDir(async (dir) => {

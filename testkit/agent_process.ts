@@ -8,9 +8,9 @@
 
 import { fileURLToPath } from "node:url";
 import { controlRequest } from "../control/mod.ts";
-import { readOrEmpty, spawnLogged } from "./process.ts";
+import { type LoggedChild, readOrEmpty, spawnLogged } from "./process.ts";
 import { tcpReady } from "./tcp_ready.ts";
-import { waitFor } from "./wait_for.ts";
+import { waitFor, type WaitForOptions } from "./wait_for.ts";
 
 /** The repository's entry point, found relative to this file. */
 const MAIN_TS = fileURLToPath(new URL("../main.ts", import.meta.url));
@@ -108,10 +108,40 @@ export async function startAgent(opts: StartAgentOptions): Promise<AgentProcess>
 
   const [cmd, ...args] = agentArgv(["run", "--config", configPath], opts.mainPath);
   const child = spawnLogged({ cmd: cmd!, args, logPath, env: opts.env });
+  const readyPort = opts.readyPort;
+  return await agentReady(
+    "startAgent",
+    child,
+    opts.dir,
+    socketPath,
+    readyPort === undefined ? undefined : {
+      listening: () => tcpReady(readyPort, child.pid),
+      wait: {
+        timeoutMs: 15_000,
+        what: `the agent to listen on 127.0.0.1:${readyPort}`,
+        intervalMs: 20,
+      },
+    },
+  );
+}
+
+/**
+ * The {@linkcode AgentProcess} of `child`, once `ready.listening()` holds
+ * (at once without `ready`). When the agent exits first, or the wait times
+ * out, it is killed and `caller` throws with the reason and the agent's log.
+ */
+export async function agentReady(
+  caller: string,
+  child: LoggedChild,
+  dir: string,
+  socketPath: string,
+  ready: { listening: () => Promise<boolean>; wait: WaitForOptions } | undefined,
+): Promise<AgentProcess> {
+  const logPath = child.logPath;
   const log = (): Promise<string> => readOrEmpty(logPath);
   const agent: AgentProcess = {
     pid: child.pid,
-    dir: opts.dir,
+    dir,
     logPath,
     signal: child.signal,
     stop: (sig: Deno.Signal = "SIGTERM") => child.stop(15_000, sig),
@@ -120,32 +150,25 @@ export async function startAgent(opts: StartAgentOptions): Promise<AgentProcess>
     statusJson: async () => ({ ...await controlRequest(socketPath, { command: "status" }, 5_000) }),
     log,
   };
-
-  const readyPort = opts.readyPort;
-  if (readyPort !== undefined) {
-    let outcome: "ready" | "exited" | undefined;
-    let failure: unknown;
-    try {
-      outcome = await waitFor(
-        async () => child.exited() ? "exited" : (await tcpReady(readyPort, child.pid)) && "ready",
-        {
-          timeoutMs: 15_000,
-          what: `the agent to listen on 127.0.0.1:${readyPort}`,
-          intervalMs: 20,
-        },
-      );
-    } catch (err) {
-      failure = err;
-    }
-    if (outcome !== "ready") {
-      const wasRunning = !child.exited();
-      if (wasRunning) child.signal("SIGKILL");
-      const s = await child.status;
-      const why = wasRunning && failure instanceof Error
-        ? failure.message
-        : `the agent exited before it was ready (code ${s.code}, signal ${s.signal})`;
-      throw new Error(`startAgent: ${why}\n--- ${logPath}:\n${await log()}`);
-    }
+  if (ready === undefined) return agent;
+  let outcome: "ready" | "exited" | undefined;
+  let failure: unknown;
+  try {
+    outcome = await waitFor(
+      async () => child.exited() ? "exited" : (await ready.listening()) && "ready",
+      ready.wait,
+    );
+  } catch (err) {
+    failure = err;
+  }
+  if (outcome !== "ready") {
+    const wasRunning = !child.exited();
+    if (wasRunning) child.signal("SIGKILL");
+    const s = await child.status;
+    const why = wasRunning && failure instanceof Error
+      ? failure.message
+      : `the agent exited before it was ready (code ${s.code}, signal ${s.signal})`;
+    throw new Error(`${caller}: ${why}\n--- ${logPath}:\n${await log()}`);
   }
   return agent;
 }

@@ -8,6 +8,7 @@
  */
 
 import { killChildren } from "./find_processes.ts";
+import { errorText } from "../ground/mod.ts";
 
 type Cleanup = () => Promise<void> | void;
 
@@ -56,7 +57,7 @@ export async function runCleanups(): Promise<void> {
     try {
       await fn();
     } catch (err) {
-      console.error(`cleanup failed: ${err instanceof Error ? err.message : err}`);
+      console.error(`cleanup failed: ${errorText(err)}`);
     }
   }
 }

@@ -6,6 +6,7 @@
  */
 
 import { freePort } from "./free_port.ts";
+import { closeQuietly } from "../ground/mod.ts";
 
 /** How a {@linkcode FakeCollector} treats connections. */
 export type FakeMode = "blackhole" | "stall" | "serve";
@@ -62,13 +63,9 @@ export class FakeCollector {
   /** Closes the listener and every connection. */
   close(): void {
     this.#closed = true;
-    try {
-      this.#listener.close();
-    } catch { /* closed */ }
+    closeQuietly(this.#listener);
     for (const c of this.#held) {
-      try {
-        c.close();
-      } catch { /* closed */ }
+      closeQuietly(c);
     }
   }
 
@@ -119,9 +116,7 @@ export class FakeCollector {
       // Reset or closed.
     }
     if (!this.#closed) {
-      try {
-        conn.close();
-      } catch { /* closed */ }
+      closeQuietly(conn);
     }
   }
 }

@@ -8,6 +8,9 @@
  * @module
  */
 
+import { concat, errorText } from "../ground/mod.ts";
+import { octetFrames } from "./octets.ts";
+
 const decoder = new TextDecoder();
 
 /** Buffer sizes of {@linkcode MemoryNetwork}. */
@@ -345,7 +348,7 @@ class Peer implements MemoryPeer {
     conn.hold(mode === "stall");
     this.#done = serve !== undefined
       ? Promise.resolve().then(() => serve(conn)).catch((e) => {
-        this.#error = e instanceof Error ? e.message : String(e);
+        this.#error = errorText(e);
       }).finally(() => this.#ended = true)
       : this.#read();
   }
@@ -377,13 +380,7 @@ class Peer implements MemoryPeer {
 
   /** Everything read so far, in order. */
   data(): Uint8Array {
-    const all = new Uint8Array(this.#bytes);
-    let off = 0;
-    for (const c of this.#chunks) {
-      all.set(c, off);
-      off += c.length;
-    }
-    return all;
+    return concat(this.#chunks);
   }
 
   /** The complete LF-terminated lines read so far, without the LF. */
@@ -430,27 +427,12 @@ class Peer implements MemoryPeer {
         this.#bytes += n;
       }
     } catch (e) {
-      if (!this.conn.closed) this.#error = e instanceof Error ? e.message : String(e);
+      if (!this.conn.closed) this.#error = errorText(e);
     }
     this.#ended = true;
     // A collector closes its side when the agent ends the stream (or it broke).
     if (!this.conn.closed) this.conn.close();
   }
-}
-
-/** The messages of the complete octet-counted frames of `data`; a cut-off last frame is left out. */
-export function octetFrames(data: Uint8Array): string[] {
-  const out: string[] = [];
-  let p = 0;
-  while (p < data.length) {
-    let q = p;
-    let len = 0;
-    while (q < data.length && data[q] !== 0x20) len = len * 10 + data[q++]! - 0x30;
-    if (q >= data.length || q + 1 + len > data.length) break;
-    out.push(decoder.decode(data.subarray(q + 1, q + 1 + len)));
-    p = q + 1 + len;
-  }
-  return out;
 }
 
 /** A collector listening on the memory network: the connections it accepted. */
@@ -507,14 +489,7 @@ class Listener implements MemoryListener {
 
   /** Everything read on every connection, in order of connection. */
   data(): Uint8Array {
-    const parts = this.peers.map((p) => p.data());
-    const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let off = 0;
-    for (const p of parts) {
-      all.set(p, off);
-      off += p.length;
-    }
-    return all;
+    return concat(this.peers.map((p) => p.data()));
   }
 
   /** The octet-counted messages of every connection, in order of connection. */

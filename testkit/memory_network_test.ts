@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, ok as assert, rejects, throws } from "node:assert/strict";
-import { MemoryNetwork } from "./mod.ts";
+import { MemoryNetwork, octets, sleep } from "./mod.ts";
 import type { Dialer } from "../relay/mod.ts";
 import { parseConfig } from "../config/mod.ts";
 
@@ -11,7 +11,7 @@ const dec = new TextDecoder();
  * queued promise callbacks have run, whatever could move has moved.
  */
 function turn(): Promise<void> {
-  return new Promise((r) => setTimeout(r, 0));
+  return sleep(0);
 }
 
 /** Whether `p` has settled after one turn of the event loop. */
@@ -20,10 +20,6 @@ async function settled(p: Promise<unknown>): Promise<boolean> {
   p.then(() => done = true, () => done = true);
   await turn();
   return done;
-}
-
-function frame(text: string): Uint8Array {
-  return enc.encode(`${enc.encode(text).length} ${text}`);
 }
 
 Deno.test("memory network: dial is a forwarder Dialer; the collector reads what was written, in order", async () => {
@@ -39,7 +35,7 @@ Deno.test("memory network: dial is a forwarder Dialer; the collector reads what 
   assertEquals(conn.localAddr.transport, "tcp");
   (conn as Deno.TcpConn).setNoDelay(true);
   assert(collector.peers[0]!.conn.remoteAddr.hostname === "127.0.0.1");
-  await conn.write(frame("<13>one"));
+  await conn.write(octets(["<13>one"]));
   await conn.write(enc.encode("6 <13"));
   await turn();
   assertEquals(collector.frames(), ["<13>one"], "a cut-off frame is not a message yet");
@@ -174,7 +170,7 @@ Deno.test("memory network: a clean close by the collector is end of stream, then
   const net = new MemoryNetwork();
   const collector = net.listen("10.0.0.8:514");
   const conn = await net.dial({ address: "10.0.0.8:514" });
-  await conn.write(frame("before"));
+  await conn.write(octets(["before"]));
   await turn();
   collector.peers[0]!.close();
   assertEquals(await conn.read(new Uint8Array(10)), null);
@@ -186,7 +182,7 @@ Deno.test("memory network: half-close lets the collector read to the end; closin
   const net = new MemoryNetwork();
   const collector = net.listen("10.0.0.8:514", { mode: "stall" });
   const conn = await net.dial({ address: "10.0.0.8:514" });
-  await conn.write(frame("last"));
+  await conn.write(octets(["last"]));
   await conn.closeWrite();
   await rejects(conn.write(enc.encode("x")), Deno.errors.BrokenPipe);
   const pending = conn.read(new Uint8Array(10));

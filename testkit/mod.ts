@@ -5,7 +5,7 @@
  * @module
  */
 
-export { MemoryNetwork, octetFrames } from "./memory_network.ts";
+export { MemoryNetwork } from "./memory_network.ts";
 export type {
   MemoryConn,
   MemoryListener,
@@ -80,11 +80,12 @@ export type {
   ManagedRsyslogConfOptions,
   OmrelpRelayOptions,
 } from "./rsyslog_conf.ts";
-export { startRsyslogd } from "./rsyslogd.ts";
+export { rsyslogdRejects, startRsyslogd } from "./rsyslogd.ts";
 export type { RsyslogdProcess, StartRsyslogdOptions } from "./rsyslogd.ts";
 export { seededRandom } from "./seeded_random.ts";
 export { sendSeq, sendUdp } from "./sender.ts";
 export type { SendSeqOptions, SendSeqResult, SendUdpOptions, SendUdpResult } from "./sender.ts";
+export { batchMessages, octetBatch, octetBodies, octetFrames, octets } from "./octets.ts";
 export { checkSeqs, readLines, seqMessage, seqOf, SeqTally } from "./seq_check.ts";
 export type { SeqReport } from "./seq_check.ts";
 export { SeqFileTally } from "./seq_file_tally.ts";

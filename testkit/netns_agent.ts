@@ -6,11 +6,14 @@
  * @module
  */
 
-import { controlRequest } from "../control/mod.ts";
-import { agentArgv, type AgentProcess, type StartAgentOptions } from "./agent_process.ts";
+import {
+  agentArgv,
+  type AgentProcess,
+  agentReady,
+  type StartAgentOptions,
+} from "./agent_process.ts";
 import { listensIn } from "./netns.ts";
-import { readOrEmpty, spawnLogged } from "./process.ts";
-import { waitFor } from "./wait_for.ts";
+import { spawnLogged } from "./process.ts";
 
 /** Options of {@linkcode startNetnsAgent}. */
 export interface StartNetnsAgentOptions extends StartAgentOptions {
@@ -67,42 +70,21 @@ export async function startNetnsAgent(opts: StartNetnsAgentOptions): Promise<Age
     logPath,
     env: opts.env,
   });
-  const log = (): Promise<string> => readOrEmpty(logPath);
-  const agent: AgentProcess = {
-    pid: child.pid,
-    dir: opts.dir,
-    logPath,
-    signal: child.signal,
-    stop: (sig: Deno.Signal = "SIGTERM") => child.stop(15_000, sig),
-    status: child.status,
-    statusJson: async () => ({ ...await controlRequest(socketPath, { command: "status" }, 5_000) }),
-    log,
-  };
   const readyPort = opts.readyPort;
-  if (readyPort === undefined) return agent;
-  const timeoutMs = opts.readyTimeoutMs ?? 15_000;
-  const what = `the agent to listen on 127.0.0.1:${readyPort} in netns ${opts.netns}`;
-  let outcome: "ready" | "exited" | undefined;
-  let failure: unknown;
-  try {
-    outcome = await waitFor(
-      async () =>
-        child.exited() ? "exited" : (await listensIn(child.pid, readyPort, "127.0.0.1")) && "ready",
-      { timeoutMs, what, intervalMs: 50 },
-    );
-  } catch (err) {
-    failure = err;
-  }
-  if (outcome !== "ready") {
-    const wasRunning = !child.exited();
-    if (wasRunning) child.signal("SIGKILL");
-    const s = await child.status;
-    const why = wasRunning && failure instanceof Error
-      ? failure.message
-      : `the agent exited before it was ready (code ${s.code}, signal ${s.signal})`;
-    throw new Error(`startNetnsAgent: ${why}\n--- ${logPath}:\n${await log()}`);
-  }
-  return agent;
+  return await agentReady(
+    "startNetnsAgent",
+    child,
+    opts.dir,
+    socketPath,
+    readyPort === undefined ? undefined : {
+      listening: () => listensIn(child.pid, readyPort, "127.0.0.1"),
+      wait: {
+        timeoutMs: opts.readyTimeoutMs ?? 15_000,
+        what: `the agent to listen on 127.0.0.1:${readyPort} in netns ${opts.netns}`,
+        intervalMs: 50,
+      },
+    },
+  );
 }
 
 /** `value` as a plain object ({} when absent); throws for anything else. */

@@ -8,10 +8,11 @@
  */
 
 import { collectorConf, type CollectorConfOptions, rsyslogString } from "./rsyslog_conf.ts";
-import { capture } from "./capture.ts";
 import { type LoggedChild, readOrEmpty, spawnLogged } from "./process.ts";
 import { listensIn } from "./netns.ts";
+import { rsyslogdRejects } from "./rsyslogd.ts";
 import { waitFor } from "./wait_for.ts";
+import { errorText } from "../ground/mod.ts";
 
 /** The rsyslogd binary used by default (Debian's path). */
 const RSYSLOGD = "/usr/sbin/rsyslogd";
@@ -122,9 +123,10 @@ export class NetnsCollector {
       confPath,
       collectorConfAt(this.address, { port: this.port, dir: this.dir, file: this.file }),
     );
-    await capture(rsyslogd, ["-N1", "-f", confPath]).catch((err) => {
-      throw new Error(`rsyslogd rejected ${confPath}: ${err instanceof Error ? err.message : err}`);
-    });
+    const rejected = await rsyslogdRejects(rsyslogd, confPath);
+    if (rejected !== undefined) {
+      throw new Error(`rsyslogd rejected ${confPath} (exit ${rejected.code}):\n${rejected.output}`);
+    }
     const child = spawnLogged({
       cmd: "ip",
       args: ["netns", "exec", this.#o.netns, rsyslogd, "-n", "-iNONE", "-f", confPath],
@@ -144,7 +146,7 @@ export class NetnsCollector {
     } catch (err) {
       await child.stop(2_000);
       this.#child = undefined;
-      const why = err instanceof Error ? err.message : String(err);
+      const why = errorText(err);
       throw new Error(`${what}: ${why}\n--- ${logPath}:\n${await readOrEmpty(logPath)}`);
     }
   }

@@ -9,6 +9,8 @@
  */
 
 import { seqMessage } from "./seq_check.ts";
+import { closeQuietly, concat } from "../ground/mod.ts";
+import { sleep } from "./cleanup.ts";
 
 /** Options of {@linkcode RelpSender.start}. */
 export interface RelpSenderOptions {
@@ -67,9 +69,7 @@ export class RelpSender {
   /** Stops sending and closes the connection; resolves when the sender has ended. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    try {
-      this.#conn?.close();
-    } catch { /* closed */ }
+    closeQuietly(this.#conn);
     await this.done;
   }
 
@@ -79,17 +79,15 @@ export class RelpSender {
       try {
         conn = await Deno.connect({ hostname: "127.0.0.1", port: this.#o.port });
       } catch {
-        await new Promise((r) => setTimeout(r, this.#o.retryMs));
+        await sleep(this.#o.retryMs);
         continue;
       }
       this.#conn = conn;
       const unanswered = await this.#session(conn).catch(() => -1);
-      try {
-        conn.close();
-      } catch { /* closed */ }
+      closeQuietly(conn);
       this.#conn = undefined;
       if (unanswered !== 0) this.refused++;
-      if (!this.finished) await new Promise((r) => setTimeout(r, this.#o.retryMs));
+      if (!this.finished) await sleep(this.#o.retryMs);
     }
   }
 
@@ -155,9 +153,7 @@ export class RelpSender {
     if (!ended && !this.#stopped && opened) {
       await writeAll(conn, encoder.encode(`${txnr} close 0\n`)).catch(() => {});
     }
-    try {
-      conn.close();
-    } catch { /* closed */ }
+    closeQuietly(conn);
     await reader;
     return opened ? unanswered : -1;
   }
@@ -205,14 +201,4 @@ class RspParser {
 async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
   let off = 0;
   while (off < data.length) off += await conn.write(data.subarray(off));
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }

@@ -13,6 +13,28 @@ import { waitFor } from "./wait_for.ts";
 /** The rsyslogd binary used by default (Debian's path). */
 const RSYSLOGD = "/usr/sbin/rsyslogd";
 
+/**
+ * What `rsyslogd -N1` (check the config, start nothing) says of `confPath`:
+ * `undefined` when it takes it, else its exit code and its output, trimmed.
+ */
+export async function rsyslogdRejects(
+  rsyslogd: string,
+  confPath: string,
+): Promise<{ code: number; output: string } | undefined> {
+  const out = await new Deno.Command(rsyslogd, {
+    args: ["-N1", "-f", confPath],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (out.success) return undefined;
+  const decoder = new TextDecoder();
+  return {
+    code: out.code,
+    output: (decoder.decode(out.stdout) + decoder.decode(out.stderr)).trim(),
+  };
+}
+
 /** A running rsyslogd started by {@link startRsyslogd}. */
 export interface RsyslogdProcess {
   /** Process id of rsyslogd itself. */
@@ -72,15 +94,9 @@ export async function startRsyslogd(opts: StartRsyslogdOptions): Promise<Rsyslog
   const logPath = `${opts.dir}/${name}.log`;
   await Deno.writeTextFile(confPath, opts.conf);
 
-  const check = await new Deno.Command(rsyslogd, {
-    args: ["-N1", "-f", confPath],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!check.success) {
-    const text = new TextDecoder().decode(check.stdout) + new TextDecoder().decode(check.stderr);
-    throw new Error(`rsyslogd rejected ${confPath} (exit ${check.code}):\n${text.trim()}`);
+  const rejected = await rsyslogdRejects(rsyslogd, confPath);
+  if (rejected !== undefined) {
+    throw new Error(`rsyslogd rejected ${confPath} (exit ${rejected.code}):\n${rejected.output}`);
   }
 
   const child = spawnLogged({

@@ -8,6 +8,8 @@
 
 import { createSocket } from "node:dgram";
 import { seqMessage } from "./seq_check.ts";
+import { closeQuietly, concat, errorText } from "../ground/mod.ts";
+import { sleep } from "./cleanup.ts";
 
 /** Options for {@link sendSeq}. */
 export interface SendSeqOptions {
@@ -95,16 +97,14 @@ export async function sendSeq(opts: SendSeqOptions): Promise<SendSeqResult> {
       if (opts.ratePerSec !== undefined) await sleepUntil(t0 + (sent / opts.ratePerSec) * 1000);
       const n = Math.min(perBatch, opts.count - sent);
       const chunks: Uint8Array[] = [];
-      let total = 0;
       for (let i = 0; i < n; i++) {
         const msg = encoder.encode(seqMessage(start + sent + i, opts.size, opts.tag));
         const frame = opts.framing === "lf"
           ? concat([msg, encoder.encode("\n")])
           : concat([encoder.encode(`${msg.length} `), msg]);
         chunks.push(frame);
-        total += frame.length;
       }
-      const buf = concat(chunks, total);
+      const buf = concat(chunks);
       let off = 0;
       while (off < buf.length) {
         const w0 = performance.now();
@@ -114,7 +114,7 @@ export async function sendSeq(opts: SendSeqOptions): Promise<SendSeqResult> {
       sent += n;
     }
   } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
+    const why = errorText(err);
     throw new Error(
       `sendSeq: TCP write to 127.0.0.1:${opts.port} failed after ${sent} messages: ${why}`,
       {
@@ -122,11 +122,7 @@ export async function sendSeq(opts: SendSeqOptions): Promise<SendSeqResult> {
       },
     );
   } finally {
-    try {
-      conn.close();
-    } catch {
-      // already closed
-    }
+    closeQuietly(conn);
   }
   return { sent, maxWriteWaitMs, elapsedMs: performance.now() - t0 };
 }
@@ -155,7 +151,7 @@ export async function sendUdp(opts: SendUdpOptions): Promise<SendUdpResult> {
       }
     }
   } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
+    const why = errorText(err);
     throw new Error(
       `sendUdp: send to 127.0.0.1:${opts.port} failed after ${sent} messages: ${why}`,
       {
@@ -179,16 +175,5 @@ function batchSize(ratePerSec: number | undefined, size: number): number {
 function sleepUntil(when: number): Promise<void> {
   const ms = when - performance.now();
   if (ms <= 0) return Promise.resolve();
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Concatenates byte arrays. */
-function concat(parts: Uint8Array[], total?: number): Uint8Array {
-  const out = new Uint8Array(total ?? parts.reduce((sum, p) => sum + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return sleep(ms);
 }

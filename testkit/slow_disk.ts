@@ -8,6 +8,7 @@
  */
 
 import { umount } from "./tmpfs.ts";
+import { errorText } from "../ground/mod.ts";
 
 /** A mounted slow disk (see {@linkcode slowDisk}). */
 export interface SlowDisk {
@@ -95,7 +96,7 @@ export async function slowDisk(
     );
   } catch (e) {
     await remove();
-    return `cannot make a throttled loop device: ${e instanceof Error ? e.message : e}`;
+    return `cannot make a throttled loop device: ${errorText(e)}`;
   }
   return {
     dir: mnt,

@@ -6,6 +6,7 @@
  */
 
 import { denoFs, type SpoolFile, type SpoolFs } from "../spool/mod.ts";
+import { sleep } from "./cleanup.ts";
 
 /**
  * Wraps a {@linkcode SpoolFs} (default the real one): counts the writes and
@@ -53,7 +54,7 @@ export class SlowSyncFs implements SpoolFs {
   async #sync(file: SpoolFile): Promise<void> {
     this.syncs++;
     await file.syncData();
-    if (this.#delayMs > 0) await new Promise((r) => setTimeout(r, this.#delayMs));
+    if (this.#delayMs > 0) await sleep(this.#delayMs);
     const held = this.#held;
     if (held !== undefined) await new Promise<void>((go) => held.push(go));
   }

@@ -5,6 +5,7 @@
  */
 
 import { withDescendants } from "./find_processes.ts";
+import { closeQuietly } from "../ground/mod.ts";
 
 /**
  * Resolves `true` when 127.0.0.1:`port` accepts a TCP connection and, where
@@ -26,11 +27,7 @@ export async function tcpReady(port: number, pid: number): Promise<boolean> {
   } catch {
     return false;
   }
-  try {
-    conn.close();
-  } catch {
-    // already closed by the peer
-  }
+  closeQuietly(conn);
   return true;
 }
 

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { errorText } from "../ground/mod.ts";
+
 /** Mounts a tmpfs of `size` (mount's syntax: `4m`) at `dir`; the reason when that is not permitted. */
 export async function mountTmpfs(dir: string, size = "4m"): Promise<string | undefined> {
   await Deno.mkdir(dir, { recursive: true });
@@ -16,7 +18,7 @@ export async function mountTmpfs(dir: string, size = "4m"): Promise<string | und
     if (out.success) return undefined;
     return new TextDecoder().decode(out.stderr).trim() || `mount exited with ${out.code}`;
   } catch (e) {
-    return e instanceof Error ? e.message : String(e);
+    return errorText(e);
   }
 }
 

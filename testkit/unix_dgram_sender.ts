@@ -7,6 +7,9 @@
  * @module
  */
 
+import { errorText } from "../ground/mod.ts";
+import { sleep } from "./cleanup.ts";
+
 /** Options of {@linkcode UnixDgramSender}. */
 export interface UnixDgramSenderOptions {
   /** The socket to send to (an rsyslogd imuxsock socket). */
@@ -148,7 +151,7 @@ export class UnixDgramSender {
       for (let i = 0; !this.#done(i); i++) {
         const due = t0 + (i * 1000) / o.ratePerSec;
         const ahead = due - performance.now();
-        if (ahead > 2) await new Promise((r) => setTimeout(r, ahead));
+        if (ahead > 2) await sleep(ahead);
         if (this.#done(i)) break;
         const msg = encoder.encode(message(first + i));
         const firstTry = performance.now();
@@ -171,11 +174,11 @@ export class UnixDgramSender {
             if (performance.now() - firstTry > retryFor && !this.#stopped) {
               throw new Error(
                 `message ${first + i} to ${o.target} not taken within ${retryFor} ms: ${
-                  e instanceof Error ? e.message : e
+                  errorText(e)
                 }`,
               );
             }
-            await new Promise((r) => setTimeout(r, RETRY_MS));
+            await sleep(RETRY_MS);
           }
         }
         this.worstHeldMs = Math.max(this.worstHeldMs, performance.now() - due);

@@ -4,6 +4,9 @@
  * @module
  */
 
+import { errorText } from "../ground/mod.ts";
+import { sleep } from "./cleanup.ts";
+
 /** Options for {@link waitFor}. */
 export interface WaitForOptions {
   /** Give up after this many milliseconds. */
@@ -42,18 +45,13 @@ export async function waitFor<T>(
     }
     const remaining = deadline - performance.now();
     if (remaining <= 0) break;
-    await delay(Math.min(intervalMs, remaining));
+    await sleep(Math.min(intervalMs, remaining));
   }
   let message = `timed out after ${opts.timeoutMs}ms waiting for ${opts.what}`;
   if (threw) {
-    const detail = lastError instanceof Error ? lastError.message : String(lastError);
+    const detail = errorText(lastError);
     message += ` (last error: ${detail})`;
     throw new Error(message, { cause: lastError });
   }
   throw new Error(message);
-}
-
-/** Resolves after `ms` milliseconds. */
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

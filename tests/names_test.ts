@@ -20,6 +20,7 @@ import {
   NetNs,
   NetnsCollector,
   netnsUnavailable,
+  octets,
   seqMessage,
   spawnLogged,
   startNetnsAgent,
@@ -29,7 +30,6 @@ import {
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const unavailable = await netnsUnavailable();
-const enc = new TextEncoder();
 
 /** A namespace, collectors at the given addresses (not started), a temp dir. */
 interface World {
@@ -83,12 +83,8 @@ async function send(w: World, n: number, perWrite = 10): Promise<void> {
   const conn = await Deno.connect({ transport: "unix", path: `${w.dir}/agent/in.sock` });
   try {
     for (let i = 0; i < n; i += perWrite) {
-      let text = "";
-      for (let j = i; j < Math.min(n, i + perWrite); j++) {
-        const m = seqMessage(w.sent + j, 120);
-        text += `${enc.encode(m).length} ${m}`;
-      }
-      await conn.write(enc.encode(text));
+      const seqs = Array.from({ length: Math.min(n, i + perWrite) - i }, (_, j) => w.sent + i + j);
+      await conn.write(octets(seqs.map((seq) => seqMessage(seq, 120))));
     }
   } finally {
     conn.close();

@@ -20,7 +20,7 @@ import {
   startRsyslogd,
   waitFor,
 } from "../testkit/mod.ts";
-import { type RelpFrame, RelpFrameParser } from "../relay/relp_frame.ts";
+import { type RelpFrame, RelpFrameParser } from "../relay/mod.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const TOTAL = 100_000;

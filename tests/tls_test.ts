@@ -14,8 +14,7 @@ import {
   startAgent,
   waitFor,
 } from "../testkit/mod.ts";
-import { parseConfig } from "../config/parse_config.ts";
-import { ConfigError } from "../config/config_error.ts";
+import { ConfigError, parseConfig } from "../config/mod.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 

@@ -20,6 +20,7 @@ import {
   type RsyslogdProcess,
   sendDgrams,
   sendSeq,
+  sleep,
   startAgent,
   startRsyslogd,
   waitFor,
@@ -443,7 +444,7 @@ Deno.test(
       for (let i = 1; i <= 50; i++) {
         const due = t0 + (i - 1) * 180;
         const wait = due - performance.now();
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        if (wait > 0) await sleep(wait);
         await Deno.rename(s.file, `${s.file}.${i}`).catch((e) => {
           if (!(e instanceof Deno.errors.NotFound)) throw e;
         });

@@ -5,22 +5,14 @@
  * @module
  */
 
-import { type Clock, type Logger, sleep } from "../ground/mod.ts";
-import { describeExit, type Keeper, type KeeperEvents } from "./_keeper.ts";
-import type { RestartPolicy } from "./restart_policy.ts";
-import type { SpawnedProcess, Spawner } from "./spawner.ts";
+import { errorText, sleep } from "../ground/mod.ts";
+import { describeExit, type Keeper, type KeeperParts } from "./_keeper.ts";
+import type { SpawnedProcess } from "./spawner.ts";
 
 /** What a {@linkcode ChildKeeper} needs. */
-export interface ChildKeeperOptions {
+export interface ChildKeeperOptions extends KeeperParts {
   /** `rsyslogd.command`: program first. */
   command: string[];
-  /** SIGKILL this long after SIGTERM when the process has not exited. */
-  killDeadlineMs: number;
-  clock: Clock;
-  spawner: Spawner;
-  policy: RestartPolicy;
-  log: Logger;
-  events: KeeperEvents;
   /**
    * The host's syslog socket, which a child rsyslogd's imuxsock replaces with
    * its own and removes when it exits; default `/dev/log`. Put back as it was
@@ -169,7 +161,7 @@ export class ChildKeeper implements Keeper {
     } catch (e) {
       this.#o.log.error(
         `watchdog: cannot put back ${path} -> ${target}: ${
-          e instanceof Error ? e.message : e
+          errorText(e)
         }; the host has no ${path} until it is recreated (systemctl restart systemd-journald-dev-log.socket)`,
       );
     }
@@ -254,9 +246,7 @@ export class ChildKeeper implements Keeper {
       ? "no such file"
       : e instanceof Deno.errors.PermissionDenied
       ? "permission denied (not executable?)"
-      : e instanceof Error
-      ? e.message
-      : String(e);
+      : errorText(e);
     return `cannot run ${program} (rsyslogd.command[0]): ${why}; install rsyslog or fix rsyslogd.command`;
   }
 }

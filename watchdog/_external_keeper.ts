@@ -5,27 +5,18 @@
  * @module
  */
 
-import { type Clock, type Logger, sleep } from "../ground/mod.ts";
+import { errorText, sleep } from "../ground/mod.ts";
 import { RSYSLOGD_RESTART_COMMAND_TIMEOUT_MS } from "../config/mod.ts";
-import type { Keeper, KeeperEvents } from "./_keeper.ts";
+import type { Keeper, KeeperParts } from "./_keeper.ts";
 import { isAlive, type ProcessId } from "./_proc.ts";
 import { RsyslogdFinder } from "./_proc_identity.ts";
-import type { RestartPolicy } from "./restart_policy.ts";
-import type { Spawner } from "./spawner.ts";
 
 /** What an {@linkcode ExternalKeeper} needs. */
-export interface ExternalKeeperOptions {
+export interface ExternalKeeperOptions extends KeeperParts {
   /** `rsyslogd.pidFile`; when the file does not exist, the process list is searched. */
   pidFile: string;
   /** `rsyslogd.restartCommand`; a `systemctl restart UNIT` also says whose MainPID rsyslogd is. */
   restartCommand: string[];
-  /** SIGKILL this long after SIGTERM when the process has not exited. */
-  killDeadlineMs: number;
-  clock: Clock;
-  spawner: Spawner;
-  policy: RestartPolicy;
-  log: Logger;
-  events: KeeperEvents;
 }
 
 /** How often the process is checked. */
@@ -230,11 +221,7 @@ export class ExternalKeeper implements Keeper {
         log.info(`watchdog: restart command "${shown}" done${out}`);
       }
     } catch (e) {
-      const why = e instanceof Deno.errors.NotFound
-        ? "no such file"
-        : e instanceof Error
-        ? e.message
-        : String(e);
+      const why = e instanceof Deno.errors.NotFound ? "no such file" : errorText(e);
       log.error(
         `watchdog: cannot run the restart command "${shown}": ${why}; fix rsyslogd.restartCommand`,
       );

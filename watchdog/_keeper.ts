@@ -5,6 +5,10 @@
  * @module
  */
 
+import type { Clock, Logger } from "../ground/mod.ts";
+import type { RestartPolicy } from "./restart_policy.ts";
+import type { Spawner } from "./spawner.ts";
+
 /** What a {@linkcode Keeper} reports; the watchdog turns it into status and log lines. */
 export interface KeeperEvents {
   /** A process is up: spawned, or found. */
@@ -21,6 +25,22 @@ export interface KeeperEvents {
    * fix): nothing is signalled or restarted until it can.
    */
   unsure(why: string): void;
+}
+
+/** What every keeper is given, whatever its mode. */
+export interface KeeperParts {
+  /** SIGKILL this long after SIGTERM when the process has not exited. */
+  killDeadlineMs: number;
+  /** Timers: restart delays, the kill deadline, polls. */
+  clock: Clock;
+  /** Runs rsyslogd and its commands. */
+  spawner: Spawner;
+  /** How soon a restart follows an exit, and when it is a crash loop. */
+  policy: RestartPolicy;
+  /** Where the keeper says what it does. */
+  log: Logger;
+  /** What the watchdog hears. */
+  events: KeeperEvents;
 }
 
 /** Keeps one rsyslogd process alive. */

@@ -5,6 +5,7 @@
  */
 
 import { type ProbeTarget, probeTargetText } from "../config/mod.ts";
+import { closeQuietly, errorText } from "../ground/mod.ts";
 
 /** A probe target that canaries are sent to (not `none`). */
 export type Target = Exclude<ProbeTarget, { kind: "none" }>;
@@ -50,7 +51,7 @@ export class ProbeSender {
       await this.close();
       throw new Error(
         `watchdog: cannot create the socket that sends canaries to ${this.#text}: ${
-          e instanceof Error ? e.message : e
+          errorText(e)
         }; check that the temporary directory (TMPDIR) is writable, or set rsyslogd.probe.target to "none"`,
       );
     }
@@ -90,21 +91,13 @@ export class ProbeSender {
       let off = 0;
       while (off < frame.length) off += await this.#withTimeout(conn.write(frame.subarray(off)));
     } finally {
-      try {
-        conn.close();
-      } catch {
-        // Already closed.
-      }
+      closeQuietly(conn);
     }
   }
 
   /** Closes the socket and removes the temporary directory. */
   async close(): Promise<void> {
-    try {
-      this.#dgram?.close();
-    } catch {
-      // Already closed.
-    }
+    closeQuietly(this.#dgram);
     this.#dgram = undefined;
     if (this.#dir !== undefined) await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
     this.#dir = undefined;

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Clock } from "../ground/mod.ts";
+import { type Clock, LF, NINE, SP, ZERO } from "../ground/mod.ts";
 
 const PREFIX = "agent-canary-";
 /** 128 random bits: a sender that does not know them cannot forge a canary. */
@@ -16,12 +16,8 @@ const TOKEN_LEN = PREFIX.length + NONCE_LEN + 1 + SEQ_LEN;
 /** Canaries remembered for latency; older ones are forgotten (they can only be late). */
 const MAX_IN_FLIGHT = 1024;
 
-const LF = 0x0a;
 const CR = 0x0d;
-const SP = 0x20;
 const COLON = 0x3a;
-const ZERO = 0x30;
-const NINE = 0x39;
 
 const encoder = new TextEncoder();
 

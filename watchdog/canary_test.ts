@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { FakeClock } from "../ground/fake_clock.ts";
+import { FakeClock } from "../ground/mod.ts";
 import { Canary } from "./canary.ts";
 
 const enc = new TextEncoder();

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { Logger } from "../ground/logger.ts";
-import { FakeClock } from "../ground/fake_clock.ts";
+import { FakeClock, Logger } from "../ground/mod.ts";
 import { FakeSpawner } from "./_fake_spawner.ts";
 import { ChildKeeper } from "./_child_keeper.ts";
 import { RestartPolicy } from "./restart_policy.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { FakeClock } from "../ground/fake_clock.ts";
+import { FakeClock } from "../ground/mod.ts";
 import { RestartPolicy } from "./restart_policy.ts";
 
 Deno.test("restart policy: delays double from 100 ms, the 5th death within a minute is a crash loop at 30 s", async () => {

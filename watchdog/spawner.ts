@@ -70,21 +70,26 @@ export function childEnv(
   return out;
 }
 
+/** Starts `argv` (program first) with no stdin, its output piped, and {@linkcode childEnv}. */
+function spawnChild(argv: string[]): Deno.ChildProcess {
+  const [cmd, ...args] = argv;
+  return new Deno.Command(cmd ?? "", {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    clearEnv: true,
+    env: childEnv(),
+  }).spawn();
+}
+
 /**
  * The real {@linkcode Spawner}, on `Deno.Command` and `Deno.kill`. Children get
  * the agent's environment without its systemd notify socket and watchdog.
  */
 export const processSpawner: Spawner = {
   spawn(argv, onLine) {
-    const [cmd, ...args] = argv;
-    const child = new Deno.Command(cmd ?? "", {
-      args,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      clearEnv: true,
-      env: childEnv(),
-    }).spawn();
+    const child = spawnChild(argv);
     pumpLines(child.stdout, onLine);
     pumpLines(child.stderr, onLine);
     // Its pid with its start time: a signal never reaches a process that reuses the pid.
@@ -109,15 +114,7 @@ export const processSpawner: Spawner = {
   },
 
   async run(argv, timeoutMs) {
-    const [cmd, ...args] = argv;
-    const child = new Deno.Command(cmd ?? "", {
-      args,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      clearEnv: true,
-      env: childEnv(),
-    }).spawn();
+    const child = spawnChild(argv);
     const chunks: string[] = [];
     let size = 0;
     const collect = (line: string) => {

@@ -11,7 +11,7 @@ import {
   RSYSLOGD_KILL_DEADLINE_MS,
   type RsyslogdConfig,
 } from "../config/mod.ts";
-import { type Clock, type Logger, sleep, systemClock } from "../ground/mod.ts";
+import { type Clock, errorText, type Logger, sleep, systemClock } from "../ground/mod.ts";
 import { Canary } from "./canary.ts";
 import { ChildKeeper } from "./_child_keeper.ts";
 import { ExternalKeeper } from "./_external_keeper.ts";
@@ -395,7 +395,7 @@ export class Watchdog {
           await sender.send(token);
         } catch (e) {
           this.#log.debug(
-            `watchdog: canary ${seq} to ${this.#targetText}: ${e instanceof Error ? e.message : e}`,
+            `watchdog: canary ${seq} to ${this.#targetText}: ${errorText(e)}`,
           );
         }
         if (!(await sleep(this.#clock, spacingMs, ctl.signal))) break;

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import type { RsyslogdConfig } from "../config/config.ts";
-import { Logger } from "../ground/logger.ts";
-import { FakeClock } from "../ground/fake_clock.ts";
+import type { RsyslogdConfig } from "../config/mod.ts";
+import { FakeClock, Logger } from "../ground/mod.ts";
 import { FakeSpawner } from "./_fake_spawner.ts";
 import { Watchdog } from "./watchdog.ts";
 

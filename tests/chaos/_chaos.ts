@@ -173,8 +173,3 @@ export async function teardown(r: Partial<Rig>, before?: () => Promise<void>): P
 }
 
 export { alive, seededRandom } from "../../testkit/mod.ts";
-
-/** Resolves after `ms` (for pacing a scenario's own actions, never to wait for a result). */
-export function pause(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}

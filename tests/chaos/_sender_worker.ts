@@ -7,6 +7,7 @@
  */
 
 import { sendSeq, type SendSeqOptions, type SendSeqResult } from "../../testkit/mod.ts";
+import { errorText } from "../../ground/mod.ts";
 
 /** What the worker answers: the result, or why it failed. */
 type Answer = { ok: true; result: SendSeqResult } | { ok: false; error: string };
@@ -39,7 +40,7 @@ if ("WorkerGlobalScope" in globalThis) {
     try {
       scope.postMessage({ ok: true, result: await sendSeq(e.data) });
     } catch (err) {
-      scope.postMessage({ ok: false, error: err instanceof Error ? err.message : String(err) });
+      scope.postMessage({ ok: false, error: errorText(err) });
     }
   };
 }

@@ -15,7 +15,7 @@
 
 import assert from "node:assert/strict";
 import { scanSegment } from "../../spool/mod.ts";
-import { checkSeqs, sendSeq, seqMessage, waitFor } from "../../testkit/mod.ts";
+import { checkSeqs, sendSeq, seqMessage, sleep, waitFor } from "../../testkit/mod.ts";
 import { fmt, opts, restartAgent, rig, status, summary, teardown } from "./_chaos.ts";
 
 const SIZE = 200;
@@ -73,7 +73,7 @@ async function streamUntilBroken(port: number, start: number): Promise<number> {
         accepted = (seq - start) * frameLen + off;
       }
       // About 25,000 messages a second: the agent keeps up, its buffers stay short.
-      await new Promise((r) => setTimeout(r, 10));
+      await sleep(10);
     }
   } catch {
     // Broken by the kill.

@@ -4,9 +4,9 @@
  */
 
 import assert from "node:assert/strict";
-import { checkSeqs, waitFor } from "../../testkit/mod.ts";
+import { checkSeqs, sleep, waitFor } from "../../testkit/mod.ts";
 import { sendSeqOnThread } from "./_sender_worker.ts";
-import { fmt, opts, pause, rig, seededRandom, status, summary, teardown } from "./_chaos.ts";
+import { fmt, opts, rig, seededRandom, status, summary, teardown } from "./_chaos.ts";
 
 /** As long as the issue asks; the whole chaos suite still runs in about 2 minutes. */
 const FLAP_SECONDS = 30;
@@ -45,7 +45,7 @@ Deno.test(
       let downMs = 0;
       let spoolPeak = 0;
       while (!done) {
-        await pause(between());
+        await sleep(between());
         if (done) break;
         await r.collector.kill();
         kills++;
@@ -54,7 +54,7 @@ Deno.test(
         // While it is down, the spool takes the traffic.
         while (performance.now() - t < down) {
           spoolPeak = Math.max(spoolPeak, (await status(r.agent)).spool.messages);
-          await pause(100);
+          await sleep(100);
         }
         await r.collector.restart();
         downMs += performance.now() - t;

@@ -8,8 +8,15 @@
 
 import assert from "node:assert/strict";
 import { controlRequest } from "../../control/mod.ts";
-import { checkSeqs, freePort, managedRsyslogConf, sendSeq, waitFor } from "../../testkit/mod.ts";
-import { alive, fmt, opts, pause, rig, status, summary, teardown } from "./_chaos.ts";
+import {
+  checkSeqs,
+  freePort,
+  managedRsyslogConf,
+  sendSeq,
+  sleep,
+  waitFor,
+} from "../../testkit/mod.ts";
+import { alive, fmt, opts, rig, status, summary, teardown } from "./_chaos.ts";
 
 const HUPS = 40;
 const RATE = 2000;
@@ -72,7 +79,7 @@ Deno.test(
         ratePerSec: RATE,
         tag: "direct",
       });
-      await pause(1000);
+      await sleep(1000);
       const configPath = `${r.dir}/agent/agent.json`;
       const base = JSON.parse(await Deno.readTextFile(configPath));
       const rotates: Promise<unknown>[] = [];
@@ -95,7 +102,7 @@ Deno.test(
             rotates.push(controlRequest(socket, { command: "rotate" }, 30_000));
           }
         }
-        await pause(100);
+        await sleep(100);
       }
       const results = await Promise.all(rotates) as { restarted: boolean; message: string }[];
       const [a, b] = await Promise.all([viaRsyslogd, direct]);

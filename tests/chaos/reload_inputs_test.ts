@@ -7,8 +7,8 @@
  */
 
 import assert from "node:assert/strict";
-import { checkSeqs, freePort, seqMessage, waitFor } from "../../testkit/mod.ts";
-import { fmt, opts, pause, rig, status, summary, teardown } from "./_chaos.ts";
+import { checkSeqs, freePort, octets, seqMessage, sleep, waitFor } from "../../testkit/mod.ts";
+import { fmt, opts, rig, status, summary, teardown } from "./_chaos.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -49,16 +49,11 @@ async function sendInConnections(
     } catch (e) {
       if (e instanceof Deno.errors.ConnectionRefused) refused++;
       else failed++;
-      await pause(5);
+      await sleep(5);
       continue;
     }
-    let text = "";
     const end = Math.min(total, seq + perConn);
-    for (let s = seq; s < end; s++) {
-      const m = seqMessage(s, 200);
-      text += `${enc.encode(m).length} ${m}`;
-    }
-    const data = enc.encode(text);
+    const data = octets(Array.from({ length: end - seq }, (_, i) => seqMessage(seq + i, 200)));
     try {
       let off = 0;
       while (off < data.length) off += await conn.write(data.subarray(off));
@@ -68,7 +63,7 @@ async function sendInConnections(
     } finally {
       conn.close();
     }
-    await pause(1);
+    await sleep(1);
   }
   return { refused, failed };
 }
@@ -92,7 +87,7 @@ Deno.test(
       ];
       const answers: string[] = [];
       for (const change of settings) {
-        await pause(300);
+        await sleep(300);
         const config = JSON.parse(await Deno.readTextFile(configPath));
         Object.assign(config.inputs[0], change);
         await Deno.writeTextFile(configPath, JSON.stringify(config));

@@ -15,9 +15,9 @@
  */
 
 import assert from "node:assert/strict";
-import { checkSeqs, waitFor } from "../../testkit/mod.ts";
+import { checkSeqs, sleep, waitFor } from "../../testkit/mod.ts";
 import { sendSeqOnThread } from "./_sender_worker.ts";
-import { fmt, opts, pause, type Rig, rig, status, summary, teardown } from "./_chaos.ts";
+import { fmt, opts, type Rig, rig, status, summary, teardown } from "./_chaos.ts";
 
 const RATE = 2_000;
 const SECONDS = 20;
@@ -60,7 +60,7 @@ Deno.test(
       const stoppedAt = (await status(r.agent)).counters.received;
       // Stalled for 3 s under traffic: its kernel takes what fits, unread; the agent finds the
       // stall (writeTimeoutMs 1 s) and spools.
-      await pause(3_000);
+      await sleep(3_000);
       await r.collector.kill();
       await r.collector.restart();
       const sent = await sending;

@@ -6,8 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { checkSeqs, sendSeq, seqMessage, waitFor } from "../../testkit/mod.ts";
-import { fmt, opts, pause, rig, status, summary, teardown } from "./_chaos.ts";
+import { checkSeqs, octets, sendSeq, seqMessage, sleep, waitFor } from "../../testkit/mod.ts";
+import { fmt, opts, rig, status, summary, teardown } from "./_chaos.ts";
 
 const RATE = 2000;
 const SECONDS = 12;
@@ -25,7 +25,7 @@ async function drip(port: number, frame: Uint8Array, onPiece: () => Promise<void
       let w = 0;
       while (w < piece.length) w += await conn.write(piece.subarray(w));
       await onPiece();
-      await pause(1000);
+      await sleep(1000);
     }
   } finally {
     conn.close();
@@ -41,7 +41,7 @@ Deno.test(
       const enc = new TextEncoder();
       const octetMsg = seqMessage(0, 100, "drip-octet");
       const lfMsg = seqMessage(0, 100, "drip-lf");
-      const octetFrame = enc.encode(`${enc.encode(octetMsg).length} ${octetMsg}`);
+      const octetFrame = octets([octetMsg]);
       const lfFrame = enc.encode(`${lfMsg}\n`);
       const total = RATE * SECONDS;
       const t0 = performance.now();
@@ -53,7 +53,7 @@ Deno.test(
         ratePerSec: RATE,
         tag: "steady",
       });
-      await pause(500);
+      await sleep(500);
       // Once a second, while the drips go on: how far behind is the steady traffic?
       let worstLag = 0;
       let checks = 0;

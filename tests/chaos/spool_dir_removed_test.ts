@@ -10,18 +10,8 @@
  */
 
 import assert from "node:assert/strict";
-import { checkSeqs, sendSeq, waitFor } from "../../testkit/mod.ts";
-import {
-  fmt,
-  opts,
-  pause,
-  type Rig,
-  rig,
-  status,
-  type StatusDoc,
-  summary,
-  teardown,
-} from "./_chaos.ts";
+import { checkSeqs, sendSeq, sleep, waitFor } from "../../testkit/mod.ts";
+import { fmt, opts, type Rig, rig, status, type StatusDoc, summary, teardown } from "./_chaos.ts";
 
 const SIZE = 200;
 const REMOVED = /spool files removed while running/;
@@ -64,7 +54,7 @@ function watchStatus(r: Rig): { stop: () => Promise<void>; notUp: string[]; reas
         if (c?.state === "up") wasUp = true;
         else if (wasUp && c) notUp.push(`${c.state}: ${c.lastError}`);
       }
-      await pause(50);
+      await sleep(50);
     }
   })();
   return {
@@ -114,7 +104,7 @@ Deno.test(
         tag: "during",
         ratePerSec: 5_000,
       }).catch((e: Error) => e);
-      await pause(500);
+      await sleep(500);
       await removeSpool(r);
       await senderDone(r, sending);
       const noticed = await waitFor(async () => {
@@ -219,9 +209,9 @@ Deno.test(
         tag: "flow",
         ratePerSec: 10_000,
       }).catch((e: Error) => e);
-      await pause(1_000);
+      await sleep(1_000);
       await removeSpool(r);
-      await pause(1_500);
+      await sleep(1_500);
       await removeSpool(r);
       await senderDone(r, sending);
       const w = watch;

@@ -19,6 +19,7 @@ import {
   writeSpool,
 } from "../../testkit/mod.ts";
 import { fmt, opts, restartAgent, type Rig, rig, status, summary, teardown } from "./_chaos.ts";
+import { errorText } from "../../ground/mod.ts";
 
 const SIZE = 200;
 /**
@@ -35,7 +36,7 @@ async function run(cmd: string, ...args: string[]): Promise<string | undefined> 
     if (out.success) return undefined;
     return new TextDecoder().decode(out.stderr).trim() || `${cmd} exited with ${out.code}`;
   } catch (e) {
-    return e instanceof Error ? e.message : String(e);
+    return errorText(e);
   }
 }
 
