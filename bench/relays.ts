@@ -20,7 +20,7 @@ import type { SyslogNgInstall } from "./syslog_ng.ts";
 import { COMPILE_FLAGS } from "../packaging/compile.ts";
 
 /** The release binary's runtime flags, for `deno run` (remote and npm imports do not apply). */
-const RUN_FLAGS = COMPILE_FLAGS.filter((f) => f !== "--no-remote" && f !== "--no-npm");
+export const RUN_FLAGS = COMPILE_FLAGS.filter((f) => f !== "--no-remote" && f !== "--no-npm");
 import { controlRequest, type Status } from "../control/mod.ts";
 
 /** Every relay kind the bench knows. */

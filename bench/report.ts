@@ -14,6 +14,8 @@ import { RECOVERY_REFERENCES, type RecoveryRun, type RelpRun } from "./external.
 import type { LoadGen, OutageRun, RelayRun } from "./scenarios.ts";
 import { renderSteady, STEADY_BEGIN, STEADY_END } from "./steady_report.ts";
 import type { SteadyResults } from "./steady_scenario.ts";
+import type { DurabilityLabelRun, DurabilityResults } from "./durability.ts";
+import { DURABILITY_BEGIN, DURABILITY_END, renderDurability } from "./durability_report.ts";
 
 /** Median and spread of one figure over the rounds that produced it. */
 export interface Spread {
@@ -102,6 +104,11 @@ export interface Results {
   relp: RelpRun | undefined;
   /** Steady-state scenario (bench/steady_scenario.ts), when run; it has its own meta. */
   steady: SteadyResults | undefined;
+  /**
+   * Durability scenario (bench/durability.ts): the last run of each label
+   * ("before", "after"), each with its own meta; a run replaces its label only.
+   */
+  durability?: DurabilityResults | undefined;
 }
 
 /** Median and min–max of the defined values; undefined when there are none. */
@@ -116,14 +123,19 @@ export function spread(values: (number | undefined)[]): Spread | undefined {
 
 /**
  * Writes the JSON and the Markdown. `ran` says which parts this run produced:
- * the main block (scenarios relay … relp) and the steady section are each
- * replaced only when they ran, so `--only steady` keeps the other scenarios'
- * figures in both files (and a run without steady keeps the steady ones).
+ * the main block (scenarios relay … relp), the steady section and the
+ * durability section are each replaced only when they ran, so `--only steady`
+ * keeps the other scenarios' figures in both files (and a run without steady
+ * keeps the steady ones). `durability` is the label run this time: it
+ * replaces that label's results and keeps the other's.
  */
 export async function writeReports(
   results: Results,
   paths: { json: string; markdown: string },
-  ran: { main: boolean; steady: boolean } = { main: true, steady: true },
+  ran: { main: boolean; steady: boolean; durability?: DurabilityLabelRun | undefined } = {
+    main: true,
+    steady: true,
+  },
 ): Promise<void> {
   await Deno.mkdir(paths.json.slice(0, paths.json.lastIndexOf("/")), { recursive: true });
   let previous: Results | undefined;
@@ -132,15 +144,27 @@ export async function writeReports(
   } catch {
     previous = undefined;
   }
+  const durability: DurabilityResults | undefined = ran.durability === undefined
+    ? previous?.durability
+    : { ...previous?.durability, [ran.durability.label]: ran.durability };
   const merged: Results = {
     ...(ran.main || previous === undefined ? results : previous),
     steady: ran.steady ? results.steady : previous?.steady,
+    durability,
   };
   await Deno.writeTextFile(paths.json, JSON.stringify(merged, null, 2) + "\n");
   let markdown = await readOr(paths.markdown);
   if (ran.main) markdown = mergeMarkdown(markdown, renderMarkdown(results));
   if (ran.steady && results.steady !== undefined) {
     markdown = mergeMarkdown(markdown, renderSteady(results.steady), STEADY_BEGIN, STEADY_END);
+  }
+  if (ran.durability !== undefined && durability !== undefined) {
+    markdown = mergeMarkdown(
+      markdown,
+      renderDurability(durability),
+      DURABILITY_BEGIN,
+      DURABILITY_END,
+    );
   }
   await Deno.writeTextFile(paths.markdown, markdown);
   // the repo's `deno fmt --check` covers Markdown: leave the file as deno fmt would

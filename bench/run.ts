@@ -4,6 +4,7 @@
  *
  * ```
  * deno task bench [--quick] [--rounds N] [--only SCENARIO] [--relays a,b]
+ * deno task bench --only durability [--label before|after] [--agent-main PATH]
  * ```
  *
  * @module
@@ -46,11 +47,28 @@ import {
   runOutageCase,
   runRelayCase,
 } from "./scenarios.ts";
-import { ensureSyslogNg } from "./syslog_ng.ts";
+import { ensureSyslogNg, type SyslogNgResult } from "./syslog_ng.ts";
 import { STEADY_RELAYS } from "./steady.ts";
 import { runSteadyScenario, type SteadyResults } from "./steady_scenario.ts";
+import {
+  DURABILITY_DISKS,
+  type DurabilityDisk,
+  type DurabilityLabel,
+  type DurabilityLabelRun,
+  type DurabilityLoad,
+  runDurabilityScenario,
+} from "./durability.ts";
 
-const SCENARIOS = ["relay", "outage", "drain", "recovery", "footprint", "relp", "steady"] as const;
+const SCENARIOS = [
+  "relay",
+  "outage",
+  "drain",
+  "recovery",
+  "footprint",
+  "relp",
+  "steady",
+  "durability",
+] as const;
 type Scenario = typeof SCENARIOS[number];
 
 const RELAY_SCENARIO_RELAYS: RelayKind[] = [
@@ -84,6 +102,9 @@ const FOOTPRINT_RATE = 50_000;
 /** The steady scenario's own time budget (it runs after the others). */
 const STEADY_BUDGET_MS = 40 * 60_000;
 const QUICK_STEADY_BUDGET_MS = 60_000;
+/** The durability scenario's own time budget per label (it runs last). */
+const DURABILITY_BUDGET_MS = 10 * 60_000;
+const QUICK_DURABILITY_BUDGET_MS = 2 * 60_000;
 
 const USAGE =
   `usage: deno task bench [--quick] [--rounds N] [--only relay|outage] [--relays KIND,...]
@@ -94,11 +115,18 @@ const USAGE =
   --only S       run one scenario: relay (collector up), outage (collector down),
                  drain (collector back), recovery (rsyslogd killed), footprint, relp,
                  steady (paced loads, CPU per message; 1 round unless --rounds, about
-                 30 minutes; --quick: 2 loads, under a minute)
+                 30 minutes; --quick: 2 loads, under a minute), durability (the
+                 spool's durability lag at paced loads, sync always and interval, on
+                 this disk and a throttled loop device; about 6 minutes a label)
   --relays K,..  only these relays: ${RELAY_KINDS.join(", ")}, deno-min (steady only)
   --messages N   messages per run instead (a multiple of 4)
   --steady-loads RATExBATCH,...  steady: only these loads (e.g. 2000x20,20000x200)
   --steady-warmup S              steady: warm-up seconds before the window (default 20)
+  --agent-main PATH  run this main.ts as the agent (another checkout's) instead of this repo's
+  --label L          durability: file the results as before or after (default after); the
+                     other label's results are kept, BENCHMARKS.md shows both side by side
+  --durability-loads RATExN,...  durability: only these loads (N messages per write)
+  --durability-disks D,...       durability: only these disks (local, slow)
 
 Writes bench/results/latest.json and BENCHMARKS.md.`;
 
@@ -116,6 +144,14 @@ interface Options {
   steadyLoads?: { rate: number; batch: number }[];
   /** The steady scenario's warm-up, when --steady-warmup sets it. */
   steadyWarmupMs?: number;
+  /** The agent's main.ts (--agent-main, default this repository's). */
+  agentMain: string;
+  /** The durability scenario's label. */
+  label: DurabilityLabel;
+  /** The durability scenario's loads, when --durability-loads picks them. */
+  durabilityLoads?: DurabilityLoad[];
+  /** The durability scenario's disks, when --durability-disks picks them. */
+  durabilityDisks?: DurabilityDisk[];
   command: string;
 }
 
@@ -130,6 +166,10 @@ function parseOptions(args: string[]): Options {
       messages: { type: "string" },
       "steady-loads": { type: "string" },
       "steady-warmup": { type: "string" },
+      "agent-main": { type: "string" },
+      label: { type: "string" },
+      "durability-loads": { type: "string" },
+      "durability-disks": { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -183,6 +223,33 @@ function parseOptions(args: string[]): Options {
   if (steadyWarmupMs !== undefined && !(steadyWarmupMs >= 0)) {
     fail(`--steady-warmup: expected seconds, got ${warmup}`);
   }
+  const label = values.label ?? "after";
+  if (label !== "before" && label !== "after") {
+    fail(`--label: expected before or after, got ${label}`);
+  }
+  let agentMain = AGENT_MAIN;
+  if (values["agent-main"] !== undefined) {
+    agentMain = values["agent-main"].startsWith("/")
+      ? values["agent-main"]
+      : `${Deno.cwd()}/${values["agent-main"]}`;
+    try {
+      if (!Deno.statSync(agentMain).isFile) fail(`--agent-main: not a file: ${agentMain}`);
+    } catch {
+      fail(`--agent-main: no such file: ${agentMain}`);
+    }
+  }
+  const durabilityLoads = values["durability-loads"]?.split(",").map((l) => {
+    const m = /^(\d+)x(\d+)$/.exec(l.trim());
+    if (!m) fail(`--durability-loads: expected RATExN like 4000x1, got ${l}`);
+    return { rate: Number(m![1]), perWrite: Number(m![2]) };
+  });
+  const durabilityDisks = values["durability-disks"]?.split(",").map((d) => {
+    const disk = d.trim();
+    if (!(DURABILITY_DISKS as readonly string[]).includes(disk)) {
+      fail(`--durability-disks: expected ${DURABILITY_DISKS.join(", ")}, got ${d}`);
+    }
+    return disk as DurabilityDisk;
+  });
   return {
     quick,
     rounds,
@@ -193,6 +260,10 @@ function parseOptions(args: string[]): Options {
     ...(steadyLoads === undefined ? {} : { steadyLoads }),
     ...(steadyWarmupMs === undefined ? {} : { steadyWarmupMs }),
     steadyRounds: values.rounds === undefined ? 1 : rounds,
+    agentMain,
+    label: label as DurabilityLabel,
+    ...(durabilityLoads === undefined ? {} : { durabilityLoads }),
+    ...(durabilityDisks === undefined ? {} : { durabilityDisks }),
     command: ["deno task bench", ...args].join(" "),
   };
 }
@@ -216,14 +287,19 @@ async function main(): Promise<void> {
     console.error(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
 
   const cacheDir = fileURLToPath(new URL("./.cache", import.meta.url));
-  log("preparing syslog-ng (apt-get download + dpkg -x into bench/.cache on first use)…");
-  const sng = await ensureSyslogNg(cacheDir);
+  // the durability scenario alone runs no peer: no syslog-ng to prepare
+  const durabilityOnly = opts.scenarios.every((s) => s === "durability");
+  let sng: SyslogNgResult = { ok: false, reason: "not needed by the durability scenario" };
+  if (!durabilityOnly) {
+    log("preparing syslog-ng (apt-get download + dpkg -x into bench/.cache on first use)…");
+    sng = await ensureSyslogNg(cacheDir);
+  }
   const deps: RelayDeps = {
     syslogNg: sng.ok ? sng.install : undefined,
     syslogNgReason: sng.ok ? undefined : sng.reason,
-    agentMain: AGENT_MAIN,
+    agentMain: opts.agentMain,
   };
-  if (!sng.ok) log(`syslog-ng not available: ${sng.reason}`);
+  if (!sng.ok && !durabilityOnly) log(`syslog-ng not available: ${sng.reason}`);
 
   const relayEntries: RelayEntry[] = [];
   if (opts.scenarios.includes("relay")) {
@@ -281,6 +357,7 @@ async function main(): Promise<void> {
   let recovery: RecoveryRun | undefined;
   let relp: RelpRun | undefined;
   let steady: SteadyResults | undefined;
+  let durability: DurabilityLabelRun | undefined;
 
   // A relay that never started is "not available" and not tried again. One
   // that has run before and then fails to start (the agent is work in
@@ -540,6 +617,20 @@ async function main(): Promise<void> {
       }, deps);
     }
 
+    if (opts.scenarios.includes("durability") && !isInterrupted()) {
+      durability = await runDurabilityScenario({
+        label: opts.label,
+        agentMain: opts.agentMain,
+        quick: opts.quick,
+        loads: opts.durabilityLoads,
+        disks: opts.durabilityDisks,
+        budgetMs: opts.quick ? QUICK_DURABILITY_BUDGET_MS : DURABILITY_BUDGET_MS,
+        baseDir: base.path,
+        command: opts.command,
+        log,
+      });
+    }
+
     if (isInterrupted()) return; // the signal handler cleans up and exits
     const notes = describe(opts, deps, sng.ok ? undefined : sng.reason);
     for (const [relay, reason] of given) {
@@ -582,12 +673,14 @@ async function main(): Promise<void> {
       footprint,
       relp,
       steady,
+      durability: undefined, // writeReports files this run's label beside the other's
     };
     const json = fileURLToPath(new URL("./results/latest.json", import.meta.url));
     const markdown = fileURLToPath(new URL("../BENCHMARKS.md", import.meta.url));
     await writeReports(results, { json, markdown }, {
-      main: opts.scenarios.some((s) => s !== "steady"),
+      main: opts.scenarios.some((s) => s !== "steady" && s !== "durability"),
       steady: steady !== undefined,
+      durability,
     });
     log(`wrote ${json} and ${markdown}`);
   } finally {
