@@ -24,9 +24,10 @@ const BUCKET_SECONDS = 0.1;
  * `max(DRAIN_BACKLOG_MIN, 2 s of inflow)` messages. Then batches go out at most
  * at the drain rate (a token bucket of a tenth of a second): `maxDrainRate`
  * messages a second, or with `"auto"` {@linkcode DRAIN_AUTO_FACTOR} times this
- * agent's own inflow over the last minute (at least {@linkcode DRAIN_AUTO_MIN}; {@linkcode DRAIN_AUTO_FLOOR}
- * while the agent has run less than {@linkcode DRAIN_HISTORY_MS} and knows no
- * inflow): a backlog drains at most as fast as it built up, and a collector
+ * agent's own inflow over the last minute (at least {@linkcode DRAIN_AUTO_MIN};
+ * {@linkcode DRAIN_AUTO_FLOOR} while the agent has run less than
+ * {@linkcode DRAIN_HISTORY_MS} and knows no inflow, and for what reached the
+ * spool before it started: a restarted agent's backlog): a backlog drains at most as fast as it built up, and a collector
  * that takes an agent back sees less than twice that agent's steady share.
  * `0` turns pacing off. Live traffic with no backlog is never paced.
  *
@@ -77,11 +78,17 @@ export class DrainPacer {
     return span < 1000 ? 0 : (this.#received() - first.received) * 1000 / span;
   }
 
-  /** The drain rate now, messages a second; 0: unpaced. */
-  rate(): number {
+  /**
+   * The drain rate now, messages a second; 0: unpaced. `leftover`: the batch
+   * reached the spool before this agent started (a backlog a stopped or
+   * restarted agent left), which this agent's inflow says nothing about.
+   */
+  rate(leftover = false): number {
     if (this.#rate !== "auto") return this.#rate;
     const inflow = this.inflow();
-    if (this.#clock.now() - this.#startedAt < DRAIN_HISTORY_MS) return DRAIN_AUTO_FLOOR;
+    if (leftover || this.#clock.now() - this.#startedAt < DRAIN_HISTORY_MS) {
+      return DRAIN_AUTO_FLOOR;
+    }
     return Math.max(DRAIN_AUTO_MIN, DRAIN_AUTO_FACTOR * inflow);
   }
 
@@ -91,7 +98,7 @@ export class DrainPacer {
    * drain rate; resolves at once otherwise, and early when `signal` aborts.
    */
   async pace(batch: Batch, pending: number, signal: AbortSignal): Promise<void> {
-    const rate = this.rate();
+    const rate = this.rate(batch.arrivedAt !== undefined && batch.arrivedAt < this.#startedAt);
     const inflow = this.inflow();
     this.#refill(rate);
     if (rate <= 0) return;

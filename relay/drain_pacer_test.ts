@@ -96,3 +96,22 @@ Deno.test("drain pacer: auto, just started (no inflow known) drains at 10,000/s;
   }
   assertEquals(Math.round(pacer.rate()), 4_800, "1.6 times its inflow over the last minute");
 });
+
+Deno.test("drain pacer: auto drains what reached the spool before the agent started at 10,000/s, whatever its inflow", async () => {
+  const clock = new FakeClock(1_000_000);
+  const pacer = new DrainPacer("auto", () => 0, clock);
+  await clock.advance(60_000); // a minute without inflow: its own backlog would go at 100/s
+  assertEquals(pacer.rate(), 100);
+  assertEquals(pacer.rate(true), 10_000);
+  const t0 = clock.now();
+  let sent = 0;
+  while (clock.now() - t0 < 1_000) {
+    let done = false;
+    const leftover: Batch = { data: new Uint8Array(0), count: 100, arrivedAt: 999_000 };
+    const p = pacer.pace(leftover, 100_000, never).then(() => done = true);
+    while (!done) await clock.advance(1);
+    await p;
+    sent += 100;
+  }
+  assert(sent >= 10_000 && sent <= 11_100, `${sent} in a second`);
+});

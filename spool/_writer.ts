@@ -117,6 +117,8 @@ export class Writer {
   #cycleRecords = 0;
   /** An fdatasync of a file left in this cycle failed: the cycle's promises are not kept. */
   #cycleSyncError: unknown;
+  /** A write of this cycle failed: it does not say that writing works again. */
+  #cycleFailed = false;
   #writing: Promise<void> | undefined;
   #wFile: SpoolFile | undefined;
   #wFileId = -1;
@@ -453,6 +455,7 @@ export class Writer {
       this.#cycleRecords = this.#pendingRecords;
       this.#pending = this.#pendingRecords = 0;
       this.#cycleSyncError = undefined;
+      this.#cycleFailed = false;
       // Inputs held back by the backlog read on while this cycle is written.
       this.#releaseBacklog();
       // Segments deleted to make room go first: the files never exceed maxBytes.
@@ -557,7 +560,8 @@ export class Writer {
         return;
       }
     }
-    if (this.#writeError && this.#cycleSyncError === undefined) {
+    // Works again only when nothing of this cycle failed (a run may have partly got through).
+    if (this.#writeError && this.#cycleSyncError === undefined && !this.#cycleFailed) {
       this.#log.info(`spool: writing to ${this.#cfg.dir} works again`);
       this.#writeError = undefined;
     }
@@ -634,6 +638,7 @@ export class Writer {
    */
   async #lostChunk(item: WriteChunk, written: number, e: unknown, first: boolean): Promise<void> {
     const seg = item.seg;
+    this.#cycleFailed = true;
     this.#markFailed(item.seq);
     if (first && e instanceof Deno.errors.NotFound) {
       // The directory is gone: the check counts what went with it and makes it again.
