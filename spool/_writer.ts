@@ -136,7 +136,7 @@ export class Writer {
   #backlog: { promise: Promise<void>; resolve: () => void } | undefined;
   /** Set while writes fail (disk full, I/O error); cleared by the next good write. */
   #writeError: Error | undefined;
-  #writeErrorAt = 0;
+  #lastFailure: { error: Error; at: number } | undefined;
   /** Chunks handed to the write loop, and how many of them it has finished. */
   #chunksQueued = 0;
   #chunksDone = 0;
@@ -168,9 +168,17 @@ export class Writer {
     this.#chunkView = new DataView(this.#chunk.buffer);
   }
 
-  /** The last write error while writes fail (cleared by a good write), and when it happened. */
+  /**
+   * The last write error and when it happened, kept after writes work again
+   * (a disk that hovers at full fails and gets through by turns).
+   */
   get error(): { error: Error; at: number } | undefined {
-    return this.#writeError && { error: this.#writeError, at: this.#writeErrorAt };
+    return this.#lastFailure;
+  }
+
+  /** Whether writes fail now (since the last failure, none has got through whole). */
+  get failing(): boolean {
+    return this.#writeError !== undefined;
   }
 
   /** Bytes appended and not yet written. */
@@ -206,7 +214,7 @@ export class Writer {
   /** Writes fail with `e` (found before any write: the disk is full at start). */
   fail(e: Error): void {
     this.#writeError = e;
-    this.#writeErrorAt = this.#clock.now();
+    this.#lastFailure = { error: e, at: this.#clock.now() };
   }
 
   /** See `Spool.backlog`. */

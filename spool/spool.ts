@@ -236,7 +236,10 @@ export class Spool {
     // A write that failed in the last minute; after that, only while writes are waiting (in
     // fallback mode a collector back up means no writes, and nothing to be critical about).
     const failure = this.#writer.error;
-    if (failure !== undefined && (now - failure.at < 60_000 || this.#writer.waiting > 0)) {
+    const writer = this.#writer;
+    if (
+      failure !== undefined && (now - failure.at < 60_000 || (writer.failing && writer.waiting > 0))
+    ) {
       const full = isNoSpace(failure.error);
       return {
         text: full
