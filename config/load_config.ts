@@ -4,7 +4,7 @@
  * @module
  */
 
-import { stripJsonc } from "./_jsonc.ts";
+import { stripJsonc } from "./strip_jsonc.ts";
 import type { Config } from "./config.ts";
 import { ConfigError } from "./config_error.ts";
 import { parseConfig } from "./parse_config.ts";

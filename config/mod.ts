@@ -33,6 +33,7 @@ export { devConfig } from "./dev_config.ts";
 export { loadConfig } from "./load_config.ts";
 export { parseConfig } from "./parse_config.ts";
 export { probeTargetText } from "./probe_target.ts";
+export { stripJsonc } from "./strip_jsonc.ts";
 export {
   BACKOFF_BASE_MS,
   BACKOFF_CAP_MS,

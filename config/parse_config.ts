@@ -25,7 +25,7 @@ import { parseAddress } from "./address.ts";
 import { ConfigError } from "./config_error.ts";
 import { parseSize } from "./size.ts";
 import { jsonProblem } from "./_json_problem.ts";
-import { stripJsonc } from "./_jsonc.ts";
+import { stripJsonc } from "./strip_jsonc.ts";
 import { type Check, Section } from "./_section.ts";
 import { show } from "./_show.ts";
 

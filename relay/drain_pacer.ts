@@ -27,8 +27,9 @@ const BUCKET_SECONDS = 0.1;
  * agent's own inflow over the last minute (at least {@linkcode DRAIN_AUTO_MIN};
  * {@linkcode DRAIN_AUTO_FLOOR} while the agent has run less than
  * {@linkcode DRAIN_HISTORY_MS} and knows no inflow, and for what reached the
- * spool before it started: a restarted agent's backlog): a backlog drains at most as fast as it built up, and a collector
- * that takes an agent back sees less than twice that agent's steady share.
+ * spool before it started: a restarted agent's backlog). So a backlog drains
+ * at most 1.6 times as fast as it built up, and a collector that takes an
+ * agent back sees less than twice that agent's steady share.
  * `0` turns pacing off. Live traffic with no backlog is never paced.
  *
  * @example
@@ -47,7 +48,7 @@ export class DrainPacer {
   #clock: Clock;
   /** Samples of the received counter, one a second at most, over the last minute. */
   #samples: { at: number; received: number }[] = [];
-  /** Starts full: a catch-up's first second goes out at once. */
+  /** Starts full (the first refill caps it): a catch-up starts with a tenth of a second's burst. */
   #tokens = Infinity;
   #filledAt: number;
   #startedAt: number;

@@ -18,6 +18,7 @@ import {
   type Batch,
   type Clock,
   closeQuietly,
+  concat,
   eachFrame,
   errorText,
   type Logger,
@@ -512,7 +513,7 @@ export class Writer {
       for (const item of run) this.#markFailed(item.seq);
       return;
     }
-    const data = run.length === 1 ? run[0]!.data : concat(run);
+    const data = run.length === 1 ? run[0]!.data : concat(run.map((item) => item.data));
     let off = 0;
     let failure: { error: unknown } | undefined;
     try {
@@ -679,17 +680,4 @@ export class Writer {
     }
     this.fail(e instanceof Error ? e : new Error(String(e)));
   }
-}
-
-/** The data of `run`, end to end in one buffer. */
-function concat(run: WriteChunk[]): Uint8Array {
-  let size = 0;
-  for (const item of run) size += item.data.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const item of run) {
-    out.set(item.data, at);
-    at += item.data.length;
-  }
-  return out;
 }

@@ -17,6 +17,7 @@ import {
   waitFor,
 } from "../testkit/mod.ts";
 import { signSums } from "../packaging/compile.ts";
+import { stripJsonc } from "../config/mod.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const INSTALL_SH = `${REPO}install.sh`;
@@ -63,48 +64,8 @@ const JOURNAL_EMBEDDED: [string, string][] = [
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const dec = new TextDecoder();
 
-/**
- * JSON with `//` and `/* *\/` comments and trailing commas (what install.sh
- * writes as agent.json, and the agent reads), parsed: comments and trailing
- * commas dropped outside strings, then `JSON.parse`.
- */
-function parseJsonc(text: string): unknown {
-  let out = "";
-  let pendingComma = "";
-  for (let i = 0; i < text.length;) {
-    const c = text[i]!;
-    if (c === '"') {
-      let j = i + 1;
-      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
-      out += pendingComma + text.slice(i, j + 1);
-      pendingComma = "";
-      i = j + 1;
-    } else if (text.startsWith("//", i)) {
-      const nl = text.indexOf("\n", i);
-      i = nl < 0 ? text.length : nl;
-    } else if (text.startsWith("/*", i)) {
-      const end = text.indexOf("*/", i + 2);
-      assert.ok(end >= 0, "a /* comment that is never closed");
-      i = end + 2;
-    } else if (c === ",") {
-      out += pendingComma;
-      pendingComma = ",";
-      i++;
-    } else if (c === "]" || c === "}") {
-      pendingComma = "";
-      out += c;
-      i++;
-    } else {
-      if (!/\s/.test(c)) {
-        out += pendingComma;
-        pendingComma = "";
-      }
-      out += c;
-      i++;
-    }
-  }
-  return JSON.parse(out);
-}
+/** agent.json as install.sh writes it (with comments), parsed as the agent reads it. */
+const parseJsonc = (text: string): unknown => JSON.parse(stripJsonc(text));
 
 interface Output {
   code: number;

@@ -18,6 +18,8 @@
  * @module
  */
 
+import { stripJsonc } from "../../../config/mod.ts";
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -188,41 +190,7 @@ async function tcpSink(port: number, file: string): Promise<void> {
  * install.sh writes agent.json) as plain JSON text, for jq.
  */
 function plainJson(text: string): string {
-  let out = "";
-  let comma = "";
-  for (let i = 0; i < text.length;) {
-    const c = text[i]!;
-    if (c === '"') {
-      let j = i + 1;
-      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
-      out += comma + text.slice(i, j + 1);
-      comma = "";
-      i = j + 1;
-    } else if (text.startsWith("//", i)) {
-      const nl = text.indexOf("\n", i);
-      i = nl < 0 ? text.length : nl;
-    } else if (text.startsWith("/*", i)) {
-      const end = text.indexOf("*/", i + 2);
-      if (end < 0) throw new Error("plain-json: a /* comment that is never closed");
-      i = end + 2;
-    } else if (c === ",") {
-      out += comma;
-      comma = ",";
-      i++;
-    } else if (c === "]" || c === "}") {
-      comma = "";
-      out += c;
-      i++;
-    } else {
-      if (!/\s/.test(c)) {
-        out += comma;
-        comma = "";
-      }
-      out += c;
-      i++;
-    }
-  }
-  return JSON.stringify(JSON.parse(out), null, 2) + "\n";
+  return JSON.stringify(JSON.parse(stripJsonc(text)), null, 2) + "\n";
 }
 
 /**
