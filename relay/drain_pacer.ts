@@ -85,12 +85,7 @@ export class DrainPacer {
    * restarted agent left), which this agent's inflow says nothing about.
    */
   rate(leftover = false): number {
-    if (this.#rate !== "auto") return this.#rate;
-    const inflow = this.inflow();
-    if (leftover || this.#clock.now() - this.#startedAt < DRAIN_HISTORY_MS) {
-      return DRAIN_AUTO_FLOOR;
-    }
-    return Math.max(DRAIN_AUTO_MIN, DRAIN_AUTO_FACTOR * inflow);
+    return this.#rateAt(this.inflow(), leftover);
   }
 
   /**
@@ -99,8 +94,11 @@ export class DrainPacer {
    * drain rate; resolves at once otherwise, and early when `signal` aborts.
    */
   async pace(batch: Batch, pending: number, signal: AbortSignal): Promise<void> {
-    const rate = this.rate(batch.arrivedAt !== undefined && batch.arrivedAt < this.#startedAt);
     const inflow = this.inflow();
+    const rate = this.#rateAt(
+      inflow,
+      batch.arrivedAt !== undefined && batch.arrivedAt < this.#startedAt,
+    );
     this.#refill(rate);
     if (rate <= 0) return;
     const catchingUp = batch.resent === true || pending > Math.max(DRAIN_BACKLOG_MIN, 2 * inflow);
@@ -114,6 +112,14 @@ export class DrainPacer {
     }
     this.#tokens -= batch.count;
     this.paced += batch.count;
+  }
+
+  #rateAt(inflow: number, leftover: boolean): number {
+    if (this.#rate !== "auto") return this.#rate;
+    if (leftover || this.#clock.now() - this.#startedAt < DRAIN_HISTORY_MS) {
+      return DRAIN_AUTO_FLOOR;
+    }
+    return Math.max(DRAIN_AUTO_MIN, DRAIN_AUTO_FACTOR * inflow);
   }
 
   #refill(rate: number): void {

@@ -78,6 +78,10 @@ Deno.test(
         } duplicates resent; dropped ${st.counters.dropped}`,
       );
       assert.equal(rep.missingCount, 0);
+      // Resent: what it held unread when it stalled and what the agent wrote before finding the
+      // stall, not the whole byte window (16,030 duplicates, 8 s of traffic, before the evidence).
+      const seconds = rep.duplicates / RATE;
+      assert.ok(seconds < 6, `${seconds.toFixed(1)} s of traffic resent`);
     } finally {
       await teardown(r);
     }
