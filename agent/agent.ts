@@ -5,8 +5,14 @@
  * @module
  */
 
-import { type Address, type Config, ConfigError, type InputConfig } from "../config/mod.ts";
-import { type Clock, errorText, type Logger, systemClock, VERSION } from "../ground/mod.ts";
+import {
+  type Address,
+  type Config,
+  ConfigError,
+  type InputConfig,
+  MEMORY_TRIM_MS,
+} from "../config/mod.ts";
+import { type Clock, errorText, libc, type Logger, systemClock, VERSION } from "../ground/mod.ts";
 import {
   buildStatus,
   type ControlHandlers,
@@ -80,6 +86,8 @@ export class Agent {
   #reloading: Promise<string> | undefined;
   #watchdog: Watchdog | undefined;
   #watchdogOptions: WatchdogOptions;
+  /** Gives freed memory back every {@linkcode MEMORY_TRIM_MS}: a burst's peak is not kept. */
+  #trimTimer: unknown;
 
   private constructor(config: Config, log: Logger, opts: AgentOptions) {
     this.#config = config;
@@ -138,6 +146,7 @@ export class Agent {
     this.#forwarder.start();
     this.#serveMetrics(cfg.control.metrics);
     this.#history.start();
+    this.#trimMemory();
     const summary = this.#summary();
     await this.#notify.send(`READY=1\nSTATUS=${summary}`);
     this.#notifier.start(summary);
@@ -146,6 +155,13 @@ export class Agent {
         cfg.collectors.map((c) => c.address.text).join(", ")
       }; spool ${cfg.spool.dir} (${cfg.spool.mode}); control ${cfg.control.socket}`,
     );
+  }
+
+  #trimMemory(): void {
+    this.#trimTimer = this.#clock.setTimeout(() => {
+      libc()?.malloc_trim?.(0n);
+      this.#trimMemory();
+    }, MEMORY_TRIM_MS);
   }
 
   /** The status document of the spec. */
@@ -190,6 +206,7 @@ export class Agent {
     await this.#notify.send("STOPPING=1");
     this.#notifier.stop();
     this.#history?.stop();
+    this.#clock.clearTimeout(this.#trimTimer);
     await this.#metrics?.shutdown();
     // A child rsyslogd is ended while the inputs still listen: what it flushes
     // on SIGTERM reaches the spool instead of being lost.

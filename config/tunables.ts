@@ -225,3 +225,11 @@ export const DURABILITY_LAG_DEGRADED_MS = 1000;
  * that logs now and then is not flagged.
  */
 export const NOTHING_RECEIVED_MS = 10 * 60_000;
+
+/**
+ * Milliseconds between two returns of freed memory to the system
+ * (`malloc_trim`): the C library keeps what a burst or a hostile sender made
+ * it allocate and the agent has since freed, so without this the resident
+ * memory stays at its peak. One call costs well under a millisecond.
+ */
+export const MEMORY_TRIM_MS = 10_000;

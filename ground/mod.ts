@@ -23,5 +23,7 @@ export {
   writeOctetHeader,
   ZERO,
 } from "./octet.ts";
+export { libc } from "./libc.ts";
+export type { Libc } from "./libc.ts";
 export { Queue } from "./queue.ts";
 export { VERSION } from "./version.ts";

@@ -8,6 +8,8 @@
  * @module
  */
 
+import { libc } from "../ground/mod.ts";
+
 /** One look at a connection's TCP_INFO. */
 export interface TcpEvidence {
   /** Bytes of our stream the peer's kernel has acknowledged. */
@@ -25,24 +27,6 @@ const TCP_INFO = 11;
 const BYTES_ACKED = 120;
 const SND_WND = 228;
 const INFO_BYTES = 512;
-
-type Libc = Deno.DynamicLibrary<{
-  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"]; result: "i32" };
-}>;
-let libc: Libc | null | undefined;
-
-function openLibc(): Libc | null {
-  if (libc !== undefined) return libc;
-  try {
-    libc = Deno.dlopen("libc.so.6", {
-      getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
-    });
-  } catch {
-    // Not Linux with glibc, or no FFI permission: no evidence, the byte window rules.
-    libc = null;
-  }
-  return libc;
-}
 
 /** The inode of the established socket from local port `local` to remote port `remote`. */
 function socketInode(local: number, remote: number): string | undefined {
@@ -96,7 +80,8 @@ export function tcpEvidence(conn: Deno.Conn): EvidenceSource | undefined {
   const remote = conn.remoteAddr;
   if (local.transport !== "tcp" || remote.transport !== "tcp") return undefined;
   if (!("setNoDelay" in conn) || "handshake" in conn) return undefined;
-  const lib = openLibc();
+  const lib = libc();
+  // Not Linux with glibc, or no FFI permission: no evidence, the byte window rules.
   if (lib === null) return undefined;
   let fd: number | undefined;
   try {
@@ -111,7 +96,7 @@ export function tcpEvidence(conn: Deno.Conn): EvidenceSource | undefined {
   const view = new DataView(buf.buffer);
   const look = (): TcpEvidence | undefined => {
     len[0] = INFO_BYTES;
-    const r = lib.symbols.getsockopt(fd!, IPPROTO_TCP, TCP_INFO, buf, new Uint8Array(len.buffer));
+    const r = lib.getsockopt(fd!, IPPROTO_TCP, TCP_INFO, buf, new Uint8Array(len.buffer));
     if (r !== 0 || len[0]! < SND_WND + 4) return undefined;
     // tcpi_bytes_acked counts the SYN (RFC 4898): the stream's bytes are one fewer.
     return {

@@ -4,15 +4,17 @@
  * grown to its largest, each message truncated), random bytes and bad octet
  * counts; afterwards its resident memory must come back near the steady
  * figure within a minute: what the burst grew is given back (per-connection
- * buffers shrink, batches and garbage are collected), not kept.
+ * buffers shrink, batches and garbage are collected, and the C library
+ * returns the freed pages every `MEMORY_TRIM_MS`), not kept. Without the
+ * trim it stays about 1.27 times the steady figure.
  */
 
 import assert from "node:assert/strict";
 import { sendSeq, waitFor } from "../../testkit/mod.ts";
 import { fmt, opts, rig, rssMiB, status, summary, teardown } from "./_chaos.ts";
 
-/** Within a minute of the hostile burst, resident memory is back within this of the steady. */
-const BACK_WITHIN = 1.5;
+/** Within a minute of the hostile burst, resident memory is back within this of the steady (the issue asks 1.3). */
+const BACK_WITHIN = 1.15;
 
 Deno.test(
   "chaos: after 100 connections of 20 MB lines, random bytes and bad counts, the agent's memory comes back near its steady figure within a minute",
