@@ -4,12 +4,13 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { ConfigError, configPath, loadConfig } from "./config/mod.ts";
 import {
   checkConfig,
   demo,
+  type FlagKinds,
   help,
+  parseFlags,
   reloadCommand,
   rotateCommand,
   run,
@@ -26,10 +27,9 @@ function usageError(message: string): never {
 
 async function main(args: string[]): Promise<number> {
   const [command = "help", ...rest] = args;
-  type Options = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>["options"]>;
-  const parse = (options: Options, positionals = 0) => {
+  const parse = <const K extends FlagKinds>(kinds: K, positionals = 0) => {
     try {
-      const parsed = parseArgs({ args: rest, options, allowPositionals: positionals > 0 });
+      const parsed = parseFlags(rest, kinds);
       if (parsed.positionals.length > positionals) {
         usageError(`${command}: unexpected argument "${parsed.positionals[positionals]}"`);
       }
@@ -40,7 +40,7 @@ async function main(args: string[]): Promise<number> {
   };
   switch (command) {
     case "run": {
-      const { values } = parse({ config: { type: "string" }, dev: { type: "boolean" } });
+      const { values } = parse({ config: "string", dev: "boolean" });
       const opts: { config?: string; dev?: boolean } = {};
       if (typeof values.config === "string") opts.config = values.config;
       if (values.dev === true) opts.dev = true;
@@ -48,10 +48,10 @@ async function main(args: string[]): Promise<number> {
     }
     case "status": {
       const { values } = parse({
-        json: { type: "boolean" },
-        watch: { type: "boolean" },
-        socket: { type: "string" },
-        config: { type: "string" },
+        json: "boolean",
+        watch: "boolean",
+        socket: "string",
+        config: "string",
       });
       if (values.json && values.watch) usageError("status: --json and --watch do not go together");
       const abort = new AbortController();
@@ -64,23 +64,23 @@ async function main(args: string[]): Promise<number> {
       });
     }
     case "reload": {
-      const { values } = parse({ socket: { type: "string" }, config: { type: "string" } });
+      const { values } = parse({ socket: "string", config: "string" });
       return await reloadCommand(await controlSocket(values.socket, values.config));
     }
     case "rotate": {
-      const { values } = parse({ socket: { type: "string" }, config: { type: "string" } });
+      const { values } = parse({ socket: "string", config: "string" });
       return await rotateCommand(await controlSocket(values.socket, values.config));
     }
     case "tap": {
       const { values } = parse({
-        input: { type: "string" },
-        collector: { type: "string" },
-        grep: { type: "string" },
-        regex: { type: "string" },
-        limit: { type: "string" },
-        json: { type: "boolean" },
-        socket: { type: "string" },
-        config: { type: "string" },
+        input: "string",
+        collector: "string",
+        grep: "string",
+        regex: "string",
+        limit: "string",
+        json: "boolean",
+        socket: "string",
+        config: "string",
       });
       if (values.grep !== undefined && values.regex !== undefined) {
         usageError("tap: --grep and --regex do not go together");
@@ -107,15 +107,15 @@ async function main(args: string[]): Promise<number> {
     }
     case "spool": {
       const { values, positionals } = parse({
-        dir: { type: "string" },
-        socket: { type: "string" },
-        config: { type: "string" },
-        json: { type: "boolean" },
-        tail: { type: "string" },
-        grep: { type: "string" },
-        all: { type: "boolean" },
-        "dead-letter": { type: "boolean" },
-        "from-head": { type: "boolean" },
+        dir: "string",
+        socket: "string",
+        config: "string",
+        json: "boolean",
+        tail: "string",
+        grep: "string",
+        all: "boolean",
+        "dead-letter": "boolean",
+        "from-head": "boolean",
       }, 1);
       const action = positionals[0];
       if (action !== "stat" && action !== "cat" && action !== "verify") {

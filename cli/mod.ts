@@ -16,6 +16,8 @@ import type { checkConfig as CheckConfig } from "./check_config.ts";
 import type { demo as Demo } from "./demo.ts";
 
 export { help } from "./help.ts";
+export { parseFlags } from "./flags.ts";
+export type { FlagKinds, Flags } from "./flags.ts";
 
 /** `agent run` (see `run.ts`). */
 export async function run(...args: Parameters<typeof Run>): Promise<number> {

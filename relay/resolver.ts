@@ -5,9 +5,6 @@
  * @module
  */
 
-import { promises as dns } from "node:dns";
-import { isIP } from "node:net";
-
 /** One target of a DNS SRV answer (RFC 2782). */
 export interface SrvTarget {
   /** The target's host name. */
@@ -28,14 +25,30 @@ export interface Resolver {
   srv(name: string): Promise<SrvTarget[]>;
 }
 
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/** Whether `host` is an IPv4 or IPv6 address rather than a name. */
+function isAddress(host: string): boolean {
+  if (IPV4.test(host)) return true;
+  if (!host.includes(":")) return false;
+  try {
+    new URL(`http://[${host}]/`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The system's resolver: addresses through getaddrinfo (so `/etc/hosts` and
  * nsswitch apply, as for every other program on the host), SRV through the
- * name servers of `/etc/resolv.conf`.
+ * name servers of `/etc/resolv.conf`. `node:dns` is loaded when a name is
+ * first looked up: an agent given addresses only does without its 6 MiB.
  */
 export const systemResolver: Resolver = {
   async addresses(host) {
-    if (isIP(host) !== 0) return [host];
+    if (isAddress(host)) return [host];
+    const { promises: dns } = await import("node:dns");
     const found = await dns.lookup(host, { all: true });
     return [...new Set(found.map((a) => a.address))];
   },

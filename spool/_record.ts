@@ -20,8 +20,8 @@
  * @module
  */
 
-import { crc32 } from "node:zlib";
 import { eachFrame } from "../ground/mod.ts";
+import { crc32 } from "./_crc32.ts";
 
 /** Bytes of a version 1 record's header. */
 export const HEADER = 8;
