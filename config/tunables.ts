@@ -209,6 +209,14 @@ export const SPOOL_BACKLOG_HIGH_BYTES = 16 * MIB;
 export const SPOOL_BACKLOG_LOW_BYTES = 4 * MIB;
 
 /**
+ * Milliseconds between two looks (on the spool's tick, `syncIntervalMs`) at
+ * whether the spool's directory and its open segments are still there: each
+ * look is two `stat` calls on the runtime's thread pool, which at every 200 ms
+ * tick made a third of an idle agent's CPU.
+ */
+export const SPOOL_FILES_CHECK_MS = 1000;
+
+/**
  * Age of the oldest message not yet durable (the durability lag: appended to
  * the spool and not yet written, or not yet fdatasync'ed under `sync:
  * "always"`) beyond which the state is `degraded` ("the disk is behind"). A

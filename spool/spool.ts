@@ -18,7 +18,7 @@ import {
   type SpoolPosition,
   systemClock,
 } from "../ground/mod.ts";
-import type { SpoolConfig } from "../config/mod.ts";
+import { SPOOL_FILES_CHECK_MS, type SpoolConfig } from "../config/mod.ts";
 import { Checkpoint } from "./_checkpoint.ts";
 import { isNoSpace } from "./_no_space.ts";
 import { Reader } from "./_reader.ts";
@@ -108,6 +108,8 @@ export class Spool {
   #removedNote: { at: number; text: string } | undefined;
   #tickTimer: unknown;
   #checking = false;
+  /** When the files were last looked at (the tick does it every SPOOL_FILES_CHECK_MS). */
+  #checkedAt: number;
   #closed = false;
   /** Resolves once every segment recovered at start is counted. */
   #counting: Promise<void> = Promise.resolve();
@@ -125,6 +127,7 @@ export class Spool {
     this.#log = log;
     this.#fs = fs;
     this.#clock = clock;
+    this.#checkedAt = clock.now();
     const segments = new Segments(cfg.dir, fs, log, clock, (n) => this.onDrop(n));
     this.#segments = segments;
     this.#checkpoint = new Checkpoint(cfg.dir, fs, segments);
@@ -195,7 +198,7 @@ export class Spool {
       );
     }
     // Periodic sync (sync: "interval"), checkpoint writes and the check that the
-    // files are still there ride on this tick.
+    // files are still there (every SPOOL_FILES_CHECK_MS) ride on this tick.
     spool.#scheduleTick();
     return spool;
   }
@@ -466,8 +469,13 @@ export class Spool {
 
   #tick(): void {
     this.#writer.kick();
-    if (!this.#checking && this.#unusable === undefined) {
+    const now = this.#clock.now();
+    if (
+      !this.#checking && this.#unusable === undefined &&
+      now - this.#checkedAt >= SPOOL_FILES_CHECK_MS
+    ) {
       this.#checking = true;
+      this.#checkedAt = now;
       this.#checkFiles(false).finally(() => this.#checking = false);
     }
   }
