@@ -2,7 +2,7 @@ import { strictEqual as assertEquals } from "node:assert/strict";
 import { crc32 as zlibCrc32 } from "node:zlib";
 import { crc32 } from "./_crc32.ts";
 
-Deno.test("crc32: the check value of CRC-32/ISO-HDLC, and nothing is 0", () => {
+Deno.test("crc32: the check value of CRC-32/ISO-HDLC, and 0 for no bytes", () => {
   assertEquals(crc32(new TextEncoder().encode("123456789")), 0xcbf43926);
   assertEquals(crc32(new Uint8Array(0)), 0);
 });
